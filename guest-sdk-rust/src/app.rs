@@ -1,0 +1,573 @@
+//! Declaring an app: models, streams, tables, ingest endpoints, functions, SQL and APIs.
+//!
+//! Handles such as [`Stream<T>`] carry their model type, so wiring a function to streams
+//! of the wrong models, or giving it the wrong signature, does not compile.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::api::{ApiError, ApiHandler, ApiParams, ApiResponse, Handler};
+use crate::defs::{
+    AggregationDef, ApiDef, AppDef, FunctionDef, IngestDef, StreamDef, TableDef, TableEngine,
+    ViewDef,
+};
+use crate::process::{
+    Batch, Consumer, ConsumerOutcome, GuestError, IntoOutputs, ProcessOutput, StreamFunction,
+    Transform,
+};
+use crate::schema::{Model, ModelSet};
+
+/// A stream of `T` records.
+pub struct Stream<T> {
+    name: String,
+    model: PhantomData<fn() -> T>,
+}
+
+/// A table of `T` rows.
+pub struct Table<T> {
+    name: String,
+    model: PhantomData<fn() -> T>,
+}
+
+/// An ingest endpoint accepting `T` records.
+pub struct Ingest<T> {
+    name: String,
+    model: PhantomData<fn() -> T>,
+}
+
+macro_rules! handle_impls {
+    ($($handle:ident),*) => {$(
+        impl<T> $handle<T> {
+            fn new(name: &str) -> Self {
+                $handle { name: name.to_owned(), model: PhantomData }
+            }
+
+            /// Its name.
+            pub fn name(&self) -> &str {
+                &self.name
+            }
+        }
+
+        impl<T> Clone for $handle<T> {
+            fn clone(&self) -> Self {
+                Self::new(&self.name)
+            }
+        }
+
+        impl<T> fmt::Debug for $handle<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}<{}>({:?})", stringify!($handle), std::any::type_name::<T>(), self.name)
+            }
+        }
+    )*};
+}
+handle_impls!(Stream, Table, Ingest);
+
+/// A dead-letter stream: the host creates it, with its own record schema (original record,
+/// error, source, timestamp), when an ingest endpoint or a function names it. It is not
+/// declared as a stream of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterQueue {
+    name: String,
+}
+
+impl DeadLetterQueue {
+    /// The dead-letter stream `name`.
+    pub fn named(name: &str) -> Self {
+        DeadLetterQueue {
+            name: name.to_owned(),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// What [`App::ingest_pipeline`] and [`App::stream_pipeline`] created.
+#[derive(Debug, Clone)]
+pub struct Pipeline<T> {
+    /// The stream (named like the pipeline).
+    pub stream: Stream<T>,
+    /// The table filled from the stream (named like the pipeline), if any.
+    pub table: Option<Table<T>>,
+    /// The ingest endpoint writing to the stream (named like the pipeline), if any.
+    pub ingest: Option<Ingest<T>>,
+    /// The dead-letter stream for records that fail ingest validation
+    /// (`<name>_dead_letter`), created by the host.
+    pub dead_letter: Option<DeadLetterQueue>,
+}
+
+/// Settings of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Partition count; 0 lets the host choose.
+    pub partitions: u32,
+    /// How long records are kept; `None` lets the host choose.
+    pub retention_hours: Option<u32>,
+}
+
+/// Settings of a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableConfig {
+    /// Sort key; empty means the model's key fields.
+    pub order_by: Vec<String>,
+    /// Table engine (default `MergeTree`).
+    pub engine: TableEngine,
+}
+
+impl TableConfig {
+    /// A table with this engine, sorted by the model's key fields.
+    pub fn new(engine: TableEngine) -> Self {
+        TableConfig {
+            order_by: Vec::new(),
+            engine,
+        }
+    }
+
+    /// Sorts the table by these columns.
+    pub fn order_by<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.order_by = columns.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Which parts a pipeline has. The default has all of them: ingest endpoint, stream,
+/// table and dead-letter stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Create `POST /ingest/<name>` (ignored by [`App::stream_pipeline`]).
+    pub ingest: bool,
+    /// Send records failing ingest validation to the dead-letter stream
+    /// `<name>_dead_letter` (ignored by [`App::stream_pipeline`]).
+    pub dead_letter: bool,
+    /// Create a table filled from the stream, with these settings.
+    pub table: Option<TableConfig>,
+    /// Stream settings.
+    pub stream: StreamConfig,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            ingest: true,
+            dead_letter: true,
+            table: Some(TableConfig::default()),
+            stream: StreamConfig::default(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Without a table.
+    pub fn without_table(mut self) -> Self {
+        self.table = None;
+        self
+    }
+
+    /// Without a dead-letter stream.
+    pub fn without_dead_letter(mut self) -> Self {
+        self.dead_letter = false;
+        self
+    }
+
+    /// Without an ingest endpoint.
+    pub fn without_ingest(mut self) -> Self {
+        self.ingest = false;
+        self
+    }
+
+    /// With these table settings.
+    pub fn with_table(mut self, table: TableConfig) -> Self {
+        self.table = Some(table);
+        self
+    }
+
+    /// With these stream settings.
+    pub fn with_stream(mut self, stream: StreamConfig) -> Self {
+        self.stream = stream;
+        self
+    }
+}
+
+struct RegisteredApi {
+    def: ApiDef,
+    handler: Box<dyn ApiHandler>,
+}
+
+/// The app a component provides: build it in `fn app() -> App` and export it with
+/// [`export_app!`](crate::export_app).
+///
+/// Declaration mistakes (two streams with one name, an invalid API default, ...) panic
+/// when the app is built, which fails `describe` with the message.
+#[derive(Default)]
+pub struct App {
+    models: ModelSet,
+    streams: Vec<StreamDef>,
+    tables: Vec<TableDef>,
+    ingests: Vec<IngestDef>,
+    functions: Vec<FunctionDef>,
+    aggregations: Vec<AggregationDef>,
+    views: Vec<ViewDef>,
+    function_impls: BTreeMap<String, Box<dyn StreamFunction>>,
+    apis: Vec<RegisteredApi>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("def", &self.describe())
+            .finish()
+    }
+}
+
+/// Options of a function just declared.
+pub struct FunctionOptions<'a> {
+    def: Option<&'a mut FunctionDef>,
+}
+
+impl FunctionOptions<'_> {
+    /// Sends records the function rejects or fails on to `stream`.
+    pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
+        if let Some(def) = self.def.as_deref_mut() {
+            def.dead_letter = Some(queue.name.clone());
+        }
+        self
+    }
+}
+
+/// Options of an API just declared.
+pub struct ApiOptions<'a> {
+    apis: &'a mut Vec<RegisteredApi>,
+}
+
+impl ApiOptions<'_> {
+    /// Sets the API's version: it is served at `/api/<name>/<version>` and the host calls
+    /// it as `<name>/<version>`.
+    pub fn version(self, version: &str) -> Self {
+        if let Some(last) = self.apis.last_mut() {
+            last.def.version = Some(version.to_owned());
+        }
+        self
+    }
+
+    /// Sets the API's description.
+    pub fn doc(self, doc: &str) -> Self {
+        if let Some(last) = self.apis.last_mut() {
+            last.def.doc = Some(doc.to_owned());
+        }
+        self
+    }
+}
+
+/// Once the options are set, the API's name and version must be new.
+impl Drop for ApiOptions<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some((last, others)) = self.apis.split_last() {
+            let reference = api_ref(&last.def);
+            assert!(
+                !others.iter().any(|a| api_ref(&a.def) == reference),
+                "two APIs are named `{reference}`"
+            );
+        }
+    }
+}
+
+/// How the host names an API in `handle-api`: `name`, or `name/version` when versioned.
+fn api_ref(def: &ApiDef) -> String {
+    match &def.version {
+        Some(version) => format!("{}/{version}", def.name),
+        None => def.name.clone(),
+    }
+}
+
+fn check_new(kind: &str, name: &str, existing: impl IntoIterator<Item = impl AsRef<str>>) {
+    assert!(!name.is_empty(), "a {kind} needs a non-empty name");
+    assert!(
+        !existing.into_iter().any(|n| n.as_ref() == name),
+        "two {kind}s are named `{name}`"
+    );
+}
+
+impl App {
+    /// An empty app.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds model `T` (and the models it nests) without using it elsewhere.
+    pub fn model<T: Model>(&mut self) -> &mut Self {
+        self.models.add_model::<T>();
+        self
+    }
+
+    /// Declares a stream of `T`.
+    pub fn stream<T: Model>(&mut self, name: &str, config: StreamConfig) -> Stream<T> {
+        check_new("stream", name, self.streams.iter().map(|s| &s.name));
+        self.models.add_model::<T>();
+        self.streams.push(StreamDef {
+            name: name.to_owned(),
+            model: T::REF.to_owned(),
+            partitions: config.partitions,
+            retention_hours: config.retention_hours,
+        });
+        Stream::new(name)
+    }
+
+    /// Declares a table of `T`, filled by the host from `source` when given.
+    pub fn table<T: Model>(
+        &mut self,
+        name: &str,
+        config: TableConfig,
+        source: Option<&Stream<T>>,
+    ) -> Table<T> {
+        self.models.add_model::<T>();
+        self.push_table(table_def::<T>(name, config, source.map(Stream::name)));
+        Table::new(name)
+    }
+
+    fn push_table(&mut self, def: TableDef) {
+        let targets = self.aggregations.iter().map(|a| &a.target.name);
+        check_new(
+            "table",
+            &def.name,
+            self.tables.iter().map(|t| &t.name).chain(targets),
+        );
+        self.tables.push(def);
+    }
+
+    /// Declares `POST /ingest/<name>`, writing valid `T` records to `stream`.
+    pub fn ingest<T: Model>(
+        &mut self,
+        name: &str,
+        stream: &Stream<T>,
+        dead_letter: Option<&DeadLetterQueue>,
+    ) -> Ingest<T> {
+        check_new(
+            "ingest endpoint",
+            name,
+            self.ingests.iter().map(|i| &i.name),
+        );
+        self.models.add_model::<T>();
+        self.ingests.push(IngestDef {
+            name: name.to_owned(),
+            model: T::REF.to_owned(),
+            stream: stream.name.clone(),
+            dead_letter: dead_letter.map(|s| s.name.clone()),
+        });
+        Ingest::new(name)
+    }
+
+    /// Declares an ingest pipeline named `name`: the stream `name`, and as `config` says
+    /// (all by default) the ingest endpoint `name`, the table `name` filled from the stream
+    /// and the ingest endpoint's dead-letter stream `<name>_dead_letter`.
+    pub fn ingest_pipeline<T: Model>(&mut self, name: &str, config: PipelineConfig) -> Pipeline<T> {
+        let stream = self.stream::<T>(name, config.stream.clone());
+        let table = config
+            .table
+            .map(|table| self.table::<T>(name, table, Some(&stream)));
+        let dead_letter = (config.ingest && config.dead_letter)
+            .then(|| DeadLetterQueue::named(&format!("{name}_dead_letter")));
+        let ingest = config
+            .ingest
+            .then(|| self.ingest::<T>(name, &stream, dead_letter.as_ref()));
+        Pipeline {
+            stream,
+            table,
+            ingest,
+            dead_letter,
+        }
+    }
+
+    /// Declares a stream pipeline named `name`: the stream `name` and, unless
+    /// `config.table` is `None`, the table `name` filled from it. No ingest endpoint and
+    /// no dead-letter stream (`config.ingest` and `config.dead_letter` are ignored).
+    pub fn stream_pipeline<T: Model>(&mut self, name: &str, config: PipelineConfig) -> Pipeline<T> {
+        self.ingest_pipeline(
+            name,
+            PipelineConfig {
+                ingest: false,
+                dead_letter: false,
+                ..config
+            },
+        )
+    }
+
+    /// Declares streaming function `name`: every record of `source` goes through `f`, whose
+    /// result (`O`, `Option<O>`, `Vec<O>` or a `Result` of those) goes to `destination`.
+    pub fn transform<I, O, R, F>(
+        &mut self,
+        name: &str,
+        source: &Stream<I>,
+        destination: &Stream<O>,
+        f: F,
+    ) -> FunctionOptions<'_>
+    where
+        I: Model,
+        O: Model,
+        R: IntoOutputs<O> + 'static,
+        F: Fn(I) -> R + Send + Sync + 'static,
+    {
+        self.push_function(
+            name,
+            source,
+            Some(destination.name.clone()),
+            Box::new(Transform::<I, O, R, F>::new(f)),
+        )
+    }
+
+    /// Declares streaming function `name` that consumes `source` without output; `f`
+    /// returns `()` or `Result<(), E>`.
+    pub fn consumer<I, R, F>(&mut self, name: &str, source: &Stream<I>, f: F) -> FunctionOptions<'_>
+    where
+        I: Model,
+        R: ConsumerOutcome + 'static,
+        F: Fn(I) -> R + Send + Sync + 'static,
+    {
+        self.push_function(name, source, None, Box::new(Consumer::<I, R, F>::new(f)))
+    }
+
+    fn push_function<I>(
+        &mut self,
+        name: &str,
+        source: &Stream<I>,
+        destination: Option<String>,
+        function: Box<dyn StreamFunction>,
+    ) -> FunctionOptions<'_> {
+        check_new("function", name, self.functions.iter().map(|f| &f.name));
+        self.function_impls.insert(name.to_owned(), function);
+        self.functions.push(FunctionDef {
+            name: name.to_owned(),
+            source: source.name.clone(),
+            destination,
+            dead_letter: None,
+        });
+        FunctionOptions {
+            def: self.functions.last_mut(),
+        }
+    }
+
+    /// Declares SQL aggregation `name`: `select` reads `sources` and writes into the table
+    /// `name` of model `T` (kept up to date as a materialized view).
+    pub fn aggregation<T: Model>(
+        &mut self,
+        name: &str,
+        select: &str,
+        sources: &[&str],
+        target: TableConfig,
+    ) -> Table<T> {
+        check_new(
+            "aggregation",
+            name,
+            self.aggregations.iter().map(|a| &a.name),
+        );
+        self.models.add_model::<T>();
+        // The target lives in the aggregation only, but shares the tables' names.
+        check_new("table", name, self.tables.iter().map(|t| &t.name));
+        let target = table_def::<T>(name, target, None);
+        self.aggregations.push(AggregationDef {
+            name: name.to_owned(),
+            select: select.to_owned(),
+            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+            target,
+        });
+        Table::new(name)
+    }
+
+    /// Declares SQL view `name` over `sources`.
+    pub fn view(&mut self, name: &str, select: &str, sources: &[&str]) -> &mut Self {
+        check_new("view", name, self.views.iter().map(|v| &v.name));
+        self.views.push(ViewDef {
+            name: name.to_owned(),
+            select: select.to_owned(),
+            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+        });
+        self
+    }
+
+    /// Declares query API `GET /api/<name>`: `handler` gets the typed parameters `P` and
+    /// returns rows of model `R`. Chain `.version("1.0")` for a versioned API (several
+    /// versions of one name may coexist) and `.doc("...")` for a description.
+    ///
+    /// # Panics
+    /// When another API has the same name and version, or a parameter's default does not
+    /// parse as its type.
+    pub fn api<P, R, F>(&mut self, name: &str, handler: F) -> ApiOptions<'_>
+    where
+        P: ApiParams + 'static,
+        R: Model,
+        F: Fn(P) -> Result<Vec<R>, ApiError> + Send + Sync + 'static,
+    {
+        check_new("API", name, std::iter::empty::<&str>());
+        let params = P::params();
+        for param in &params {
+            if let Err(e) = crate::api::default_value(param) {
+                panic!("API `{name}`: {e}");
+            }
+        }
+        self.models.add_model::<R>();
+        self.apis.push(RegisteredApi {
+            def: ApiDef {
+                name: name.to_owned(),
+                version: None,
+                params,
+                response: R::REF.to_owned(),
+                doc: None,
+            },
+            handler: Box::new(Handler::<P, R, F>::new(handler)),
+        });
+        ApiOptions {
+            apis: &mut self.apis,
+        }
+    }
+
+    /// The app as plain data (what `describe` returns to the host).
+    pub fn describe(&self) -> AppDef {
+        AppDef {
+            models: self.models.as_slice().to_vec(),
+            streams: self.streams.clone(),
+            tables: self.tables.clone(),
+            ingests: self.ingests.clone(),
+            functions: self.functions.clone(),
+            aggregations: self.aggregations.clone(),
+            views: self.views.clone(),
+            apis: self.apis.iter().map(|a| a.def.clone()).collect(),
+        }
+    }
+
+    /// Runs streaming function `function` on `input`.
+    pub fn process(&self, function: &str, input: &Batch) -> Result<ProcessOutput, GuestError> {
+        match self.function_impls.get(function) {
+            Some(f) => f.process(input),
+            None => Err(GuestError::UnknownFunction(function.to_owned())),
+        }
+    }
+
+    /// Runs query API `api` (`name`, or `name/version` for a versioned API) with
+    /// `params`, a JSON object.
+    pub fn handle_api(&self, api: &str, params: &[u8]) -> Result<ApiResponse, ApiError> {
+        match self.apis.iter().find(|a| api_ref(&a.def) == api) {
+            Some(registered) => registered.handler.call(&registered.def.params, params),
+            None => Err(ApiError::UnknownApi(api.to_owned())),
+        }
+    }
+}
+
+fn table_def<T: Model>(name: &str, config: TableConfig, source: Option<&str>) -> TableDef {
+    TableDef {
+        name: name.to_owned(),
+        model: T::REF.to_owned(),
+        order_by: config.order_by,
+        engine: config.engine,
+        source_stream: source.map(str::to_owned),
+    }
+}

@@ -1,0 +1,290 @@
+//! Plain-data description of an app, mirroring the records of `wit/moose.wit`.
+//!
+//! These are what [`App::describe`](crate::App::describe) returns; the export glue
+//! converts them to the generated WIT types. Users rarely build them by hand.
+
+/// A type constructor with one type argument (`moose:app/types.type-wrapper`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeWrapper {
+    /// `Array(T)`.
+    Array,
+    /// `Map(String, T)`.
+    Map,
+    /// `Nullable(T)`.
+    Nullable,
+}
+
+/// `Decimal(precision, scale)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DecimalSpec {
+    /// Total number of significant digits.
+    pub precision: u8,
+    /// Digits after the decimal point.
+    pub scale: u8,
+}
+
+/// One member of an enum type; records carry the member's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnumMember {
+    /// Member name as it appears on the wire.
+    pub name: String,
+    /// Numeric value stored by ClickHouse.
+    pub value: i16,
+}
+
+/// The innermost part of a field's type (`moose:app/types.scalar-type`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ScalarType {
+    /// `String`.
+    String,
+    /// `LowCardinality(String)`.
+    LowCardinalityString,
+    /// `Int8`.
+    Int8,
+    /// `Int16`.
+    Int16,
+    /// `Int32`.
+    Int32,
+    /// `Int64`.
+    Int64,
+    /// `UInt8`.
+    UInt8,
+    /// `UInt16`.
+    UInt16,
+    /// `UInt32`.
+    UInt32,
+    /// `UInt64`.
+    UInt64,
+    /// `Float32`.
+    Float32,
+    /// `Float64`.
+    Float64,
+    /// `Bool`.
+    Boolean,
+    /// `Decimal(P, S)`.
+    Decimal(DecimalSpec),
+    /// `Date`.
+    Date,
+    /// `DateTime`.
+    DateTime,
+    /// `DateTime64(precision)`.
+    DateTime64(u8),
+    /// `UUID`.
+    Uuid,
+    /// `Enum8`/`Enum16` with these members.
+    Enum(Vec<EnumMember>),
+    /// `JSON`.
+    Json,
+    /// A nested record: the reference (`name` or `name@version`) of another model.
+    Nested(String),
+}
+
+/// A full type: `wrappers` applied outermost first around `leaf`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DataType {
+    /// Type constructors, outermost first.
+    pub wrappers: Vec<TypeWrapper>,
+    /// The innermost type.
+    pub leaf: ScalarType,
+}
+
+impl DataType {
+    /// A type without wrappers.
+    pub fn scalar(leaf: ScalarType) -> Self {
+        DataType {
+            wrappers: Vec::new(),
+            leaf,
+        }
+    }
+
+    /// This type wrapped once more, as the new outermost wrapper.
+    pub fn wrapped(mut self, wrapper: TypeWrapper) -> Self {
+        self.wrappers.insert(0, wrapper);
+        self
+    }
+}
+
+/// One column of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// Column name, as serde names the field.
+    pub name: String,
+    /// Column type.
+    pub data_type: DataType,
+    /// Part of the model's key.
+    pub key: bool,
+    /// ClickHouse default expression.
+    pub default: Option<String>,
+    /// Doc comment of the field.
+    pub doc: Option<String>,
+}
+
+/// A data model: the schema of a stream, a table or a nested record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelDef {
+    /// Model name.
+    pub name: String,
+    /// Model version such as `1.1`.
+    pub version: Option<String>,
+    /// Columns in declaration order.
+    pub fields: Vec<Field>,
+    /// Doc comment of the struct.
+    pub doc: Option<String>,
+}
+
+impl ModelDef {
+    /// How other definitions refer to this model: `name`, or `name@version`.
+    pub fn reference(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{}@{version}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// A stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDef {
+    /// Stream name.
+    pub name: String,
+    /// Model of the records (`name` or `name@version`).
+    pub model: String,
+    /// Partition count; 0 lets the host choose.
+    pub partitions: u32,
+    /// Retention; `None` lets the host choose.
+    pub retention_hours: Option<u32>,
+}
+
+/// ClickHouse table engine.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TableEngine {
+    /// `MergeTree`.
+    #[default]
+    MergeTree,
+    /// `ReplacingMergeTree([version column])`.
+    ReplacingMergeTree(Option<String>),
+    /// `SummingMergeTree([columns])`; empty sums every numeric column.
+    SummingMergeTree(Vec<String>),
+    /// `AggregatingMergeTree`.
+    AggregatingMergeTree,
+}
+
+/// A table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDef {
+    /// Table name.
+    pub name: String,
+    /// Model of the rows.
+    pub model: String,
+    /// Sort key; empty means the model's key fields.
+    pub order_by: Vec<String>,
+    /// Table engine.
+    pub engine: TableEngine,
+    /// Stream the host copies into this table.
+    pub source_stream: Option<String>,
+}
+
+/// An ingest endpoint, `POST /ingest/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestDef {
+    /// Endpoint name.
+    pub name: String,
+    /// Model of the records.
+    pub model: String,
+    /// Stream that receives valid records.
+    pub stream: String,
+    /// Stream that receives invalid records.
+    pub dead_letter: Option<String>,
+}
+
+/// A streaming function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionDef {
+    /// Function name, as passed to `process`.
+    pub name: String,
+    /// Source stream.
+    pub source: String,
+    /// Destination stream; `None` for a consumer.
+    pub destination: Option<String>,
+    /// Stream for records the function rejected or failed on.
+    pub dead_letter: Option<String>,
+}
+
+/// A SQL aggregation kept up to date as a materialized view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregationDef {
+    /// Aggregation name.
+    pub name: String,
+    /// The `SELECT` statement.
+    pub select: String,
+    /// Tables the select reads.
+    pub sources: Vec<String>,
+    /// Table the view writes into.
+    pub target: TableDef,
+}
+
+/// A SQL view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewDef {
+    /// View name.
+    pub name: String,
+    /// The `SELECT` statement.
+    pub select: String,
+    /// Tables or views the select reads.
+    pub sources: Vec<String>,
+}
+
+/// One query-string parameter of an API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiParam {
+    /// Parameter name.
+    pub name: String,
+    /// Parameter type (an `Option<T>` parameter has `T`'s type).
+    pub data_type: DataType,
+    /// Whether a request must give it.
+    pub required: bool,
+    /// Default in query-string form.
+    pub default: Option<String>,
+    /// Inclusive lower bound for numbers.
+    pub min: Option<f64>,
+    /// Inclusive upper bound for numbers.
+    pub max: Option<f64>,
+    /// Doc comment of the field.
+    pub doc: Option<String>,
+}
+
+/// A query API, `GET /api/<name>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiDef {
+    /// API name.
+    pub name: String,
+    /// API version.
+    pub version: Option<String>,
+    /// Query-string parameters.
+    pub params: Vec<ApiParam>,
+    /// Model of each response row.
+    pub response: String,
+    /// Description.
+    pub doc: Option<String>,
+}
+
+/// A component's part of the app.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppDef {
+    /// Every model used by the app, nested ones included.
+    pub models: Vec<ModelDef>,
+    /// Streams.
+    pub streams: Vec<StreamDef>,
+    /// Tables.
+    pub tables: Vec<TableDef>,
+    /// Ingest endpoints.
+    pub ingests: Vec<IngestDef>,
+    /// Streaming functions.
+    pub functions: Vec<FunctionDef>,
+    /// SQL aggregations.
+    pub aggregations: Vec<AggregationDef>,
+    /// SQL views.
+    pub views: Vec<ViewDef>,
+    /// Query APIs.
+    pub apis: Vec<ApiDef>,
+}

@@ -1,0 +1,94 @@
+//! From a project directory to a validated [`App`]: build every component, load it into
+//! the runtime, ask it to describe itself, merge the parts and validate the whole.
+
+use std::time::{Duration, Instant};
+
+use crate::app::{self, App, ComponentInfo, ComponentPart, MergeError, ValidationErrors};
+use crate::builder::{self, BuildError};
+use crate::config::Project;
+use crate::runtime::{CallError, GuestComponent, LoadSource, Runtime, RuntimeError};
+
+/// Why an app could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("describing the app failed: {0}")]
+    Describe(#[from] CallError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+}
+
+/// A step of assembling, reported as it finishes.
+#[derive(Debug, Clone)]
+pub enum Step<'a> {
+    Built {
+        component: &'a str,
+        elapsed: Duration,
+    },
+    Loaded {
+        component: &'a str,
+        source: LoadSource,
+        elapsed: Duration,
+    },
+    Described {
+        component: &'a str,
+        elapsed: Duration,
+    },
+}
+
+/// The assembled app and its loaded components, in the order of the project's config.
+pub struct Assembled {
+    pub app: App,
+    pub components: Vec<GuestComponent>,
+}
+
+/// Builds, loads and describes every component of `project`, then merges and validates.
+pub fn assemble(
+    project: &Project,
+    runtime: &Runtime,
+    mut report: impl FnMut(Step<'_>),
+) -> Result<Assembled, AssembleError> {
+    let mut parts = Vec::new();
+    let mut components = Vec::new();
+    for dir in project.component_dirs() {
+        let built = builder::build(&dir)?;
+        report(Step::Built {
+            component: &built.name,
+            elapsed: built.build_time,
+        });
+        let component = runtime.load(&built.name, &built.wasm)?;
+        report(Step::Loaded {
+            component: &built.name,
+            source: component.info().source,
+            elapsed: component.info().load_time,
+        });
+        let started = Instant::now();
+        let def = component.describe()?;
+        report(Step::Described {
+            component: &built.name,
+            elapsed: started.elapsed(),
+        });
+        parts.push(ComponentPart {
+            info: ComponentInfo {
+                name: built.name,
+                language: built.language,
+                source: built.source,
+                wasm: built.wasm,
+                wasm_size: component.info().wasm_size,
+                digest: component.info().digest.clone(),
+                functions: vec![],
+                apis: vec![],
+            },
+            def,
+        });
+        components.push(component);
+    }
+    let app = app::merge(&project.config.app.name, parts)?;
+    app::validate(&app)?;
+    Ok(Assembled { app, components })
+}

@@ -1,0 +1,155 @@
+//! `moose init`: a new app from the quickstart template.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::app::Language;
+use crate::config::CONFIG_FILE;
+
+/// The quickstart is the template, so the template always builds.
+const RUST_LIB: &str = include_str!("../../../examples/quickstart/src/lib.rs");
+const RUST_MANIFEST: &str = include_str!("../../../examples/quickstart/Cargo.toml");
+
+/// Where the Rust guest SDK is, unless `MOOSE_SDK_RUST` says otherwise.
+const RUST_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-rust");
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Directory to create (must not exist or be empty).
+    dir: PathBuf,
+    /// Language of the app's first component.
+    #[arg(long, value_enum, default_value_t = Language::Rust)]
+    language: Language,
+    /// App name; defaults to the directory's name.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => args
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .context("give the app a name with --name")?,
+    };
+    let crate_name = crate_name(&name)?;
+    if args.dir.exists()
+        && std::fs::read_dir(&args.dir)
+            .with_context(|| format!("reading {}", args.dir.display()))?
+            .next()
+            .is_some()
+    {
+        bail!("{} already exists and is not empty", args.dir.display());
+    }
+    let files = match args.language {
+        Language::Rust => rust_files(&name, &crate_name)?,
+    };
+    for (path, contents) in files {
+        let path = args.dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "Created {} app `{name}` in {}.\nNext: moose build {}",
+        args.language,
+        args.dir.display(),
+        args.dir.display()
+    );
+    Ok(())
+}
+
+fn crate_name(name: &str) -> anyhow::Result<String> {
+    let crate_name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !crate_name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        bail!("app name `{name}` must start with a letter");
+    }
+    Ok(crate_name)
+}
+
+fn rust_files(name: &str, crate_name: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let sdk = match std::env::var_os("MOOSE_SDK_RUST") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(RUST_SDK_DIR),
+    };
+    let sdk = sdk.canonicalize().with_context(|| {
+        format!(
+            "the Rust guest SDK is not at {}; set MOOSE_SDK_RUST to its directory",
+            sdk.display()
+        )
+    })?;
+    Ok(vec![
+        (CONFIG_FILE, config_toml(name)),
+        ("Cargo.toml", cargo_toml(crate_name, &sdk)),
+        ("src/lib.rs", RUST_LIB.to_string()),
+        (".gitignore", "/target\n/.moose\n".to_string()),
+    ])
+}
+
+fn config_toml(name: &str) -> String {
+    format!(
+        "[app]\nname = {}\n# Component source directories, relative to this file.\ncomponents = [\".\"]\n\n[runtime]\n# Largest memory one instance of a component may use.\nmemory_limit_mb = 512\n# Longest one call into a component (one batch, one API request) may run.\ncall_timeout_ms = 10000\n",
+        toml_string(name)
+    )
+}
+
+/// The quickstart's manifest with the app's crate name and the SDK's absolute path.
+fn cargo_toml(crate_name: &str, sdk: &Path) -> String {
+    let sdk = format!("path = {}", toml_string(&sdk.display().to_string()));
+    RUST_MANIFEST
+        .replacen(
+            "name = \"quickstart\"",
+            &format!("name = \"{crate_name}\""),
+            1,
+        )
+        .replacen("path = \"../../guest-sdk-rust\"", &sdk, 1)
+        .lines()
+        .filter(|line| !line.starts_with("description = "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifest_names_the_app_and_points_at_the_sdk() {
+        let manifest = cargo_toml("shop", Path::new("/opt/moose/guest-sdk-rust"));
+        let parsed: toml::Table = manifest.parse().expect("valid TOML");
+        assert_eq!(parsed["package"]["name"].as_str(), Some("shop"));
+        assert_eq!(
+            parsed["dependencies"]["moose-guest"]["path"].as_str(),
+            Some("/opt/moose/guest-sdk-rust")
+        );
+        assert!(parsed["package"].get("description").is_none());
+        assert!(
+            parsed.contains_key("workspace"),
+            "a component is its own workspace"
+        );
+    }
+
+    #[test]
+    fn crate_names_are_rust_identifiers() {
+        assert_eq!(crate_name("My Shop-2").expect("valid"), "my_shop_2");
+        assert!(crate_name("2shop").is_err());
+    }
+}

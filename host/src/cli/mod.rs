@@ -1,0 +1,35 @@
+//! The `moose` command line: parse, then call into the host's modules.
+
+mod build;
+mod init;
+mod ls;
+
+use clap::{Parser, Subcommand};
+
+/// Moose: declare data models, streaming functions and query APIs in Rust, and run the
+/// whole data stack from them.
+#[derive(Debug, Parser)]
+#[command(name = "moose", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new app from the quickstart template.
+    Init(init::Args),
+    /// Build the app's components, describe and validate the app, and print it.
+    Build(build::Args),
+    /// List the app's data products from its last build.
+    Ls(ls::Args),
+}
+
+/// Parses the process arguments and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Init(args) => init::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Ls(args) => ls::run(args),
+    }
+}

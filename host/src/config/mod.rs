@@ -1,0 +1,209 @@
+//! An app's project directory and its `moose.config.toml`.
+//!
+//! Unknown keys are an error, so a misspelt setting never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::runtime::RuntimeConfig;
+
+/// Name of the config file at the root of every app.
+pub const CONFIG_FILE: &str = "moose.config.toml";
+
+/// Why a project could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{} has no {CONFIG_FILE}; create an app with `moose init`", dir.display())]
+    Missing { dir: PathBuf },
+    #[error("could not read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The contents of `moose.config.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    pub app: AppSection,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+}
+
+/// `[app]`: what the app is made of.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    pub name: String,
+    /// Component source directories, relative to the app root.
+    #[serde(default = "default_components")]
+    pub components: Vec<PathBuf>,
+}
+
+fn default_components() -> Vec<PathBuf> {
+    vec![PathBuf::from(".")]
+}
+
+/// `[runtime]`: limits applied to every guest call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSection {
+    /// Largest linear memory of one instance, in MiB.
+    pub memory_limit_mb: u64,
+    /// Longest one guest call may run, in milliseconds.
+    pub call_timeout_ms: u64,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        let defaults = RuntimeConfig::default();
+        Self {
+            memory_limit_mb: (defaults.memory_limit >> 20) as u64,
+            call_timeout_ms: defaults.call_timeout.as_millis() as u64,
+        }
+    }
+}
+
+impl RuntimeSection {
+    pub fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            memory_limit: (self.memory_limit_mb as usize) << 20,
+            call_timeout: Duration::from_millis(self.call_timeout_ms),
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+/// An app directory with its parsed config.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub config: ProjectConfig,
+}
+
+impl Project {
+    /// Loads the app rooted at `dir`.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let path = dir.join(CONFIG_FILE);
+        if !path.exists() {
+            return Err(ConfigError::Missing {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let config = Self::parse(&path, &text)?;
+        let root = dir.canonicalize().map_err(|source| ConfigError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(Self { root, config })
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<ProjectConfig, ConfigError> {
+        let config: ProjectConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |message: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        };
+        if config.app.name.trim().is_empty() {
+            return Err(invalid("app.name is empty"));
+        }
+        if config.app.components.is_empty() {
+            return Err(invalid("app.components lists no component"));
+        }
+        if config.runtime.memory_limit_mb == 0 || config.runtime.call_timeout_ms == 0 {
+            return Err(invalid(
+                "runtime.memory_limit_mb and runtime.call_timeout_ms must be positive",
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Absolute source directories of the app's components.
+    pub fn component_dirs(&self) -> Vec<PathBuf> {
+        self.config
+            .app
+            .components
+            .iter()
+            .map(|dir| self.root.join(dir))
+            .collect()
+    }
+
+    /// The host's working directory for this app (build output, caches, local data).
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".moose")
+    }
+
+    /// Where precompiled components are cached.
+    pub fn component_cache_dir(&self) -> PathBuf {
+        self.state_dir().join("cache").join("components")
+    }
+
+    /// Where `moose build` writes the described app.
+    pub fn build_manifest(&self) -> PathBuf {
+        self.state_dir().join("build").join("app.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ProjectConfig, ConfigError> {
+        Project::parse(Path::new(CONFIG_FILE), text)
+    }
+
+    #[test]
+    fn fills_defaults() {
+        let config = parse("[app]\nname = \"shop\"\n").expect("valid config");
+        assert_eq!(config.app.components, vec![PathBuf::from(".")]);
+        let runtime = config.runtime.runtime_config();
+        assert_eq!(runtime.memory_limit, RuntimeConfig::default().memory_limit);
+        assert_eq!(runtime.call_timeout, RuntimeConfig::default().call_timeout);
+    }
+
+    #[test]
+    fn reads_runtime_limits() {
+        let config = parse(
+            "[app]\nname = \"shop\"\n[runtime]\nmemory_limit_mb = 64\ncall_timeout_ms = 250\n",
+        )
+        .expect("valid config");
+        let runtime = config.runtime.runtime_config();
+        assert_eq!(runtime.memory_limit, 64 << 20);
+        assert_eq!(runtime.call_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_naming_them() {
+        let error = parse("[app]\nname = \"shop\"\n[runtime]\nmemory_limit = 64\n")
+            .expect_err("unknown key");
+        let message = error.to_string();
+        assert!(
+            message.contains("unknown field `memory_limit`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn rejects_empty_name_and_zero_limits() {
+        assert!(parse("[app]\nname = \" \"\n").is_err());
+        assert!(parse("[app]\nname = \"a\"\n[runtime]\ncall_timeout_ms = 0\n").is_err());
+        assert!(parse("[app]\nname = \"a\"\ncomponents = []\n").is_err());
+    }
+}

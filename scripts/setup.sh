@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the project needs that a fresh machine may lack. Idempotent and
+# quick when nothing is missing; the other scripts call it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+  log "cargo is missing: install Rust with rustup (https://rustup.rs) first"
+  exit 1
+fi
+
+# Components are compiled for the WebAssembly component target.
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  log "adding the wasm32-wasip2 Rust target"
+  rustup target add wasm32-wasip2
+fi
+
+# cargo fmt / clippy for the checks in .ci/run.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    log "adding rustup component $component"
+    rustup component add "$component"
+  fi
+done

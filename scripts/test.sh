@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests, and integration tests against real compiled
+# components. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+# The CLI tests run the real `moose` binary.
+cargo build --locked -p moose-host
+cargo test --workspace --locked "$@"
