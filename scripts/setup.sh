@@ -24,3 +24,6 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# The embedded ClickHouse engine (chDB) and the outside ClickHouse client the tests use.
+./scripts/setup-olap.sh

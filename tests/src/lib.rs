@@ -54,3 +54,181 @@ pub fn moose_bin() -> PathBuf {
     );
     bin
 }
+
+/// A running `moose dev` on a private copy of an app, with free ports and its own state.
+pub struct DevHost {
+    /// The app's copy and its state (`.moose/`).
+    pub dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT` of ingest and APIs.
+    pub api: String,
+    /// `http://127.0.0.1:PORT` of the management API.
+    pub management: String,
+    /// The ClickHouse HTTP URL the host uses.
+    pub clickhouse: String,
+    target: PathBuf,
+    child: std::process::Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+}
+
+impl DevHost {
+    /// Copies the app at `app` (relative to the repository root; no `target/` or `.moose/`)
+    /// and starts `moose dev` on it. The copy reuses the original's compiled dependencies.
+    pub fn start(app: &str) -> DevHost {
+        let source = repo_root().join(app);
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_app(&source, dir.path());
+        let manifest = dir.path().join("Cargo.toml");
+        let sdk = repo_root().join("guest-sdk-rust");
+        let text = std::fs::read_to_string(&manifest).expect("Cargo.toml");
+        let text = text.replace(
+            "path = \"../../guest-sdk-rust\"",
+            &format!("path = {:?}", sdk.display().to_string()),
+        );
+        std::fs::write(&manifest, text).expect("Cargo.toml");
+        let config = dir.path().join("moose.config.toml");
+        let mut text = std::fs::read_to_string(&config).expect("config");
+        text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
+        std::fs::write(&config, text).expect("config");
+        let target = source.join("target");
+        let (child, stdout, [api, management, clickhouse]) = spawn(dir.path(), &target);
+        DevHost {
+            dir,
+            api,
+            management,
+            clickhouse,
+            target,
+            child,
+            stdout,
+        }
+    }
+
+    /// Kills the host at once (SIGKILL), if it still runs, and starts it again on the same
+    /// app and state.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, stdout, [api, management, clickhouse]) = spawn(self.dir.path(), &self.target);
+        self.child = child;
+        self.stdout = stdout;
+        self.api = api;
+        self.management = management;
+        self.clickhouse = clickhouse;
+    }
+
+    /// Kills the host at once (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the host with SIGTERM and waits; true when it exited successfully.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let status = self.child.wait().expect("wait");
+        while self.stdout.try_recv().is_ok() {}
+        status.success()
+    }
+
+    /// Runs a query on the host's ClickHouse (the app's database) and returns the rows.
+    pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
+        let body = ureq::post(&self.clickhouse)
+            .query("database", "local")
+            .query("default_format", "JSONEachRow")
+            .query("output_format_json_quote_64bit_integers", "0")
+            .send(sql)
+            .unwrap_or_else(|e| panic!("query {sql}: {e}"))
+            .body_mut()
+            .read_to_string()
+            .expect("body");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("row is JSON"))
+            .collect()
+    }
+}
+
+impl Drop for DevHost {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `moose dev` in `dir` and waits until it is ready; returns the process, its
+/// stdout lines and the URLs it printed (ingest, management, ClickHouse).
+fn spawn(
+    dir: &Path,
+    target: &Path,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    [String; 3],
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(moose_bin())
+        .args(["dev", "."])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("moose dev starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url_in = |line: &str| {
+        line.split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(|w| {
+                let rest = &w["http://".len()..];
+                format!("http://{}", rest.split('/').next().unwrap_or(rest))
+            })
+    };
+    let (mut api, mut management, mut clickhouse) = (None, None, None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(remaining) else {
+            let _ = child.kill();
+            panic!("moose dev did not become ready");
+        };
+        if line.contains("ingest ") && api.is_none() {
+            api = url_in(&line);
+        } else if line.contains("management ") {
+            management = url_in(&line);
+        } else if line.contains("clickhouse ") {
+            clickhouse = url_in(&line);
+        } else if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    let urls = [api, management, clickhouse].map(|url| url.expect("the host printed its URLs"));
+    (child, rx, urls)
+}
+
+fn copy_app(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("app dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == "target" || name == ".moose" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::create_dir_all(to.join(&name)).expect("mkdir");
+            copy_app(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copy");
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The `moose` command line: parse, then call into the host's modules.
 
 mod build;
+mod dev;
+
 mod init;
 mod ls;
 
@@ -23,6 +25,8 @@ enum Command {
     Build(build::Args),
     /// List the app's data products from its last build.
     Ls(ls::Args),
+    /// Run the app's whole data stack locally: embedded streams and ClickHouse.
+    Dev(dev::Args),
 }
 
 /// Parses the process arguments and runs the command.
@@ -31,5 +35,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Init(args) => init::run(args),
         Command::Build(args) => build::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Dev(args) => dev::run(args),
     }
 }

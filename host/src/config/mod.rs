@@ -38,6 +38,64 @@ pub struct ProjectConfig {
     pub app: AppSection,
     #[serde(default)]
     pub runtime: RuntimeSection,
+    #[serde(default)]
+    pub clickhouse: ClickHouseSection,
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+/// `[clickhouse]`: the OLAP store.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseSection {
+    /// HTTP URL of a ClickHouse server; when absent the host runs the embedded engine.
+    pub url: Option<String>,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+    /// Python interpreter with `chdb-core` for the embedded engine; by default the one
+    /// `scripts/setup.sh` installs.
+    pub python: Option<PathBuf>,
+    /// Port the embedded engine serves the ClickHouse HTTP interface on; 0 picks a free one.
+    pub embedded_port: u16,
+}
+
+impl Default for ClickHouseSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            database: "local".into(),
+            user: "default".into(),
+            password: String::new(),
+            python: None,
+            embedded_port: 0,
+        }
+    }
+}
+
+/// `[http]`: the host's servers.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Address the servers bind to.
+    pub host: String,
+    /// Ingest (`/ingest/...`) and query APIs (`/api/...`).
+    pub port: u16,
+    /// Health, readiness, metrics and catalog.
+    pub management_port: u16,
+    /// Largest request body accepted by ingest, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 4000,
+            management_port: 5001,
+            max_body_bytes: 16 << 20,
+        }
+    }
 }
 
 /// `[app]`: what the app is made of.

@@ -1,0 +1,286 @@
+//! One streaming function's consume-process-produce loop.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::ingest::record_key;
+use crate::mgmt::metrics::{Metrics, Outcome};
+use crate::records::{DeadLetter, ErrorKind, ModelValidator};
+use crate::runtime::types::{Batch, Encoding, ProcessOutput};
+use crate::runtime::GuestComponent;
+use crate::stream::{Record, StoredRecord, StreamError, Streams};
+
+/// Tuning of a runner.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Most records handed to the component in one call.
+    pub batch_size: usize,
+    /// Longest a poll waits for the first record.
+    pub poll_wait: Duration,
+    /// Pause before retrying after the streaming backend failed.
+    pub retry_backoff: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            poll_wait: Duration::from_millis(200),
+            retry_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Where a function's outputs go.
+pub struct Destination {
+    pub stream: String,
+    pub validator: ModelValidator,
+    pub key_fields: Vec<String>,
+}
+
+/// Runs one streaming function until cancelled.
+pub struct FunctionRunner {
+    pub name: String,
+    pub source: String,
+    pub destination: Option<Destination>,
+    pub dead_letter: Option<String>,
+    pub component: Arc<GuestComponent>,
+    pub streams: Arc<dyn Streams>,
+    pub metrics: Arc<Metrics>,
+    pub options: RunnerOptions,
+}
+
+/// The consumer group of a function.
+pub fn group(function: &str) -> String {
+    format!("function:{function}")
+}
+
+/// What one batch produced.
+#[derive(Default)]
+struct Produced {
+    outputs: Vec<Record>,
+    dead_letters: Vec<Record>,
+}
+
+impl FunctionRunner {
+    /// Consumes until `stop` is cancelled; the batch in flight is finished and committed
+    /// first.
+    pub async fn run(self, stop: CancellationToken) {
+        let group = group(&self.name);
+        let mut consumer = loop {
+            match self.streams.consumer(&self.source, &group).await {
+                Ok(consumer) => break consumer,
+                Err(e) => {
+                    tracing::error!(function = %self.name, "cannot read stream `{}`: {e}", self.source);
+                    if self.pause(&stop).await {
+                        return;
+                    }
+                }
+            }
+        };
+        while !stop.is_cancelled() {
+            let batch = tokio::select! {
+                _ = stop.cancelled() => break,
+                batch = consumer.poll(self.options.batch_size, self.options.poll_wait) => batch,
+            };
+            let batch = match batch {
+                Ok(batch) if batch.is_empty() => continue,
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(function = %self.name, "poll failed: {e}");
+                    if self.pause(&stop).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let started = Instant::now();
+            let produced = self.process(&batch).await;
+            // Outputs and dead letters must be durable before the offsets move.
+            loop {
+                match self.write(&produced).await.and(consumer.commit().await) {
+                    Ok(()) => break,
+                    Err(e) if stop.is_cancelled() => {
+                        tracing::warn!(function = %self.name, "stopping with an uncommitted batch (it runs again on restart): {e}");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(function = %self.name, "writing batch results failed, retrying: {e}");
+                        tokio::time::sleep(self.options.retry_backoff).await;
+                    }
+                }
+            }
+            self.metrics
+                .count("function", &self.name, Outcome::In, batch.len() as u64);
+            self.metrics.count(
+                "function",
+                &self.name,
+                Outcome::Out,
+                produced.outputs.len() as u64,
+            );
+            self.metrics.count(
+                "function",
+                &self.name,
+                Outcome::Failed,
+                produced.dead_letters.len() as u64,
+            );
+            self.metrics
+                .batch("function", &self.name, started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Sleeps for the backoff; true when stopped meanwhile.
+    async fn pause(&self, stop: &CancellationToken) -> bool {
+        tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = tokio::time::sleep(self.options.retry_backoff) => false,
+        }
+    }
+
+    async fn write(&self, produced: &Produced) -> Result<(), StreamError> {
+        if let (Some(destination), false) = (&self.destination, produced.outputs.is_empty()) {
+            self.streams
+                .produce(&destination.stream, produced.outputs.clone())
+                .await?;
+        }
+        match (&self.dead_letter, produced.dead_letters.is_empty()) {
+            (Some(dead_letter), false) => {
+                self.streams
+                    .produce(dead_letter, produced.dead_letters.clone())
+                    .await
+            }
+            (None, false) => {
+                tracing::warn!(
+                    function = %self.name,
+                    "{} record(s) failed and the function has no dead-letter stream",
+                    produced.dead_letters.len()
+                );
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the batch; on a failed call, runs its records one at a time.
+    async fn process(&self, batch: &[StoredRecord]) -> Produced {
+        let mut produced = Produced::default();
+        match self.call(batch).await {
+            Ok(output) => self.collect(batch, output, &mut produced),
+            Err(error) if batch.len() == 1 => {
+                produced
+                    .dead_letters
+                    .push(self.dead_letter(&batch[0], error));
+            }
+            Err(error) => {
+                tracing::warn!(function = %self.name, "batch of {} failed ({error}); retrying record by record", batch.len());
+                for record in batch {
+                    let single = std::slice::from_ref(record);
+                    match self.call(single).await {
+                        Ok(output) => self.collect(single, output, &mut produced),
+                        Err(error) => produced.dead_letters.push(self.dead_letter(record, error)),
+                    }
+                }
+            }
+        }
+        produced
+    }
+
+    async fn call(&self, batch: &[StoredRecord]) -> Result<ProcessOutput, String> {
+        let mut data = Vec::with_capacity(batch.iter().map(|r| r.value.len() + 1).sum());
+        for (i, record) in batch.iter().enumerate() {
+            if i > 0 {
+                data.push(b'\n');
+            }
+            data.extend_from_slice(&record.value);
+        }
+        let input = Batch {
+            encoding: Encoding::Json,
+            count: batch.len() as u32,
+            data,
+        };
+        let component = self.component.clone();
+        let function = self.name.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || component.process(&function, &input)).await;
+        match outcome {
+            Ok(Ok(Ok(output))) => Ok(output),
+            Ok(Ok(Err(guest_error))) => {
+                Err(format!("the function refused the batch: {guest_error:?}"))
+            }
+            Ok(Err(call_error)) => Err(call_error.to_string()),
+            Err(join_error) => Err(format!("the call did not complete: {join_error}")),
+        }
+    }
+
+    fn collect(&self, batch: &[StoredRecord], output: ProcessOutput, produced: &mut Produced) {
+        for error in &output.errors {
+            if let Some(record) = batch.get(error.index as usize) {
+                produced
+                    .dead_letters
+                    .push(self.dead_letter(record, error.message.clone()));
+            }
+        }
+        let Some(destination) = &self.destination else {
+            return;
+        };
+        let lines = output.output.data.split(|b| *b == b'\n');
+        for (line, source) in lines
+            .zip(&output.sources)
+            .take(output.output.count as usize)
+        {
+            let origin = batch.get(*source as usize);
+            let checked = serde_json::from_slice::<Value>(line)
+                .map_err(|e| format!("output is not JSON: {e}"))
+                .and_then(|value| {
+                    destination
+                        .validator
+                        .validate(&value)
+                        .map(|()| value)
+                        .map_err(|errors| {
+                            let errors: Vec<String> =
+                                errors.iter().map(ToString::to_string).collect();
+                            format!(
+                                "output does not match model `{}`: {}",
+                                destination.validator.model(),
+                                errors.join("; ")
+                            )
+                        })
+                });
+            match checked {
+                Ok(value) => produced.outputs.push(Record {
+                    key: record_key(&value, &destination.key_fields),
+                    value: line.to_vec(),
+                    timestamp_ms: origin.map_or(0, |r| r.timestamp_ms),
+                }),
+                Err(message) => produced.dead_letters.push(Record {
+                    key: None,
+                    value: DeadLetter::new(
+                        String::from_utf8_lossy(line),
+                        message,
+                        ErrorKind::Output,
+                        format!("function:{}", self.name),
+                    )
+                    .to_json(),
+                    timestamp_ms: chrono::Utc::now().timestamp_millis(),
+                }),
+            }
+        }
+    }
+
+    fn dead_letter(&self, record: &StoredRecord, error: String) -> Record {
+        Record {
+            key: None,
+            value: DeadLetter::new(
+                String::from_utf8_lossy(&record.value),
+                error,
+                ErrorKind::Function,
+                format!("function:{}", self.name),
+            )
+            .to_json(),
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+}

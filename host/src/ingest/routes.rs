@@ -1,0 +1,182 @@
+//! The ingest HTTP routes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::parse::{parse_body, Parsed};
+use crate::mgmt::metrics::{Metrics, Outcome};
+use crate::records::{DeadLetter, ErrorKind, FieldError, ModelValidator};
+use crate::stream::{Record, Streams};
+
+/// One ingest endpoint and what it needs to check and route records.
+pub struct IngestEndpoint {
+    pub name: String,
+    pub stream: String,
+    pub dead_letter: Option<String>,
+    pub validator: ModelValidator,
+    /// Fields whose values make a record's stream key.
+    pub key_fields: Vec<String>,
+}
+
+/// Shared state of the ingest routes.
+pub struct IngestState {
+    pub endpoints: BTreeMap<String, IngestEndpoint>,
+    pub streams: Arc<dyn Streams>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// `POST /ingest/{endpoint}` with bodies of at most `max_body_bytes` (413 beyond).
+pub fn router(state: Arc<IngestState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/ingest/{endpoint}", post(ingest))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct RecordProblem {
+    index: usize,
+    field: String,
+    problem: String,
+}
+
+fn error(status: StatusCode, message: String, extra: Value) -> Response {
+    let mut body = json!({ "error": message });
+    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+        body.extend(extra);
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn ingest(
+    State(state): State<Arc<IngestState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let Some(endpoint) = state.endpoints.get(&name) else {
+        let known: Vec<&String> = state.endpoints.keys().collect();
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no ingest endpoint `{name}`"),
+            json!({ "endpoints": known }),
+        );
+    };
+    let parsed = match parse_body(&body) {
+        Ok(parsed) => parsed,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string(), json!({})),
+    };
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut good = Vec::with_capacity(parsed.len());
+    let mut bad = Vec::new();
+    let mut problems = Vec::new();
+    for (index, Parsed { raw, value }) in parsed.into_iter().enumerate() {
+        let checked = value
+            .map_err(|problem| {
+                vec![FieldError {
+                    field: String::new(),
+                    problem,
+                }]
+            })
+            .and_then(|value| endpoint.validator.validate(&value).map(|()| value));
+        match checked {
+            Ok(value) => good.push(Record {
+                key: record_key(&value, &endpoint.key_fields),
+                value: value.to_string().into_bytes(),
+                timestamp_ms: now,
+            }),
+            Err(errors) => {
+                let message = errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                bad.push(Record {
+                    key: None,
+                    value: DeadLetter::new(
+                        raw,
+                        message,
+                        ErrorKind::Validation,
+                        format!("ingest:{name}"),
+                    )
+                    .to_json(),
+                    timestamp_ms: now,
+                });
+                problems.extend(errors.into_iter().map(|e| RecordProblem {
+                    index,
+                    field: e.field,
+                    problem: e.problem,
+                }));
+            }
+        }
+    }
+
+    let accepted = good.len();
+    let rejected = bad.len();
+    if !good.is_empty() {
+        if let Err(e) = state.streams.produce(&endpoint.stream, good).await {
+            tracing::error!(endpoint = %name, "writing to stream `{}` failed: {e}", endpoint.stream);
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the records could not be stored, none was accepted: {e}"),
+                json!({}),
+            );
+        }
+    }
+    if let (Some(dead_letter), false) = (&endpoint.dead_letter, bad.is_empty()) {
+        if let Err(e) = state.streams.produce(dead_letter, bad).await {
+            tracing::error!(endpoint = %name, "writing to dead-letter stream `{dead_letter}` failed: {e}");
+        }
+    }
+    state
+        .metrics
+        .count("ingest", &name, Outcome::In, accepted as u64);
+    state
+        .metrics
+        .count("ingest", &name, Outcome::Failed, rejected as u64);
+    state
+        .metrics
+        .batch("ingest", &name, started.elapsed().as_secs_f64());
+
+    if problems.is_empty() {
+        (StatusCode::OK, Json(json!({ "accepted": accepted }))).into_response()
+    } else {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("{rejected} record(s) failed validation; the other {accepted} were accepted"),
+            json!({ "accepted": accepted, "rejected": rejected, "problems": problems }),
+        )
+    }
+}
+
+/// The stream key of a record: its key fields' JSON values, separated by 0x1f.
+pub fn record_key(record: &Value, key_fields: &[String]) -> Option<Vec<u8>> {
+    if key_fields.is_empty() {
+        return None;
+    }
+    let mut key = Vec::new();
+    for (i, field) in key_fields.iter().enumerate() {
+        if i > 0 {
+            key.push(0x1f);
+        }
+        key.extend_from_slice(
+            record
+                .get(field)
+                .unwrap_or(&Value::Null)
+                .to_string()
+                .as_bytes(),
+        );
+    }
+    Some(key)
+}

@@ -1,0 +1,133 @@
+//! The host's metrics, registered once and rendered in Prometheus text format.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// What happened to records at a stage.
+#[derive(
+    Debug, Clone, Copy, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelValue,
+)]
+pub enum Outcome {
+    /// Taken in (accepted by ingest, read by a function).
+    In,
+    /// Written on (function outputs, rows stored in a table).
+    Out,
+    /// Sent to a dead-letter stream or refused.
+    Failed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    /// `ingest`, `function` or `table`.
+    pub kind: String,
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BatchLabels {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LagLabels {
+    pub stream: String,
+    pub group: String,
+}
+
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Every metric of a host.
+pub struct Metrics {
+    registry: Registry,
+    records: Family<StageLabels, Counter>,
+    batch_seconds: Family<BatchLabels, Histogram, fn() -> Histogram>,
+    lag: Family<LagLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("moose");
+        let records = Family::<StageLabels, Counter>::default();
+        registry.register(
+            "records",
+            "Records per stage (ingest endpoint, function, table) and outcome",
+            records.clone(),
+        );
+        let batch_seconds =
+            Family::<BatchLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                batch_histogram,
+            );
+        registry.register(
+            "batch_seconds",
+            "Time to handle one batch or request, per stage",
+            batch_seconds.clone(),
+        );
+        let lag = Family::<LagLabels, Gauge>::default();
+        registry.register(
+            "consumer_lag_records",
+            "Records written to a stream and not yet committed by a consumer group",
+            lag.clone(),
+        );
+        Self {
+            registry,
+            records,
+            batch_seconds,
+            lag,
+        }
+    }
+
+    /// Counts `n` records of stage `kind`/`name` with `outcome`.
+    pub fn count(&self, kind: &str, name: &str, outcome: Outcome, n: u64) {
+        if n > 0 {
+            self.records
+                .get_or_create(&StageLabels {
+                    kind: kind.to_string(),
+                    name: name.to_string(),
+                    outcome,
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// Records how long one batch of stage `kind`/`name` took.
+    pub fn batch(&self, kind: &str, name: &str, seconds: f64) {
+        self.batch_seconds
+            .get_or_create(&BatchLabels {
+                kind: kind.to_string(),
+                name: name.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// Sets the lag of consumer group `group` on `stream`.
+    pub fn set_lag(&self, stream: &str, group: &str, records: u64) {
+        self.lag
+            .get_or_create(&LagLabels {
+                stream: stream.to_string(),
+                group: group.to_string(),
+            })
+            .set(records.min(i64::MAX as u64) as i64);
+    }
+
+    /// The metrics in Prometheus/OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,139 @@
+//! The management API: `/health`, `/ready`, `/metrics` (Prometheus) and `/catalog`.
+
+pub mod metrics;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::infra::Infra;
+use crate::stream::Streams;
+use metrics::Metrics;
+
+/// Shared state of the management routes.
+pub struct MgmtState {
+    pub metrics: Arc<Metrics>,
+    pub streams: Arc<dyn Streams>,
+    /// `(stream, consumer group)` pairs whose lag is reported.
+    pub consumers: Vec<(String, String)>,
+    pub catalog: Value,
+    /// Set once every part of the host is running.
+    pub ready: AtomicBool,
+}
+
+pub fn router(state: Arc<MgmtState>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/catalog", get(catalog))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<Arc<MgmtState>>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        Json(json!({ "status": "ready" })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "starting" })),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<MgmtState>>) -> Response {
+    for (stream, group) in &state.consumers {
+        match state.streams.lag(stream, group).await {
+            Ok(partitions) => {
+                let lag = partitions
+                    .iter()
+                    .map(|p| p.end.saturating_sub(p.committed))
+                    .sum();
+                state.metrics.set_lag(stream, group, lag);
+            }
+            Err(e) => tracing::warn!("lag of {group} on {stream}: {e}"),
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn catalog(State(state): State<Arc<MgmtState>>) -> Json<Value> {
+    Json(state.catalog.clone())
+}
+
+/// The catalog document: every data product with its schema, and the lineage edges.
+pub fn catalog_json(app: &App, infra: &Infra) -> Value {
+    let def = &app.def;
+    let models: Vec<Value> = def
+        .models
+        .iter()
+        .map(|m| {
+            let fields: Vec<Value> = m
+                .fields
+                .iter()
+                .map(|f| {
+                    json!({
+                        "name": f.name, "type": f.data_type.type_name(), "key": f.key,
+                        "nullable": f.data_type.is_nullable(), "default": f.default, "doc": f.doc,
+                    })
+                })
+                .collect();
+            json!({ "name": crate::app::model_ref(m), "doc": m.doc, "fields": fields })
+        })
+        .collect();
+    let streams: Vec<Value> = infra
+        .streams
+        .iter()
+        .map(|s| {
+            let model = def.streams.iter().find(|d| d.name == s.name).map(|d| d.model.clone());
+            json!({
+                "name": s.name, "partitions": s.partitions, "retention_seconds": s.retention.as_secs(),
+                "model": model, "dead_letter": infra.dead_letters.contains(&s.name),
+            })
+        })
+        .collect();
+    let tables: Vec<Value> = def
+        .tables
+        .iter()
+        .chain(def.aggregations.iter().map(|a| &a.target))
+        .map(|t| {
+            json!({
+                "name": t.name, "model": t.model, "engine": t.engine.sql(),
+                "order_by": app.order_by(t), "source_stream": t.source_stream,
+            })
+        })
+        .chain(
+            infra
+                .dead_letters
+                .iter()
+                .map(|name| json!({ "name": name, "model": "DeadLetter" })),
+        )
+        .collect();
+    json!({
+        "app": app.name,
+        "models": models,
+        "streams": streams,
+        "tables": tables,
+        "ingest": def.ingests,
+        "functions": def.functions,
+        "aggregations": def.aggregations,
+        "views": def.views,
+        "apis": def.apis,
+        "lineage": infra.lineage,
+    })
+}

@@ -1,0 +1,38 @@
+//! The OLAP store: ClickHouse over its HTTP interface, through the `clickhouse` crate.
+//!
+//! - [`OlapClient`] ([`client`]): DDL, queries and the server version; errors are
+//!   [`OlapError`]s classified as `Unavailable` (retry) or `Rejected` (give up on the rows).
+//! - [`ddl`]: the app's schema as `CREATE ... IF NOT EXISTS` statements in dependency order,
+//!   and [`ddl::apply`].
+//! - [`OlapClient::insert_json`] ([`writer`]): validated NDJSON records into a table.
+//! - [`OlapQueryService`] ([`query`]): guests' read-only queries, the `query` host import.
+//! - [`EmbeddedClickHouse`] ([`embedded`]): chDB serving the ClickHouse HTTP interface, the
+//!   default store when `[clickhouse] url` is not set.
+//! - [`OlapStore`] ([`store`]): the configured server or the embedded engine.
+//!
+//! ```no_run
+//! # async fn example(app: &moose_host::app::App) -> Result<(), moose_host::olap::OlapError> {
+//! use moose_host::config::ClickHouseSection;
+//! use moose_host::olap::{ddl, OlapStore};
+//!
+//! let store = OlapStore::open(&ClickHouseSection::default(), ".moose".as_ref()).await?;
+//! let client = store.client();
+//! ddl::apply(client, &ddl::plan(app, client.database())?).await?;
+//! client.insert_json("Order", "{\"id\":\"a\"}\n", 1).await?;
+//! store.shutdown().await
+//! # }
+//! ```
+
+pub mod client;
+pub mod ddl;
+pub mod embedded;
+pub mod error;
+pub mod query;
+pub mod store;
+pub mod writer;
+
+pub use client::{OlapClient, OlapConfig};
+pub use embedded::{EmbeddedClickHouse, EmbeddedOptions};
+pub use error::OlapError;
+pub use query::{OlapQueryService, QueryLimits};
+pub use store::OlapStore;

@@ -1,0 +1,291 @@
+//! A running data stack: the OLAP store, the streams, the function runners, the table
+//! syncs and the HTTP servers of one app, started in dependency order and stopped
+//! gracefully.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::assemble::{assemble, Step};
+use crate::config::Project;
+use crate::functions::{self, Destination, FunctionRunner, RunnerOptions};
+use crate::infra::{infra, Infra};
+use crate::ingest::{IngestEndpoint, IngestState};
+use crate::mgmt::metrics::Metrics;
+use crate::mgmt::{self, MgmtState};
+use crate::olap::{ddl, OlapQueryService, OlapStore, QueryLimits};
+use crate::records::ModelValidator;
+use crate::runtime::{GuestComponent, Runtime};
+use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
+use crate::stream::Streams;
+use crate::sync::{self, SyncOptions, TableSync};
+
+/// A progress line while the host starts.
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
+
+/// The started host; [`Host::shutdown`] stops it.
+pub struct Host {
+    pub app: App,
+    pub infra: Infra,
+    pub api_addr: SocketAddr,
+    pub management_addr: SocketAddr,
+    pub clickhouse_url: String,
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+    servers: JoinSet<std::io::Result<()>>,
+    olap: Option<OlapStore>,
+}
+
+/// Starts the whole stack for `project` with embedded defaults where nothing external is
+/// configured.
+pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<Host> {
+    let config = &project.config;
+    let state_dir = project.state_dir();
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+
+    let started = Instant::now();
+    let store = OlapStore::open(&config.clickhouse, &state_dir).await?;
+    let url = store.client().url().to_string();
+    progress(&format!(
+        "ClickHouse ready at {url} ({:.1?})",
+        started.elapsed()
+    ));
+    let olap = Arc::new(store.client().clone());
+
+    let runtime = Runtime::new(
+        config.runtime.runtime_config(),
+        project.component_cache_dir(),
+        Arc::new(OlapQueryService::new(
+            store.client().clone(),
+            tokio::runtime::Handle::current(),
+            QueryLimits::default(),
+        )),
+    )?;
+    // Building and describing are blocking work; progress stays live meanwhile.
+    let assembled = tokio::task::block_in_place(|| {
+        assemble(project, &runtime, |step| match step {
+            Step::Built { component, elapsed } => {
+                progress(&format!("built {component} ({elapsed:.1?})"))
+            }
+            Step::Loaded {
+                component, elapsed, ..
+            } => progress(&format!("loaded {component} ({elapsed:.1?})")),
+            Step::Described { component, elapsed } => {
+                progress(&format!("described {component} ({elapsed:.1?})"))
+            }
+        })
+    })?;
+    let app = assembled.app;
+    let components: BTreeMap<String, Arc<GuestComponent>> = assembled
+        .components
+        .into_iter()
+        .map(|c| (c.name().to_string(), Arc::new(c)))
+        .collect();
+    let infra = infra(&app);
+
+    let started = Instant::now();
+    let streams: Arc<dyn Streams> = Arc::new(
+        EmbeddedStreams::open(state_dir.join("streams"), EmbeddedOptions::default())
+            .map_err(|e| anyhow!("opening the embedded streams: {e}"))?,
+    );
+    for spec in &infra.streams {
+        streams.ensure_stream(spec).await?;
+    }
+    progress(&format!(
+        "{} streams ready ({:.1?})",
+        infra.streams.len(),
+        started.elapsed()
+    ));
+    let started = Instant::now();
+    let mut statements = ddl::plan(&app, olap.database())?;
+    statements.extend(
+        infra
+            .dead_letters
+            .iter()
+            .map(|name| ddl::dead_letter_table(olap.database(), name)),
+    );
+    ddl::apply(&olap, &statements).await?;
+    progress(&format!(
+        "tables and views ready ({:.1?})",
+        started.elapsed()
+    ));
+
+    let metrics = Arc::new(Metrics::new());
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let mut consumers = Vec::new();
+    for function in &app.def.functions {
+        let component = app
+            .function_component(&function.name)
+            .and_then(|c| components.get(&c.name))
+            .ok_or_else(|| anyhow!("no component runs function `{}`", function.name))?
+            .clone();
+        let destination = match &function.destination {
+            Some(stream) => Some(destination(&app, stream)?),
+            None => None,
+        };
+        consumers.push((function.source.clone(), functions::group(&function.name)));
+        let runner = FunctionRunner {
+            name: function.name.clone(),
+            source: function.source.clone(),
+            destination,
+            dead_letter: function.dead_letter.clone(),
+            component,
+            streams: streams.clone(),
+            metrics: metrics.clone(),
+            options: RunnerOptions::default(),
+        };
+        tasks.spawn(runner.run(stop.clone()));
+    }
+    for spec in &infra.syncs {
+        consumers.push((spec.stream.clone(), sync::group(&spec.table)));
+        let table_sync = TableSync {
+            stream: spec.stream.clone(),
+            table: spec.table.clone(),
+            dead_letter: spec.dead_letter.clone(),
+            streams: streams.clone(),
+            writer: olap.clone(),
+            metrics: metrics.clone(),
+            options: SyncOptions::default(),
+        };
+        tasks.spawn(table_sync.run(stop.clone()));
+    }
+
+    let mut endpoints = BTreeMap::new();
+    for ingest in &app.def.ingests {
+        let target = destination(&app, &ingest.stream)?;
+        endpoints.insert(
+            ingest.name.clone(),
+            IngestEndpoint {
+                name: ingest.name.clone(),
+                stream: ingest.stream.clone(),
+                dead_letter: ingest.dead_letter.clone(),
+                validator: target.validator,
+                key_fields: target.key_fields,
+            },
+        );
+    }
+    let ingest = crate::ingest::router(
+        Arc::new(IngestState {
+            endpoints,
+            streams: streams.clone(),
+            metrics: metrics.clone(),
+        }),
+        config.http.max_body_bytes,
+    );
+    let mgmt_state = Arc::new(MgmtState {
+        metrics,
+        streams,
+        consumers,
+        catalog: mgmt::catalog_json(&app, &infra),
+        ready: Default::default(),
+    });
+    let mut servers = JoinSet::new();
+    let api_addr = serve(
+        &mut servers,
+        &config.http.host,
+        config.http.port,
+        ingest,
+        stop.clone(),
+    )
+    .await?;
+    let management_addr = serve(
+        &mut servers,
+        &config.http.host,
+        config.http.management_port,
+        mgmt::router(mgmt_state.clone()),
+        stop.clone(),
+    )
+    .await?;
+    mgmt_state.ready.store(true, Ordering::Release);
+
+    Ok(Host {
+        app,
+        infra,
+        api_addr,
+        management_addr,
+        clickhouse_url: url,
+        stop,
+        tasks,
+        servers,
+        olap: Some(store),
+    })
+}
+
+fn destination(app: &App, stream: &str) -> anyhow::Result<Destination> {
+    let model = app
+        .def
+        .streams
+        .iter()
+        .find(|s| s.name == stream)
+        .map(|s| s.model.clone())
+        .ok_or_else(|| anyhow!("stream `{stream}` is not declared"))?;
+    let validator = ModelValidator::new(app, &model)
+        .ok_or_else(|| anyhow!("model `{model}` is not declared"))?;
+    let key_fields = app
+        .model(&model)
+        .map(|m| {
+            m.fields
+                .iter()
+                .filter(|f| f.key)
+                .map(|f| f.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Destination {
+        stream: stream.to_string(),
+        validator,
+        key_fields,
+    })
+}
+
+async fn serve(
+    servers: &mut JoinSet<std::io::Result<()>>,
+    host: &str,
+    port: u16,
+    router: axum::Router,
+    stop: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("binding {host}:{port} (is another host running? change [http] in moose.config.toml)"))?;
+    let addr = listener.local_addr()?;
+    servers.spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+    });
+    Ok(addr)
+}
+
+impl Host {
+    /// Stops accepting requests, lets in-flight requests and batches finish and commit,
+    /// then stops the embedded engine. Records still in streams are picked up on the next
+    /// start.
+    pub async fn shutdown(mut self, grace: Duration) {
+        self.stop.cancel();
+        let drained = tokio::time::timeout(grace, async {
+            while self.servers.join_next().await.is_some() {}
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "some tasks did not stop within {grace:?}; their batches run again on restart"
+            );
+        }
+        if let Some(store) = self.olap.take() {
+            if let Err(e) = store.shutdown().await {
+                tracing::warn!("stopping ClickHouse: {e}");
+            }
+        }
+    }
+}

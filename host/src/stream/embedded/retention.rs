@@ -1,0 +1,106 @@
+//! Time-based retention: deletes the prefix of each partition appended longer than the
+//! stream's retention ago.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{codec, store_error, Inner, StreamState};
+use crate::stream::StreamError;
+
+/// Records examined (and deleted) per write batch.
+const CHUNK: u64 = 10_000;
+
+/// Applies retention every `interval` until `stop` is dropped.
+pub(crate) fn run(inner: &Inner, stop: &Receiver<()>, interval: Duration) {
+    loop {
+        match stop.recv_timeout(interval) {
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = enforce(inner) {
+                    tracing::warn!("embedded log: retention failed: {e}");
+                }
+            }
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// Applies retention to every stream once; returns how many records were deleted.
+pub(crate) fn enforce(inner: &Inner) -> Result<u64, StreamError> {
+    let streams: Vec<Arc<StreamState>> = inner.catalog().values().cloned().collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut deleted = 0;
+    for stream in streams {
+        let retention = stream.retention_ms.load(Ordering::Relaxed);
+        let cutoff = now.saturating_sub(i64::try_from(retention).unwrap_or(i64::MAX));
+        for p in 0..stream.partitions {
+            deleted += enforce_partition(inner, &stream, p, cutoff)?;
+        }
+    }
+    inner
+        .stats
+        .retention_deleted
+        .fetch_add(deleted, Ordering::Relaxed);
+    Ok(deleted)
+}
+
+/// Deletes the records of one partition appended before `cutoff_ms`.
+fn enforce_partition(
+    inner: &Inner,
+    stream: &StreamState,
+    partition: u32,
+    cutoff_ms: i64,
+) -> Result<u64, StreamError> {
+    let Some(low_slot) = stream.lows.get(partition as usize) else {
+        return Ok(0);
+    };
+    let mut deleted = 0;
+    loop {
+        let low = low_slot.load(Ordering::Acquire);
+        let end = stream.end(partition);
+        if low >= end {
+            return Ok(deleted);
+        }
+        let limit = end.min(low.saturating_add(CHUNK));
+        // Append times grow with offsets, so the expired records are a prefix.
+        let mut new_low = limit;
+        let mut reached_young = false;
+        let range = codec::record_key(stream.id, partition, low)
+            ..codec::record_key(stream.id, partition, limit);
+        for kv in inner.records.range(range) {
+            let (k, v) = kv.into_inner().map_err(store_error)?;
+            let offset = codec::record_key_offset(&k, stream.id, partition).ok_or_else(|| {
+                StreamError::Backend("corrupt record key in the embedded log".into())
+            })?;
+            if codec::append_ms(&v)? >= cutoff_ms {
+                new_low = offset;
+                reached_young = true;
+                break;
+            }
+        }
+        if new_low > low {
+            // Readers skip to the new first offset before the records disappear.
+            low_slot.store(new_low, Ordering::Release);
+            let mut batch = inner.db.batch();
+            for offset in low..new_low {
+                batch.remove(
+                    &inner.records,
+                    &codec::record_key(stream.id, partition, offset)[..],
+                );
+            }
+            batch.insert(
+                &inner.meta,
+                &codec::low_key(stream.id, partition)[..],
+                &new_low.to_be_bytes()[..],
+            );
+            batch.commit().map_err(store_error)?;
+            deleted += new_low - low;
+        }
+        if reached_young || new_low == low {
+            return Ok(deleted);
+        }
+    }
+}

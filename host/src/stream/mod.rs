@@ -1,0 +1,110 @@
+//! Streaming buffers: durable, partitioned, offset-addressed logs of records, one per
+//! stream of the app, read by consumer groups.
+//!
+//! [`Streams`] is the seam between the host and a backend: the embedded log on local disk
+//! (the default) or Kafka/Redpanda. Producers get control back only once records are
+//! durable; consumers read batches and commit their position after their own outputs are
+//! durable, which makes every reader at-least-once.
+
+pub mod embedded;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Why a stream operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream `{0}` does not exist")]
+    UnknownStream(String),
+    #[error("stream `{stream}` has no partition {partition}")]
+    UnknownPartition { stream: String, partition: u32 },
+    /// The backend cannot take writes or serve reads right now; retrying may succeed.
+    #[error("the streaming backend is unavailable: {0}")]
+    Unavailable(String),
+    #[error("streaming backend error: {0}")]
+    Backend(String),
+}
+
+/// What a stream is created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    pub name: String,
+    pub partitions: u32,
+    /// Records older than this may be deleted.
+    pub retention: Duration,
+}
+
+/// A record to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Records with the same key go to the same partition (in order); no key spreads
+    /// records over partitions.
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// A record read back from a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub partition: u32,
+    pub offset: u64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub timestamp_ms: i64,
+}
+
+/// Committed position and end of one partition, for lag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub partition: u32,
+    /// Next offset the group will read.
+    pub committed: u64,
+    /// Next offset that will be written.
+    pub end: u64,
+}
+
+/// A streaming backend.
+#[async_trait]
+pub trait Streams: Send + Sync + 'static {
+    /// Creates the stream if it does not exist (idempotent; an existing stream keeps its
+    /// partitions).
+    async fn ensure_stream(&self, spec: &StreamSpec) -> Result<(), StreamError>;
+
+    /// Appends `records` to `stream`; returns once all of them are durable.
+    async fn produce(&self, stream: &str, records: Vec<Record>) -> Result<(), StreamError>;
+
+    /// A consumer of `stream` in consumer group `group`, starting at the group's committed
+    /// positions (the beginning for a new group).
+    async fn consumer(
+        &self,
+        stream: &str,
+        group: &str,
+    ) -> Result<Box<dyn StreamConsumer>, StreamError>;
+
+    /// Committed position and end of every partition of `stream` for `group`.
+    async fn lag(&self, stream: &str, group: &str) -> Result<Vec<PartitionLag>, StreamError>;
+
+    /// Up to `max` records of one partition from `offset` on, without a consumer group
+    /// (replay, inspection).
+    async fn read(
+        &self,
+        stream: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+    ) -> Result<Vec<StoredRecord>, StreamError>;
+}
+
+/// Reads one stream for one consumer group.
+#[async_trait]
+pub trait StreamConsumer: Send {
+    /// Up to `max` records, waiting at most `wait` for the first one (an empty batch when
+    /// none arrived).
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredRecord>, StreamError>;
+
+    /// Durably commits the position after every record returned by `poll` so far.
+    async fn commit(&mut self) -> Result<(), StreamError>;
+}

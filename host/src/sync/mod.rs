@@ -1,0 +1,228 @@
+//! Stream → table sync: batches of a stream's records are inserted into a table, and the
+//! offsets are committed only after the insert succeeded.
+//!
+//! While the OLAP store is unavailable the same batch is retried with exponential
+//! backoff. Rows the store refuses are found by splitting the batch in halves until each
+//! refused row stands alone; those go to the dead-letter stream, the rest are inserted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::mgmt::metrics::{Metrics, Outcome};
+use crate::records::{DeadLetter, ErrorKind};
+use crate::stream::{Record, StoredRecord, Streams};
+
+/// Why an insert failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InsertError {
+    /// The store cannot be reached or is overloaded; retrying may succeed.
+    #[error("the OLAP store is unavailable: {0}")]
+    Unavailable(String),
+    /// The store refused the rows.
+    #[error("the OLAP store refused the rows: {0}")]
+    Rejected(String),
+}
+
+/// Inserts rows into a table (the seam between sync and the OLAP store).
+#[async_trait]
+pub trait TableWriter: Send + Sync {
+    /// Inserts `count` rows given as newline-delimited JSON objects.
+    async fn insert_json(&self, table: &str, rows: &[u8], count: usize) -> Result<(), InsertError>;
+}
+
+/// Tuning of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Most rows in one insert.
+    pub batch_size: usize,
+    /// Longest a poll waits for the first record; bounds the latency of a quiet stream.
+    pub flush_interval: Duration,
+    /// First and longest pause between retries while the store is unavailable.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 50_000,
+            flush_interval: Duration::from_millis(100),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Copies one stream into one table until cancelled.
+pub struct TableSync {
+    pub stream: String,
+    pub table: String,
+    /// Where refused rows go; none for a dead-letter table itself.
+    pub dead_letter: Option<String>,
+    pub streams: Arc<dyn Streams>,
+    pub writer: Arc<dyn TableWriter>,
+    pub metrics: Arc<Metrics>,
+    pub options: SyncOptions,
+}
+
+/// The consumer group of a table.
+pub fn group(table: &str) -> String {
+    format!("table:{table}")
+}
+
+impl TableSync {
+    pub async fn run(self, stop: CancellationToken) {
+        let group = group(&self.table);
+        let mut consumer = loop {
+            match self.streams.consumer(&self.stream, &group).await {
+                Ok(consumer) => break consumer,
+                Err(e) => {
+                    tracing::error!(table = %self.table, "cannot read stream `{}`: {e}", self.stream);
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(self.options.max_backoff) => {}
+                    }
+                }
+            }
+        };
+        while !stop.is_cancelled() {
+            let batch = tokio::select! {
+                _ = stop.cancelled() => break,
+                batch = consumer.poll(self.options.batch_size, self.options.flush_interval) => batch,
+            };
+            let batch = match batch {
+                Ok(batch) if batch.is_empty() => continue,
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(table = %self.table, "poll failed: {e}");
+                    tokio::time::sleep(self.options.min_backoff).await;
+                    continue;
+                }
+            };
+            let started = Instant::now();
+            let Some((stored, refused)) = self.store(&batch, &stop).await else {
+                tracing::info!(table = %self.table, "stopping with an uncommitted batch (it is inserted again on restart)");
+                return;
+            };
+            if !refused.is_empty() && !self.dead_letter(refused, &stop).await {
+                return;
+            }
+            let mut backoff = self.options.min_backoff;
+            while let Err(e) = consumer.commit().await {
+                tracing::warn!(table = %self.table, "commit failed, retrying: {e}");
+                if stop.is_cancelled() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(self.options.max_backoff);
+            }
+            self.metrics
+                .count("table", &self.table, Outcome::In, batch.len() as u64);
+            self.metrics
+                .count("table", &self.table, Outcome::Out, stored as u64);
+            self.metrics
+                .batch("table", &self.table, started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Inserts the batch, isolating refused rows. `None` when stopped while the store was
+    /// unavailable (nothing committed).
+    async fn store(
+        &self,
+        batch: &[StoredRecord],
+        stop: &CancellationToken,
+    ) -> Option<(usize, Vec<(StoredRecord, String)>)> {
+        let mut stored = 0;
+        let mut refused = Vec::new();
+        let mut pending: Vec<&[StoredRecord]> = vec![batch];
+        while let Some(rows) = pending.pop() {
+            match self.insert(rows, stop).await? {
+                Ok(()) => stored += rows.len(),
+                Err(message) if rows.len() == 1 => refused.push((rows[0].clone(), message)),
+                Err(_) => {
+                    let (left, right) = rows.split_at(rows.len() / 2);
+                    pending.push(right);
+                    pending.push(left);
+                }
+            }
+        }
+        Some((stored, refused))
+    }
+
+    /// One insert, retried while the store is unavailable. The inner error is a refusal.
+    async fn insert(
+        &self,
+        rows: &[StoredRecord],
+        stop: &CancellationToken,
+    ) -> Option<Result<(), String>> {
+        let mut data = Vec::with_capacity(rows.iter().map(|r| r.value.len() + 1).sum());
+        for row in rows {
+            data.extend_from_slice(&row.value);
+            data.push(b'\n');
+        }
+        let mut backoff = self.options.min_backoff;
+        loop {
+            match self
+                .writer
+                .insert_json(&self.table, &data, rows.len())
+                .await
+            {
+                Ok(()) => return Some(Ok(())),
+                Err(InsertError::Rejected(message)) => return Some(Err(message)),
+                Err(InsertError::Unavailable(message)) => {
+                    tracing::warn!(table = %self.table, "insert failed, retrying in {backoff:?}: {message}");
+                    tokio::select! {
+                        _ = stop.cancelled() => return None,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                }
+            }
+        }
+    }
+
+    /// Writes refused rows to the dead-letter stream; false when stopped before they were
+    /// written (the batch must then stay uncommitted).
+    async fn dead_letter(
+        &self,
+        refused: Vec<(StoredRecord, String)>,
+        stop: &CancellationToken,
+    ) -> bool {
+        self.metrics
+            .count("table", &self.table, Outcome::Failed, refused.len() as u64);
+        let Some(dead_letter) = &self.dead_letter else {
+            for (row, message) in &refused {
+                tracing::error!(table = %self.table, "row refused and dropped (no dead-letter stream): {message}: {}", String::from_utf8_lossy(&row.value));
+            }
+            return true;
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let records: Vec<Record> = refused
+            .into_iter()
+            .map(|(row, message)| Record {
+                key: None,
+                value: DeadLetter::new(
+                    String::from_utf8_lossy(&row.value),
+                    message,
+                    ErrorKind::Storage,
+                    format!("table:{}", self.table),
+                )
+                .to_json(),
+                timestamp_ms: now,
+            })
+            .collect();
+        let mut backoff = self.options.min_backoff;
+        while let Err(e) = self.streams.produce(dead_letter, records.clone()).await {
+            tracing::warn!(table = %self.table, "writing dead letters failed, retrying: {e}");
+            if stop.is_cancelled() {
+                return false;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.options.max_backoff);
+        }
+        true
+    }
+}

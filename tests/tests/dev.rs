@@ -1,0 +1,298 @@
+//! `moose dev` end to end on the quickstart: HTTP ingest → embedded stream → the WASM
+//! function → ClickHouse tables, dead letters and the aggregation; and a SIGKILL mid-ingest
+//! that loses nothing acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use moose_tests::{quickstart, DevHost};
+use serde_json::{json, Value};
+
+const ORDERS: usize = 100_000;
+const BODY: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// Valid and enriched.
+    Good,
+    /// Valid, but the function drops it (amount <= 0 or blank customer).
+    Dropped,
+    /// Fails validation at ingest.
+    Bad,
+}
+
+fn kind(i: usize) -> Kind {
+    match i % 50 {
+        7 | 19 | 33 | 41 => Kind::Bad,
+        3 | 11 => Kind::Dropped,
+        _ => Kind::Good,
+    }
+}
+
+fn amount(i: usize) -> f64 {
+    ((i * 7919) % 100_000) as f64 / 100.0 + 0.01
+}
+
+fn ts(i: usize) -> String {
+    format!(
+        "2024-05-{:02}T{:02}:{:02}:{:02}Z",
+        1 + i % 28,
+        i % 24,
+        i % 60,
+        (i / 60) % 60
+    )
+}
+
+/// One NDJSON line for order `i`.
+fn order(i: usize) -> String {
+    let id = format!("o{i}");
+    let customer = format!("c{}", i % 37);
+    match (kind(i), i % 50) {
+        (Kind::Bad, 7) => {
+            json!({"id": id, "customer": customer, "amount": "lots", "ts": ts(i)}).to_string()
+        }
+        (Kind::Bad, 19) => json!({"id": id, "amount": amount(i), "ts": ts(i)}).to_string(),
+        (Kind::Bad, 33) => {
+            json!({"id": id, "customer": customer, "amount": amount(i), "ts": "soon"}).to_string()
+        }
+        (Kind::Bad, _) => format!("{{\"id\": \"{id}\", \"customer\": "),
+        (Kind::Dropped, 3) => {
+            json!({"id": id, "customer": customer, "amount": -amount(i), "ts": ts(i)}).to_string()
+        }
+        (Kind::Dropped, _) => {
+            json!({"id": id, "customer": "  ", "amount": amount(i), "ts": ts(i)}).to_string()
+        }
+        (Kind::Good, _) => {
+            json!({"id": id, "customer": customer, "amount": amount(i), "ts": ts(i)}).to_string()
+        }
+    }
+}
+
+/// Posts orders `range` in NDJSON bodies; returns how many each body had accepted.
+fn post(
+    api: &str,
+    range: std::ops::Range<usize>,
+) -> Vec<(std::ops::Range<usize>, Result<usize, String>)> {
+    let url = format!("{api}/ingest/Order");
+    let mut results = Vec::new();
+    let mut start = range.start;
+    while start < range.end {
+        let end = (start + BODY).min(range.end);
+        let body: Vec<String> = (start..end).map(order).collect();
+        let response = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .content_type("application/x-ndjson")
+            .send(body.join("\n"));
+        let outcome = match response {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let text = response.body_mut().read_to_string().unwrap_or_default();
+                let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                match status {
+                    200 | 400 => parsed["accepted"].as_u64().map(|n| n as usize).ok_or(text),
+                    _ => Err(format!("{status}: {text}")),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        results.push((start..end, outcome));
+        start = end;
+    }
+    results
+}
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(state) if Instant::now() > deadline => {
+                panic!("{what}: still {state} after {timeout:?}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn count(host: &DevHost, sql: &str) -> u64 {
+    host.query(sql)[0]["n"].as_u64().expect("count")
+}
+
+#[test]
+fn quickstart_end_to_end() {
+    quickstart();
+    let host = DevHost::start("examples/quickstart");
+
+    let health: Value = ureq::get(&format!("{}/ready", host.management))
+        .call()
+        .expect("ready")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    assert_eq!(health["status"], "ready");
+
+    // Four clients post concurrently.
+    let chunk = ORDERS / 4;
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let api = host.api.as_str();
+                scope.spawn(move || post(api, t * chunk..(t + 1) * chunk))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("poster"))
+            .collect()
+    });
+    for (range, outcome) in &results {
+        let valid = range.clone().filter(|i| kind(*i) != Kind::Bad).count();
+        assert_eq!(
+            outcome.as_ref().ok(),
+            Some(&valid),
+            "body {range:?}: {outcome:?}"
+        );
+    }
+
+    let valid: Vec<usize> = (0..ORDERS).filter(|i| kind(*i) != Kind::Bad).collect();
+    let good: Vec<usize> = (0..ORDERS).filter(|i| kind(*i) == Kind::Good).collect();
+    let bad = ORDERS - valid.len();
+    wait_for("orders stored", Duration::from_secs(180), || {
+        let n = count(&host, "SELECT count(DISTINCT id) AS n FROM `Order`");
+        if n == valid.len() as u64 {
+            Ok(())
+        } else {
+            Err(format!("{n} of {}", valid.len()))
+        }
+    });
+    wait_for("enriched orders stored", Duration::from_secs(180), || {
+        let n = count(&host, "SELECT count(DISTINCT id) AS n FROM OrderEnriched");
+        if n == good.len() as u64 {
+            Ok(())
+        } else {
+            Err(format!("{n} of {}", good.len()))
+        }
+    });
+    wait_for("dead letters stored", Duration::from_secs(180), || {
+        let n = count(&host, "SELECT count() AS n FROM Order_dead_letter");
+        if n == bad as u64 {
+            Ok(())
+        } else {
+            Err(format!("{n} of {bad}"))
+        }
+    });
+    let dead = host.query(
+        "SELECT error, error_kind, source FROM Order_dead_letter WHERE record LIKE '%\"lots\"%' LIMIT 1",
+    );
+    assert!(
+        dead[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("field `amount`")),
+        "{dead:?}"
+    );
+    assert_eq!(dead[0]["error_kind"], "validation");
+    assert_eq!(dead[0]["source"], "ingest:Order");
+    let duplicates = count(
+        &host,
+        "SELECT count() - count(DISTINCT id) AS n FROM OrderEnriched",
+    );
+    assert_eq!(duplicates, 0, "a clean run writes each enriched order once");
+
+    // The aggregation matches a recomputation.
+    let mut expected: BTreeMap<(String, String), (f64, u64)> = BTreeMap::new();
+    for i in &good {
+        let entry = expected
+            .entry((ts(*i)[..10].to_string(), format!("c{}", i % 37)))
+            .or_insert((0.0, 0));
+        entry.0 += amount(*i);
+        entry.1 += 1;
+    }
+    let rows = host.query(
+        "SELECT toString(day) AS day, customer, sum(revenue) AS revenue, sum(orders) AS orders \
+         FROM DailyRevenue GROUP BY day, customer ORDER BY day, customer",
+    );
+    assert_eq!(rows.len(), expected.len());
+    for row in rows {
+        let key = (
+            row["day"].as_str().expect("day").to_string(),
+            row["customer"].as_str().expect("customer").to_string(),
+        );
+        let (revenue, orders) = expected[&key];
+        assert_eq!(row["orders"].as_u64(), Some(orders), "{key:?}");
+        let got = row["revenue"].as_f64().expect("revenue");
+        assert!(
+            (got - revenue).abs() <= 1e-6 * revenue.max(1.0),
+            "{key:?}: {got} != {revenue}"
+        );
+    }
+
+    let metrics = ureq::get(&format!("{}/metrics", host.management))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("text");
+    assert!(
+        metrics.contains("moose_records_total{kind=\"ingest\",name=\"Order\",outcome=\"In\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("moose_consumer_lag_records"), "{metrics}");
+    let catalog: Value = ureq::get(&format!("{}/catalog", host.management))
+        .call()
+        .expect("catalog")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    let edges = catalog["lineage"].as_array().expect("lineage");
+    assert!(edges.contains(&json!({"from": "stream:Order", "to": "function:enrich_order"})));
+
+    assert!(host.stop(), "moose dev exits cleanly on SIGTERM");
+}
+
+#[test]
+fn a_killed_host_loses_nothing_it_acknowledged() {
+    quickstart();
+    let mut host = DevHost::start("examples/quickstart");
+    let api = host.api.clone();
+    let poster = std::thread::spawn(move || post(&api, 0..60_000));
+    std::thread::sleep(Duration::from_millis(1500));
+    host.kill();
+    let results = poster.join().expect("poster");
+    let acknowledged: BTreeSet<String> = results
+        .iter()
+        .filter(|(_, outcome)| outcome.is_ok())
+        .flat_map(|(range, _)| range.clone().filter(|i| kind(*i) != Kind::Bad))
+        .map(|i| format!("o{i}"))
+        .collect();
+    let refused = results
+        .iter()
+        .filter(|(_, outcome)| outcome.is_err())
+        .count();
+    assert!(
+        !acknowledged.is_empty(),
+        "some bodies were acknowledged before the kill"
+    );
+    assert!(refused > 0, "the kill happened mid-ingest");
+
+    host.restart();
+    wait_for(
+        "acknowledged orders stored after restart",
+        Duration::from_secs(180),
+        || {
+            let stored: BTreeSet<String> = host
+                .query("SELECT DISTINCT id FROM `Order`")
+                .into_iter()
+                .filter_map(|row| row["id"].as_str().map(str::to_string))
+                .collect();
+            let missing = acknowledged.difference(&stored).count();
+            if missing == 0 {
+                Ok(())
+            } else {
+                Err(format!("{missing} of {} missing", acknowledged.len()))
+            }
+        },
+    );
+    assert!(host.stop());
+}
