@@ -296,3 +296,86 @@ fn a_killed_host_loses_nothing_it_acknowledged() {
     );
     assert!(host.stop());
 }
+
+fn send(url: &str, body: &str) -> (u16, Value) {
+    let mut response = ureq::post(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(body)
+        .expect("response");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn ingest_answers_each_kind_of_request() {
+    quickstart();
+    let host = DevHost::start("examples/quickstart");
+    let url = format!("{}/ingest/Order", host.api);
+    let one = |id: &str| json!({"id": id, "customer": "acme", "amount": 1.5, "ts": ts(1)});
+
+    let (status, body) = send(&url, &one("single").to_string());
+    assert_eq!((status, &body["accepted"]), (200, &json!(1)), "{body}");
+    let pretty = serde_json::to_string_pretty(&one("pretty")).expect("json");
+    assert_eq!(send(&url, &pretty).0, 200);
+    let (status, body) = send(&url, &json!([one("a1"), one("a2")]).to_string());
+    assert_eq!((status, &body["accepted"]), (200, &json!(2)), "{body}");
+
+    let (status, body) = send(&url, &json!([one("b1"), {"id": "b2", "customer": "x", "amount": 1.0, "ts": "2024-13-01T00:00:00Z"}]).to_string());
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(body["problems"][0]["index"], 1);
+    assert_eq!(body["problems"][0]["field"], "ts");
+
+    let (status, body) = send(&url, "  ");
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("empty")),
+        "{body}"
+    );
+    let (status, body) = send(&url, "[{\"id\": ");
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not valid JSON")),
+        "{body}"
+    );
+
+    let (status, body) = send(&format!("{}/ingest/Nope", host.api), "{}");
+    assert_eq!(status, 404);
+    assert_eq!(body["endpoints"], json!(["Order"]));
+
+    // A body over the limit is refused from its declared length, before it is read.
+    let status_line = {
+        use std::io::{Read, Write};
+        let addr = host.api.trim_start_matches("http://");
+        let mut socket = std::net::TcpStream::connect(addr).expect("connect");
+        let declared = (16 << 20) + 1;
+        write!(
+            socket,
+            "POST /ingest/Order HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n["
+        )
+        .expect("send headers");
+        let mut answer = [0u8; 64];
+        let n = socket.read(&mut answer).expect("read");
+        String::from_utf8_lossy(&answer[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(status_line.contains(" 413 "), "{status_line}");
+
+    wait_for("accepted records stored", Duration::from_secs(60), || {
+        let n = count(&host, "SELECT count() AS n FROM `Order`");
+        if n == 5 {
+            Ok(())
+        } else {
+            Err(format!("{n} of 5"))
+        }
+    });
+    assert!(host.stop());
+}

@@ -39,7 +39,11 @@ pub struct IngestState {
 pub fn router(state: Arc<IngestState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/ingest/{endpoint}", post(ingest))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Refuses a declared oversize body before reading it, and caps streamed ones.
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            max_body_bytes,
+        ))
         .with_state(state)
 }
 

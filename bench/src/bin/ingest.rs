@@ -1,0 +1,230 @@
+//! Ingest benchmark of `moose dev` on the quickstart: records/s through `POST /ingest`
+//! (validated and durable before the answer), and end-to-end latency from ingest until a
+//! record is queryable in ClickHouse. Each is reported next to a baseline run in the same
+//! script: an HTTP sink that only reads the bodies, and a direct ClickHouse insert.
+//!
+//! Run: `cargo run --release -p moose-bench --bin ingest [-- --records N --clients C]`
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use axum::body::Bytes;
+use axum::routing::post;
+use moose_tests::DevHost;
+
+const BODY: usize = 1_000;
+
+fn main() -> anyhow::Result<()> {
+    let (records, clients) = parse_args()?;
+    release_moose()?;
+    let host = DevHost::start("examples/quickstart");
+    let sink = start_sink()?;
+
+    let bodies: Vec<String> = (0..records)
+        .collect::<Vec<_>>()
+        .chunks(BODY)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|i| order(*i))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    println!("{records} records in NDJSON bodies of {BODY}, {clients} concurrent clients");
+    println!(
+        "{:>22} {:>14} {:>14} {:>8}",
+        "", "moose rec/s", "sink rec/s", "ratio"
+    );
+    for round in 0..3 {
+        let moose = throughput(
+            &format!("{}/ingest/Order", host.api),
+            &bodies,
+            clients,
+            round,
+        )?;
+        let floor = throughput(&format!("{sink}/sink"), &bodies, clients, round)?;
+        println!(
+            "{:>22} {moose:>14.0} {floor:>14.0} {:>8.2}",
+            format!("round {}", round + 1),
+            moose / floor
+        );
+    }
+
+    let samples = 30;
+    let mut moose = Vec::new();
+    let mut direct = Vec::new();
+    for i in 0..samples {
+        let id = format!("latency-{i}");
+        let started = Instant::now();
+        ureq::post(&format!("{}/ingest/Order", host.api))
+            .send(order_with_id(&id, i))
+            .context("ingest")?;
+        wait_visible(&host, "Order", &id)?;
+        moose.push(started.elapsed());
+
+        let id = format!("direct-{i}");
+        let started = Instant::now();
+        ureq::post(&host.clickhouse)
+            .query("database", "local")
+            .query("date_time_input_format", "best_effort")
+            .send(format!(
+                "INSERT INTO `Order` FORMAT JSONEachRow {}",
+                order_with_id(&id, i)
+            ))
+            .context("direct insert")?;
+        wait_visible(&host, "Order", &id)?;
+        direct.push(started.elapsed());
+    }
+    moose.sort();
+    direct.sort();
+    let pct = |v: &[Duration], p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
+    println!();
+    println!("ingest -> queryable in the raw table, {samples} single records, sequential");
+    println!("{:>22} {:>10} {:>10} {:>10}", "", "p50", "p95", "max");
+    println!(
+        "{:>22} {:>10.1?} {:>10.1?} {:>10.1?}",
+        "moose dev",
+        pct(&moose, 50),
+        pct(&moose, 95),
+        moose[samples - 1]
+    );
+    println!(
+        "{:>22} {:>10.1?} {:>10.1?} {:>10.1?}",
+        "direct ClickHouse insert",
+        pct(&direct, 50),
+        pct(&direct, 95),
+        direct[samples - 1]
+    );
+    println!(
+        "{:>22} {:>10.2} {:>10.2}",
+        "ratio",
+        ratio(pct(&moose, 50), pct(&direct, 50)),
+        ratio(pct(&moose, 95), pct(&direct, 95))
+    );
+    host.stop();
+    Ok(())
+}
+
+/// Builds the release `moose` and points the harness at it (unless `MOOSE_BIN` is set).
+fn release_moose() -> anyhow::Result<()> {
+    if std::env::var_os("MOOSE_BIN").is_some() {
+        return Ok(());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "-p", "moose-host"])
+        .current_dir(moose_tests::repo_root())
+        .status()?;
+    if !status.success() {
+        bail!("building the release moose failed");
+    }
+    // Set before any thread starts.
+    std::env::set_var(
+        "MOOSE_BIN",
+        moose_tests::repo_root().join("target/release/moose"),
+    );
+    Ok(())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+fn parse_args() -> anyhow::Result<(usize, usize)> {
+    let mut records = 200_000;
+    let mut clients = 8;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().context("flags take a value")?;
+        match arg.as_str() {
+            "--records" => records = value.parse()?,
+            "--clients" => clients = value.parse()?,
+            other => bail!("unknown flag {other}; use --records N --clients C"),
+        }
+    }
+    Ok((records, clients))
+}
+
+fn order(i: usize) -> String {
+    order_with_id(&format!("o{i}"), i)
+}
+
+fn order_with_id(id: &str, i: usize) -> String {
+    serde_json::json!({
+        "id": id,
+        "customer": format!("c{}", i % 97),
+        "amount": (i % 5000) as f64 * 0.37 + 1.0,
+        "ts": format!("2024-05-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60),
+    })
+    .to_string()
+}
+
+/// Records/s posting every body once with `clients` threads. Ids differ per round.
+fn throughput(url: &str, bodies: &[String], clients: usize, round: usize) -> anyhow::Result<f64> {
+    let records: usize = bodies.iter().map(|b| b.lines().count()).sum();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|c| {
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for body in bodies.iter().skip(c).step_by(clients) {
+                        let body = body.replace("\"id\":\"o", &format!("\"id\":\"r{round}-o"));
+                        let status = ureq::post(url).send(body)?.status();
+                        if status != 200 {
+                            bail!("{url} answered {status}");
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().map_err(|_| anyhow::anyhow!("client panicked"))?)
+    })?;
+    Ok(records as f64 / started.elapsed().as_secs_f64())
+}
+
+/// An HTTP server that reads each body and counts its lines: the floor of HTTP alone.
+fn start_sink() -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build();
+        if let Ok(runtime) = runtime {
+            runtime.block_on(async move {
+                let app = axum::Router::new().route(
+                    "/sink",
+                    post(|body: Bytes| async move {
+                        let lines = body.split(|b| *b == b'\n').count();
+                        format!("{{\"accepted\":{lines}}}")
+                    }),
+                );
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    let _ = axum::serve(listener, app).await;
+                }
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+fn wait_visible(host: &DevHost, table: &str, id: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = host.query(&format!(
+            "SELECT count() AS n FROM `{table}` WHERE id = '{id}'"
+        ));
+        if rows.first().and_then(|r| r["n"].as_u64()) == Some(1) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{id} not visible after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
