@@ -142,16 +142,7 @@ fn app(def: AppDef) -> App {
 }
 
 fn empty_def() -> AppDef {
-    AppDef {
-        models: vec![],
-        streams: vec![],
-        tables: vec![],
-        ingests: vec![],
-        functions: vec![],
-        aggregations: vec![],
-        views: vec![],
-        apis: vec![],
-    }
+    AppDef::default()
 }
 
 /// A model with a field of every type in the model type list.

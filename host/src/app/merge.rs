@@ -27,16 +27,7 @@ pub struct MergeError {
 /// stream one component writes and another reads) as long as the declarations are
 /// identical; everything else is concatenated, and duplicates are left to validation.
 pub fn merge(name: &str, parts: Vec<ComponentPart>) -> Result<App, MergeError> {
-    let mut def = AppDef {
-        models: vec![],
-        streams: vec![],
-        tables: vec![],
-        ingests: vec![],
-        functions: vec![],
-        aggregations: vec![],
-        views: vec![],
-        apis: vec![],
-    };
+    let mut def = AppDef::default();
     let mut model_owner: BTreeMap<String, String> = BTreeMap::new();
     let mut stream_owner: BTreeMap<String, String> = BTreeMap::new();
     let mut components = Vec::with_capacity(parts.len());

@@ -1,6 +1,6 @@
 //! Model types as ClickHouse names them.
 
-use crate::runtime::types::{DataType, EnumMember, ScalarType, TableEngine, TypeWrapper};
+use crate::runtime::types::{AppDef, DataType, EnumMember, ScalarType, TableEngine, TypeWrapper};
 
 impl ScalarType {
     /// The ClickHouse name of the type; a nested record is shown by its model's name.
@@ -96,6 +96,22 @@ impl DataType {
     /// A plain scalar with no wrappers.
     pub fn scalar(&self) -> Option<&ScalarType> {
         self.wrappers.is_empty().then_some(&self.leaf)
+    }
+}
+
+impl Default for AppDef {
+    /// An app that declares nothing.
+    fn default() -> Self {
+        Self {
+            models: vec![],
+            streams: vec![],
+            tables: vec![],
+            ingests: vec![],
+            functions: vec![],
+            aggregations: vec![],
+            views: vec![],
+            apis: vec![],
+        }
     }
 }
 

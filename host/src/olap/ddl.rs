@@ -436,13 +436,7 @@ mod tests {
             components: vec![],
             def: AppDef {
                 models,
-                streams: vec![],
-                tables: vec![],
-                ingests: vec![],
-                functions: vec![],
-                aggregations: vec![],
-                views: vec![],
-                apis: vec![],
+                ..AppDef::default()
             },
         }
     }

@@ -459,13 +459,7 @@ mod tests {
             components: vec![],
             def: AppDef {
                 models: vec![address, every],
-                streams: vec![],
-                tables: vec![],
-                ingests: vec![],
-                functions: vec![],
-                aggregations: vec![],
-                views: vec![],
-                apis: vec![],
+                ..AppDef::default()
             },
         }
     }
