@@ -230,16 +230,7 @@ fn destination(app: &App, stream: &str) -> anyhow::Result<Destination> {
         .ok_or_else(|| anyhow!("stream `{stream}` is not declared"))?;
     let validator = ModelValidator::new(app, &model)
         .ok_or_else(|| anyhow!("model `{model}` is not declared"))?;
-    let key_fields = app
-        .model(&model)
-        .map(|m| {
-            m.fields
-                .iter()
-                .filter(|f| f.key)
-                .map(|f| f.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let key_fields = app.key_fields(&model);
     Ok(Destination {
         stream: stream.to_string(),
         validator,

@@ -98,13 +98,7 @@ fn wrapped(wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> DataType {
 }
 
 fn field(name: &str, data_type: DataType) -> Field {
-    Field {
-        name: name.into(),
-        data_type,
-        key: false,
-        default: None,
-        doc: None,
-    }
+    Field::new(name, data_type)
 }
 
 fn key(name: &str, data_type: DataType) -> Field {
@@ -115,12 +109,7 @@ fn key(name: &str, data_type: DataType) -> Field {
 }
 
 fn model(name: &str, fields: Vec<Field>) -> Model {
-    Model {
-        name: name.into(),
-        version: None,
-        fields,
-        doc: None,
-    }
+    Model::new(name, fields)
 }
 
 fn table(name: &str, model: &str, engine: TableEngine) -> TableDef {

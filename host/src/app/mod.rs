@@ -69,7 +69,12 @@ impl App {
         if !table.order_by.is_empty() {
             return table.order_by.clone();
         }
-        self.model(&table.model)
+        self.key_fields(&table.model)
+    }
+
+    /// The key fields of model `reference` (none for an unknown model).
+    pub fn key_fields(&self, reference: &str) -> Vec<String> {
+        self.model(reference)
             .map(|m| {
                 m.fields
                     .iter()

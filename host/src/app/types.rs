@@ -1,6 +1,8 @@
 //! Model types as ClickHouse names them.
 
-use crate::runtime::types::{AppDef, DataType, EnumMember, ScalarType, TableEngine, TypeWrapper};
+use crate::runtime::types::{
+    AppDef, DataType, EnumMember, Field, Model, ScalarType, TableEngine, TypeWrapper,
+};
 
 impl ScalarType {
     /// The ClickHouse name of the type; a nested record is shown by its model's name.
@@ -96,6 +98,38 @@ impl DataType {
     /// A plain scalar with no wrappers.
     pub fn scalar(&self) -> Option<&ScalarType> {
         self.wrappers.is_empty().then_some(&self.leaf)
+    }
+}
+
+impl DataType {
+    /// `leaf` inside `wrappers`, outermost first.
+    pub fn new(wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Self {
+        Self { wrappers, leaf }
+    }
+}
+
+impl Field {
+    /// A field that is not a key, with no default and no doc.
+    pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
+        Self {
+            name: name.into(),
+            data_type,
+            key: false,
+            default: None,
+            doc: None,
+        }
+    }
+}
+
+impl Model {
+    /// An unversioned model with no doc.
+    pub fn new(name: impl Into<String>, fields: Vec<Field>) -> Self {
+        Self {
+            name: name.into(),
+            version: None,
+            fields,
+            doc: None,
+        }
     }
 }
 

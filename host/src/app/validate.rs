@@ -590,21 +590,13 @@ mod tests {
 
     fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType, key: bool) -> Field {
         Field {
-            name: name.into(),
-            data_type: DataType { wrappers, leaf },
             key,
-            default: None,
-            doc: None,
+            ..Field::new(name, DataType::new(wrappers, leaf))
         }
     }
 
     fn model(name: &str, fields: Vec<Field>) -> Model {
-        Model {
-            name: name.into(),
-            version: None,
-            fields,
-            doc: None,
-        }
+        Model::new(name, fields)
     }
 
     fn table(name: &str, model: &str, source: Option<&str>) -> TableDef {

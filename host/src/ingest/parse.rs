@@ -20,6 +20,16 @@ pub enum BodyError {
     Malformed(String),
 }
 
+fn parsed(values: Vec<Value>) -> Vec<Parsed> {
+    values
+        .into_iter()
+        .map(|value| Parsed {
+            raw: value.to_string(),
+            value: Ok(value),
+        })
+        .collect()
+}
+
 /// Splits a body into records. In NDJSON each line stands alone, so a malformed line is
 /// one bad record; a malformed JSON array fails the whole body.
 pub fn parse_body(body: &[u8]) -> Result<Vec<Parsed>, BodyError> {
@@ -30,26 +40,14 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Parsed>, BodyError> {
     if trimmed[0] == b'[' {
         let values: Vec<Value> =
             serde_json::from_slice(trimmed).map_err(|e| BodyError::Malformed(e.to_string()))?;
-        return Ok(values
-            .into_iter()
-            .map(|value| Parsed {
-                raw: value.to_string(),
-                value: Ok(value),
-            })
-            .collect());
+        return Ok(parsed(values));
     }
     // One object (possibly pretty-printed) or well-formed NDJSON.
     let whole: Result<Vec<Value>, _> = serde_json::Deserializer::from_slice(trimmed)
         .into_iter::<Value>()
         .collect();
     if let Ok(values) = whole {
-        return Ok(values
-            .into_iter()
-            .map(|value| Parsed {
-                raw: value.to_string(),
-                value: Ok(value),
-            })
-            .collect());
+        return Ok(parsed(values));
     }
     Ok(trimmed
         .split(|b| *b == b'\n')

@@ -412,22 +412,11 @@ mod tests {
     use crate::runtime::types::{AppDef, DecimalSpec, EnumMember, Field, Model};
 
     fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Field {
-        Field {
-            name: name.into(),
-            data_type: DataType { wrappers, leaf },
-            key: false,
-            default: None,
-            doc: None,
-        }
+        Field::new(name, DataType::new(wrappers, leaf))
     }
 
     fn model(name: &str, fields: Vec<Field>) -> Model {
-        Model {
-            name: name.into(),
-            version: None,
-            fields,
-            doc: None,
-        }
+        Model::new(name, fields)
     }
 
     fn app(models: Vec<Model>) -> App {

@@ -394,13 +394,7 @@ mod tests {
     use serde_json::json;
 
     fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Field {
-        Field {
-            name: name.into(),
-            data_type: DataType { wrappers, leaf },
-            key: false,
-            default: None,
-            doc: None,
-        }
+        Field::new(name, DataType::new(wrappers, leaf))
     }
 
     fn app() -> App {
