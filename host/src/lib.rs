@@ -1,5 +1,6 @@
 //! The Moose host: builds an app's components and runs its data stack.
 
+pub mod api;
 pub mod app;
 pub mod assemble;
 pub mod builder;

@@ -12,6 +12,7 @@ use anyhow::{anyhow, Context};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{ApiEndpoint, ApiState};
 use crate::app::App;
 use crate::assemble::{assemble, Step};
 use crate::config::Project;
@@ -173,6 +174,29 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
             },
         );
     }
+    let mut apis = BTreeMap::new();
+    for api in &app.def.apis {
+        let component = app
+            .api_component(&api.name)
+            .and_then(|c| components.get(&c.name))
+            .ok_or_else(|| anyhow!("no component serves API `{}`", api.name))?
+            .clone();
+        let key = match &api.version {
+            Some(version) => format!("{}/{version}", api.name),
+            None => api.name.clone(),
+        };
+        apis.insert(
+            key,
+            ApiEndpoint {
+                def: api.clone(),
+                component,
+            },
+        );
+    }
+    let api_routes = crate::api::router(Arc::new(ApiState {
+        apis,
+        metrics: metrics.clone(),
+    }));
     let ingest = crate::ingest::router(
         Arc::new(IngestState {
             endpoints,
@@ -193,7 +217,7 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         &mut servers,
         &config.http.host,
         config.http.port,
-        ingest,
+        ingest.merge(api_routes),
         stop.clone(),
     )
     .await?;

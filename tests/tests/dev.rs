@@ -228,6 +228,49 @@ fn quickstart_end_to_end() {
         );
     }
 
+    // The revenue API answers from the aggregation, through the guest's bound query.
+    let revenue = |query: &str| send_get(&format!("{}/api/revenue?{query}", host.api));
+    let (status, body) = revenue("customer=c1&limit=10000");
+    assert_eq!(status, 200, "{body}");
+    let rows = body.as_array().expect("rows");
+    let c1: Vec<_> = expected.iter().filter(|((_, c), _)| c == "c1").collect();
+    assert_eq!(rows.len(), c1.len());
+    for (row, ((day, _), (revenue, orders))) in rows.iter().zip(&c1) {
+        assert_eq!(row["day"].as_str(), Some(day.as_str()));
+        assert_eq!(row["orders"].as_u64(), Some(*orders));
+        assert!(
+            (row["revenue"].as_f64().expect("revenue") - revenue).abs() <= 1e-6 * revenue.max(1.0)
+        );
+    }
+    let (status, body) = revenue("from=2024-05-03&to=2024-05-03&limit=5");
+    assert_eq!(status, 200, "{body}");
+    let rows = body.as_array().expect("rows");
+    assert_eq!(rows.len(), 5, "limit applies");
+    assert!(rows.iter().all(|r| r["day"] == "2024-05-03"), "{body}");
+    let (status, body) = revenue("customer=c1%27%20OR%201%3D1%20--");
+    assert_eq!(
+        (status, body),
+        (200, json!([])),
+        "an injection attempt is just a customer name"
+    );
+    let (status, body) = revenue("limit=0");
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("parameter `limit`")),
+        "{body}"
+    );
+    let (status, body) = revenue("from=yesterday");
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("parameter `from`")),
+        "{body}"
+    );
+    assert_eq!(send_get(&format!("{}/api/nope", host.api)).0, 404);
+
     let metrics = ureq::get(&format!("{}/metrics", host.management))
         .call()
         .expect("metrics")
@@ -295,6 +338,18 @@ fn a_killed_host_loses_nothing_it_acknowledged() {
         },
     );
     assert!(host.stop());
+}
+
+fn send_get(url: &str) -> (u16, Value) {
+    let mut response = ureq::get(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect("response");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 fn send(url: &str, body: &str) -> (u16, Value) {

@@ -44,6 +44,13 @@ fn print_summary(host: &serve::Host, elapsed: Duration) {
             host.api_addr, ingest.name
         );
     }
+    for api in &def.apis {
+        let path = match &api.version {
+            Some(version) => format!("{}/{version}", api.name),
+            None => api.name.clone(),
+        };
+        println!("  api         GET  http://{}/api/{path}", host.api_addr);
+    }
     for function in &def.functions {
         println!(
             "  function    {}: {} -> {}",

@@ -5,4 +5,4 @@ mod dead_letter;
 mod validate;
 
 pub use dead_letter::{DeadLetter, ErrorKind};
-pub use validate::{FieldError, ModelValidator};
+pub use validate::{check_scalar, FieldError, ModelValidator};

@@ -206,7 +206,8 @@ fn check(rule: &Rule, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_scalar(scalar: &ScalarType, value: &Value) -> Result<(), String> {
+/// Checks one scalar value against its type; the message says what is wrong.
+pub fn check_scalar(scalar: &ScalarType, value: &Value) -> Result<(), String> {
     match scalar {
         ScalarType::String | ScalarType::LowCardinalityString => string(value).map(drop),
         ScalarType::Int8 => int_in(value, i8::MIN as i128, i8::MAX as i128, "Int8"),

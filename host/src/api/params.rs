@@ -1,0 +1,207 @@
+//! Query-string parameters checked against an API's declared parameters and turned into
+//! the typed JSON object its handler receives.
+
+use serde_json::{Map, Number, Value};
+
+use crate::records::check_scalar;
+use crate::runtime::types::{ApiParam, ScalarType, TypeWrapper};
+
+/// A parameter that is missing, unknown or has a bad value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{param}`: {problem}")]
+pub struct ParamError {
+    pub param: String,
+    pub problem: String,
+}
+
+/// Checks `query` (name/value pairs in order; a repeated name gives an array parameter
+/// several values) against `declared`. Absent optional parameters take their default, or
+/// null.
+pub fn parse_params(
+    declared: &[ApiParam],
+    query: &[(String, String)],
+) -> Result<Value, ParamError> {
+    if let Some((name, _)) = query
+        .iter()
+        .find(|(name, _)| !declared.iter().any(|p| &p.name == name))
+    {
+        let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+        return Err(ParamError {
+            param: name.clone(),
+            problem: format!(
+                "is not a parameter of this API (it takes: {})",
+                known.join(", ")
+            ),
+        });
+    }
+    let mut object = Map::new();
+    for param in declared {
+        let error = |problem: String| ParamError {
+            param: param.name.clone(),
+            problem,
+        };
+        let mut given: Vec<&str> = query
+            .iter()
+            .filter(|(name, _)| name == &param.name)
+            .map(|(_, value)| value.as_str())
+            .collect();
+        if given.is_empty() {
+            match &param.default {
+                Some(default) => given.push(default),
+                None if param.required => return Err(error("is required".into())),
+                None => {
+                    object.insert(param.name.clone(), Value::Null);
+                    continue;
+                }
+            }
+        }
+        let is_array = param.data_type.wrappers.contains(&TypeWrapper::Array);
+        let values = given
+            .iter()
+            .map(|text| scalar_value(param, text).map_err(error))
+            .collect::<Result<Vec<_>, _>>()?;
+        let value = if is_array {
+            Value::Array(values)
+        } else if values.len() > 1 {
+            return Err(error("is given more than once".into()));
+        } else {
+            values.into_iter().next().unwrap_or(Value::Null)
+        };
+        object.insert(param.name.clone(), value);
+    }
+    Ok(Value::Object(object))
+}
+
+fn scalar_value(param: &ApiParam, text: &str) -> Result<Value, String> {
+    let leaf = &param.data_type.leaf;
+    let value = match leaf {
+        ScalarType::Boolean => match text {
+            "true" | "1" => Value::Bool(true),
+            "false" | "0" => Value::Bool(false),
+            _ => return Err(format!("{text:?} is not true or false")),
+        },
+        _ if leaf.is_number() => text
+            .parse::<i64>()
+            .map(Number::from)
+            .or_else(|_| text.parse::<u64>().map(Number::from))
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
+            .map(Value::Number)
+            .ok_or_else(|| format!("{text:?} is not a number"))?,
+        _ => Value::String(text.to_string()),
+    };
+    check_scalar(leaf, &value)?;
+    if let Some(number) = value.as_f64() {
+        if let Some(min) = param.min.filter(|min| number < *min) {
+            return Err(format!("{text} is below the minimum {min}"));
+        }
+        if let Some(max) = param.max.filter(|max| number > *max) {
+            return Err(format!("{text} is above the maximum {max}"));
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::{DataType, EnumMember};
+    use serde_json::json;
+
+    fn param(name: &str, leaf: ScalarType, required: bool, default: Option<&str>) -> ApiParam {
+        ApiParam {
+            name: name.into(),
+            data_type: DataType::new(vec![], leaf),
+            required,
+            default: default.map(Into::into),
+            min: None,
+            max: None,
+            doc: None,
+        }
+    }
+
+    fn declared() -> Vec<ApiParam> {
+        let mut limit = param("limit", ScalarType::Uint32, false, Some("100"));
+        limit.min = Some(1.0);
+        limit.max = Some(10_000.0);
+        let mut ids = param("id", ScalarType::Int64, false, None);
+        ids.data_type.wrappers = vec![TypeWrapper::Array];
+        vec![
+            param("customer", ScalarType::String, true, None),
+            param("from", ScalarType::Date, false, None),
+            limit,
+            param(
+                "tier",
+                ScalarType::Enum(vec![EnumMember {
+                    name: "gold".into(),
+                    value: 1,
+                }]),
+                false,
+                None,
+            ),
+            param("active", ScalarType::Boolean, false, None),
+            ids,
+        ]
+    }
+
+    fn parse(query: &[(&str, &str)]) -> Result<Value, String> {
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_params(&declared(), &query).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn types_values_and_fills_defaults() {
+        assert_eq!(
+            parse(&[
+                ("customer", "acme' OR 1=1"),
+                ("id", "1"),
+                ("id", "2"),
+                ("active", "true")
+            ]),
+            Ok(
+                json!({"customer": "acme' OR 1=1", "from": null, "limit": 100, "tier": null,
+                      "active": true, "id": [1, 2]})
+            )
+        );
+    }
+
+    #[test]
+    fn names_the_bad_parameter() {
+        let cases: [(&[(&str, &str)], &str); 7] = [
+            (&[], "parameter `customer`: is required"),
+            (
+                &[("customer", "a"), ("limit", "0")],
+                "parameter `limit`: 0 is below the minimum 1",
+            ),
+            (
+                &[("customer", "a"), ("limit", "20000")],
+                "parameter `limit`: 20000 is above the maximum 10000",
+            ),
+            (
+                &[("customer", "a"), ("limit", "ten")],
+                "parameter `limit`: \"ten\" is not a number",
+            ),
+            (
+                &[("customer", "a"), ("from", "May 1")],
+                "parameter `from`: \"May 1\" is not a date",
+            ),
+            (
+                &[("customer", "a"), ("tier", "tin")],
+                "parameter `tier`: \"tin\" is not one of gold",
+            ),
+            (
+                &[("customer", "a"), ("colour", "red")],
+                "parameter `colour`: is not a parameter of this API",
+            ),
+        ];
+        for (query, expected) in cases {
+            let found = parse(query).expect_err("bad parameters");
+            assert!(found.contains(expected), "{query:?}: {found}");
+        }
+        let twice = parse(&[("customer", "a"), ("customer", "b")]).expect_err("twice");
+        assert!(twice.contains("more than once"), "{twice}");
+    }
+}
