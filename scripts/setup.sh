@@ -27,3 +27,6 @@ done
 
 # The embedded ClickHouse engine (chDB) and the outside ClickHouse client the tests use.
 ./scripts/setup-olap.sh
+
+# The OpenAPI validator the tests run on generated documents.
+./scripts/setup-openapi.sh

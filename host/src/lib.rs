@@ -11,6 +11,7 @@ pub mod infra;
 pub mod ingest;
 pub mod mgmt;
 pub mod olap;
+pub mod openapi;
 pub mod records;
 pub mod runtime;
 pub mod serve;

@@ -205,11 +205,16 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         }),
         config.http.max_body_bytes,
     );
+    let document = crate::openapi::openapi(&app);
+    let openapi_file = project.openapi_file();
+    std::fs::write(&openapi_file, serde_json::to_vec_pretty(&document)?)
+        .with_context(|| format!("writing {}", openapi_file.display()))?;
     let mgmt_state = Arc::new(MgmtState {
         metrics,
         streams,
         consumers,
         catalog: mgmt::catalog_json(&app, &infra),
+        openapi: document,
         ready: Default::default(),
     });
     let mut servers = JoinSet::new();

@@ -291,6 +291,18 @@ fn quickstart_end_to_end() {
     let edges = catalog["lineage"].as_array().expect("lineage");
     assert!(edges.contains(&json!({"from": "stream:Order", "to": "function:enrich_order"})));
 
+    let (status, openapi) = send_get(&format!("{}/openapi.json", host.management));
+    assert_eq!(status, 200);
+    assert!(
+        openapi["paths"]["/api/revenue"]["get"].is_object(),
+        "{openapi}"
+    );
+    assert!(
+        openapi["paths"]["/ingest/Order"]["post"].is_object(),
+        "{openapi}"
+    );
+    assert!(host.dir.path().join(".moose/openapi.json").is_file());
+
     assert!(host.stop(), "moose dev exits cleanly on SIGTERM");
 }
 

@@ -55,6 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let json = serde_json::to_string_pretty(&assembled.app)?;
     std::fs::write(&manifest, &json).with_context(|| format!("writing {}", manifest.display()))?;
+    let openapi = project.openapi_file();
+    let document = serde_json::to_string_pretty(&crate::openapi::openapi(&assembled.app))?;
+    std::fs::write(&openapi, document).with_context(|| format!("writing {}", openapi.display()))?;
 
     if args.json {
         println!("{json}");

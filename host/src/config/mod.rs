@@ -213,6 +213,11 @@ impl Project {
         self.state_dir().join("cache").join("components")
     }
 
+    /// Where the app's OpenAPI document is written on every build and start.
+    pub fn openapi_file(&self) -> PathBuf {
+        self.state_dir().join("openapi.json")
+    }
+
     /// Where `moose build` writes the described app.
     pub fn build_manifest(&self) -> PathBuf {
         self.state_dir().join("build").join("app.json")

@@ -1,4 +1,5 @@
-//! The management API: `/health`, `/ready`, `/metrics` (Prometheus) and `/catalog`.
+//! The management API: `/health`, `/ready`, `/metrics` (Prometheus), `/catalog` and
+//! `/openapi.json`.
 
 pub mod metrics;
 
@@ -24,6 +25,8 @@ pub struct MgmtState {
     /// `(stream, consumer group)` pairs whose lag is reported.
     pub consumers: Vec<(String, String)>,
     pub catalog: Value,
+    /// The app's OpenAPI document.
+    pub openapi: Value,
     /// Set once every part of the host is running.
     pub ready: AtomicBool,
 }
@@ -34,6 +37,7 @@ pub fn router(state: Arc<MgmtState>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/catalog", get(catalog))
+        .route("/openapi.json", get(openapi))
         .with_state(state)
 }
 
@@ -74,6 +78,10 @@ async fn metrics(State(state): State<Arc<MgmtState>>) -> Response {
 
 async fn catalog(State(state): State<Arc<MgmtState>>) -> Json<Value> {
     Json(state.catalog.clone())
+}
+
+async fn openapi(State(state): State<Arc<MgmtState>>) -> Json<Value> {
+    Json(state.openapi.clone())
 }
 
 /// The catalog document: every data product with its schema, and the lineage edges.
