@@ -446,3 +446,35 @@ fn ingest_answers_each_kind_of_request() {
     });
     assert!(host.stop());
 }
+
+#[test]
+fn schemathesis_finds_no_server_errors() {
+    quickstart();
+    let host = DevHost::start("examples/quickstart");
+    let (status, document) = send_get(&format!("{}/openapi.json", host.management));
+    assert_eq!(status, 200);
+    let spec = host.dir.path().join("served-openapi.json");
+    std::fs::write(&spec, document.to_string()).expect("write");
+    let tool = std::path::PathBuf::from(std::env::var("HOME").expect("HOME"))
+        .join(".local/share/moose/tools-venv/bin/schemathesis");
+    assert!(
+        tool.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        tool.display()
+    );
+    let output = std::process::Command::new(tool)
+        .arg("run")
+        .arg(&spec)
+        .args(["--url", &host.api, "--checks", "not_a_server_error"])
+        .args(["--max-examples", "100", "--seed", "1"])
+        .current_dir(host.dir.path())
+        .output()
+        .expect("schemathesis runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}"
+    );
+    assert!(report.contains("No issues found"), "{report}");
+    assert!(host.stop());
+}
