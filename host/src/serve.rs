@@ -217,12 +217,16 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         openapi: document,
         ready: Default::default(),
     });
+    let auth = Arc::new(crate::auth::Authenticator::new(&config.auth)?);
     let mut servers = JoinSet::new();
     let api_addr = serve(
         &mut servers,
         &config.http.host,
         config.http.port,
-        ingest.merge(api_routes),
+        ingest.merge(api_routes).layer(crate::auth::require(
+            auth.clone(),
+            crate::auth::Surface::Api,
+        )),
         stop.clone(),
     )
     .await?;
@@ -230,7 +234,8 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         &mut servers,
         &config.http.host,
         config.http.management_port,
-        mgmt::router(mgmt_state.clone()),
+        mgmt::router(mgmt_state.clone())
+            .layer(crate::auth::require(auth, crate::auth::Surface::Management)),
         stop.clone(),
     )
     .await?;

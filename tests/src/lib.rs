@@ -74,6 +74,11 @@ impl DevHost {
     /// Copies the app at `app` (relative to the repository root; no `target/` or `.moose/`)
     /// and starts `moose dev` on it. The copy reuses the original's compiled dependencies.
     pub fn start(app: &str) -> DevHost {
+        Self::start_with(app, "")
+    }
+
+    /// Like [`DevHost::start`], with `extra` appended to the copy's moose.config.toml.
+    pub fn start_with(app: &str, extra: &str) -> DevHost {
         let source = repo_root().join(app);
         let dir = tempfile::tempdir().expect("temp dir");
         copy_app(&source, dir.path());
@@ -88,6 +93,7 @@ impl DevHost {
         let config = dir.path().join("moose.config.toml");
         let mut text = std::fs::read_to_string(&config).expect("config");
         text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
+        text.push_str(extra);
         std::fs::write(&config, text).expect("config");
         let target = source.join("target");
         let (child, stdout, [api, management, clickhouse]) = spawn(dir.path(), &target);

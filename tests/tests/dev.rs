@@ -478,3 +478,81 @@ fn schemathesis_finds_no_server_errors() {
     assert!(report.contains("No issues found"), "{report}");
     assert!(host.stop());
 }
+
+fn status(
+    request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    token: Option<&str>,
+    body: &str,
+) -> u16 {
+    let request = match token {
+        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
+        None => request,
+    };
+    request
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(body)
+        .map(|r| r.status().as_u16())
+        .expect("response")
+}
+
+fn get_status(url: &str, token: Option<&str>) -> u16 {
+    let request = ureq::get(url);
+    let request = match token {
+        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
+        None => request,
+    };
+    request
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .map(|r| r.status().as_u16())
+        .expect("response")
+}
+
+#[test]
+fn configured_credentials_guard_ingest_apis_and_management() {
+    quickstart();
+    let key = moose_host::auth::generate_token();
+    let admin = moose_host::auth::generate_token();
+    let extra = format!(
+        "\n[auth]\napi_keys = [\"{}\"]\nadmin_tokens = [\"{}\"]\n",
+        moose_host::auth::hash_token_with_rounds(&key, 1000),
+        moose_host::auth::hash_token_with_rounds(&admin, 1000)
+    );
+    let host = DevHost::start_with("examples/quickstart", &extra);
+    let ingest = format!("{}/ingest/Order", host.api);
+    let order = json!({"id": "a1", "customer": "acme", "amount": 1.5, "ts": ts(1)}).to_string();
+
+    assert_eq!(status(ureq::post(&ingest), None, &order), 401);
+    assert_eq!(status(ureq::post(&ingest), Some("wrong"), &order), 401);
+    assert_eq!(
+        status(ureq::post(&ingest), Some(&admin), &order),
+        401,
+        "admin tokens are for management"
+    );
+    assert_eq!(status(ureq::post(&ingest), Some(&key), &order), 200);
+    let revenue = format!("{}/api/revenue", host.api);
+    assert_eq!(get_status(&revenue, None), 401);
+    assert_eq!(get_status(&revenue, Some(&key)), 200);
+
+    assert_eq!(
+        get_status(&format!("{}/health", host.management), None),
+        200
+    );
+    assert_eq!(
+        get_status(&format!("{}/metrics", host.management), None),
+        401
+    );
+    assert_eq!(
+        get_status(&format!("{}/metrics", host.management), Some(&key)),
+        401
+    );
+    assert_eq!(
+        get_status(&format!("{}/catalog", host.management), Some(&admin)),
+        200
+    );
+    assert!(host.stop());
+}

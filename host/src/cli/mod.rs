@@ -2,6 +2,7 @@
 
 mod build;
 mod dev;
+mod generate;
 
 mod init;
 mod ls;
@@ -27,6 +28,9 @@ enum Command {
     Ls(ls::Args),
     /// Run the app's whole data stack locally: embedded streams and ClickHouse.
     Dev(dev::Args),
+    /// Generate configuration values.
+    #[command(subcommand)]
+    Generate(generate::What),
 }
 
 /// Parses the process arguments and runs the command.
@@ -36,5 +40,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Build(args) => build::run(args),
         Command::Ls(args) => ls::run(args),
         Command::Dev(args) => dev::run(args),
+        Command::Generate(what) => generate::run(what),
     }
 }

@@ -42,6 +42,9 @@ pub struct ProjectConfig {
     pub clickhouse: ClickHouseSection,
     #[serde(default)]
     pub http: HttpSection,
+    /// `[auth]`: credentials for the HTTP surfaces; absent = open.
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// `[clickhouse]`: the OLAP store.
