@@ -352,28 +352,38 @@ fn a_killed_host_loses_nothing_it_acknowledged() {
     assert!(host.stop());
 }
 
-fn send_get(url: &str) -> (u16, Value) {
-    let mut response = ureq::get(url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .expect("response");
+/// One request with an optional bearer token; a body makes it a POST. Returns the status
+/// and the JSON body (null when the body is not JSON).
+fn request(url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let response = match body {
+        Some(body) => {
+            let mut post = ureq::post(url);
+            if let Some(auth) = &auth {
+                post = post.header("Authorization", auth);
+            }
+            post.config().http_status_as_error(false).build().send(body)
+        }
+        None => {
+            let mut get = ureq::get(url);
+            if let Some(auth) = &auth {
+                get = get.header("Authorization", auth);
+            }
+            get.config().http_status_as_error(false).build().call()
+        }
+    };
+    let mut response = response.expect("response");
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+fn send_get(url: &str) -> (u16, Value) {
+    request(url, None, None)
+}
+
 fn send(url: &str, body: &str) -> (u16, Value) {
-    let mut response = ureq::post(url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send(body)
-        .expect("response");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    request(url, None, Some(body))
 }
 
 #[test]
@@ -479,39 +489,6 @@ fn schemathesis_finds_no_server_errors() {
     assert!(host.stop());
 }
 
-fn status(
-    request: ureq::RequestBuilder<ureq::typestate::WithBody>,
-    token: Option<&str>,
-    body: &str,
-) -> u16 {
-    let request = match token {
-        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
-        None => request,
-    };
-    request
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send(body)
-        .map(|r| r.status().as_u16())
-        .expect("response")
-}
-
-fn get_status(url: &str, token: Option<&str>) -> u16 {
-    let request = ureq::get(url);
-    let request = match token {
-        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
-        None => request,
-    };
-    request
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .map(|r| r.status().as_u16())
-        .expect("response")
-}
-
 #[test]
 fn configured_credentials_guard_ingest_apis_and_management() {
     quickstart();
@@ -526,32 +503,32 @@ fn configured_credentials_guard_ingest_apis_and_management() {
     let ingest = format!("{}/ingest/Order", host.api);
     let order = json!({"id": "a1", "customer": "acme", "amount": 1.5, "ts": ts(1)}).to_string();
 
-    assert_eq!(status(ureq::post(&ingest), None, &order), 401);
-    assert_eq!(status(ureq::post(&ingest), Some("wrong"), &order), 401);
+    assert_eq!(request(&ingest, None, Some(&order)).0, 401);
+    assert_eq!(request(&ingest, Some("wrong"), Some(&order)).0, 401);
     assert_eq!(
-        status(ureq::post(&ingest), Some(&admin), &order),
+        request(&ingest, Some(&admin), Some(&order)).0,
         401,
         "admin tokens are for management"
     );
-    assert_eq!(status(ureq::post(&ingest), Some(&key), &order), 200);
+    assert_eq!(request(&ingest, Some(&key), Some(&order)).0, 200);
     let revenue = format!("{}/api/revenue", host.api);
-    assert_eq!(get_status(&revenue, None), 401);
-    assert_eq!(get_status(&revenue, Some(&key)), 200);
+    assert_eq!(request(&revenue, None, None).0, 401);
+    assert_eq!(request(&revenue, Some(&key), None).0, 200);
 
     assert_eq!(
-        get_status(&format!("{}/health", host.management), None),
+        request(&format!("{}/health", host.management), None, None).0,
         200
     );
     assert_eq!(
-        get_status(&format!("{}/metrics", host.management), None),
+        request(&format!("{}/metrics", host.management), None, None).0,
         401
     );
     assert_eq!(
-        get_status(&format!("{}/metrics", host.management), Some(&key)),
+        request(&format!("{}/metrics", host.management), Some(&key), None).0,
         401
     );
     assert_eq!(
-        get_status(&format!("{}/catalog", host.management), Some(&admin)),
+        request(&format!("{}/catalog", host.management), Some(&admin), None).0,
         200
     );
     assert!(host.stop());
