@@ -415,13 +415,25 @@ fn http_to(
         stream.write_all(body).expect("send body");
     }
     let mut reader = BufReader::new(stream);
+    let (status, headers) = read_head(&mut reader);
+    let mut body = Vec::new();
+    reader.read_to_end(&mut body).expect("body");
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Reads a response's status line and headers (names lowercased).
+fn read_head(reader: &mut BufReader<TcpStream>) -> (u16, BTreeMap<String, String>) {
     let mut status_line = String::new();
     reader.read_line(&mut status_line).expect("status line");
     let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("status");
+        .unwrap_or_else(|| panic!("status line {status_line:?}"));
     let mut headers = BTreeMap::new();
     loop {
         let mut line = String::new();
@@ -433,13 +445,7 @@ fn http_to(
         let (name, value) = line.split_once(':').expect("header line");
         headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
     }
-    let mut body = Vec::new();
-    reader.read_to_end(&mut body).expect("body");
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
+    (status, headers)
 }
 
 fn encode_query(pairs: &[(&str, &str)]) -> String {
@@ -1344,24 +1350,7 @@ async fn the_http_interface_behaves_like_clickhouse() {
 
 /// Reads one response of a keep-alive connection (bodies framed by Content-Length).
 fn read_response(reader: &mut BufReader<TcpStream>) -> HttpResponse {
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).expect("status line");
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("status line {status_line:?}"));
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("header");
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').expect("header line");
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
+    let (status, headers) = read_head(reader);
     let length: usize = headers["content-length"].parse().expect("length");
     let mut body = vec![0; length];
     reader.read_exact(&mut body).expect("body");

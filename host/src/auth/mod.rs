@@ -186,23 +186,6 @@ impl Authenticator {
         self.finish(surface, token, matched)
     }
 
-    /// [`Self::authenticate`] on the calling thread (which the KDF may block).
-    pub fn authenticate_blocking(
-        &self,
-        surface: Surface,
-        authorization: Option<&[u8]>,
-    ) -> Result<Principal, Rejection> {
-        if !self.required(surface) {
-            return Ok(Principal::Anonymous);
-        }
-        let token = bearer_token(authorization)?;
-        if let Some(result) = self.check_fast(surface, token) {
-            return result;
-        }
-        let matched = verify_token(token, &self.hashes(surface));
-        self.finish(surface, token, matched)
-    }
-
     /// How many verified tokens are cached.
     pub fn cached_tokens(&self) -> usize {
         self.cache.len()
@@ -297,46 +280,49 @@ mod tests {
         );
     }
 
-    #[test]
-    fn no_config_means_open() {
+    #[tokio::test]
+    async fn no_config_means_open() {
         let auth = Authenticator::new(&AuthConfig::default()).unwrap();
         assert!(!auth.required(Surface::Api));
         assert!(!auth.required(Surface::Management));
         assert_eq!(
-            auth.authenticate_blocking(Surface::Api, None),
+            auth.authenticate(Surface::Api, None).await,
             Ok(Principal::Anonymous)
         );
     }
 
-    #[test]
-    fn surfaces_are_separate_and_successes_are_cached() {
+    #[tokio::test]
+    async fn surfaces_are_separate_and_successes_are_cached() {
         let auth = auth_with("api", "admin");
         assert_eq!(
-            auth.authenticate_blocking(Surface::Api, Some(b"Bearer api")),
+            auth.authenticate(Surface::Api, Some(b"Bearer api")).await,
             Ok(Principal::ApiKey)
         );
         assert_eq!(auth.cached_tokens(), 1);
         assert_eq!(
-            auth.authenticate_blocking(Surface::Api, Some(b"Bearer api")),
+            auth.authenticate(Surface::Api, Some(b"Bearer api")).await,
             Ok(Principal::ApiKey)
         );
         assert_eq!(auth.cached_tokens(), 1);
         assert_eq!(
-            auth.authenticate_blocking(Surface::Management, Some(b"Bearer api")),
+            auth.authenticate(Surface::Management, Some(b"Bearer api"))
+                .await,
             Err(Rejection::UnknownToken)
         );
         assert_eq!(
-            auth.authenticate_blocking(Surface::Api, Some(b"Bearer admin")),
+            auth.authenticate(Surface::Api, Some(b"Bearer admin")).await,
             Err(Rejection::UnknownToken)
         );
         assert_eq!(auth.cached_tokens(), 1, "failures are not cached");
         assert_eq!(
-            auth.authenticate_blocking(Surface::Management, Some(b"Bearer admin")),
+            auth.authenticate(Surface::Management, Some(b"Bearer admin"))
+                .await,
             Ok(Principal::AdminToken)
         );
         assert_eq!(auth.cached_tokens(), 2);
         assert_eq!(
-            auth.authenticate_blocking(Surface::Management, Some(b"Bearer a.b.c")),
+            auth.authenticate(Surface::Management, Some(b"Bearer a.b.c"))
+                .await,
             Err(Rejection::JwtNotAccepted)
         );
     }
