@@ -11,7 +11,7 @@ use crate::mgmt::metrics::{Metrics, Outcome};
 use crate::records::{DeadLetter, ErrorKind, ModelValidator};
 use crate::runtime::types::{Batch, Encoding, ProcessOutput};
 use crate::runtime::GuestComponent;
-use crate::stream::{Record, StoredRecord, StreamError, Streams};
+use crate::stream::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
 
 /// Tuning of a runner.
 #[derive(Debug, Clone)]
@@ -70,16 +70,16 @@ impl FunctionRunner {
     /// first.
     pub async fn run(self, stop: CancellationToken) {
         let group = group(&self.name);
-        let mut consumer = loop {
-            match self.streams.consumer(&self.source, &group).await {
-                Ok(consumer) => break consumer,
-                Err(e) => {
-                    tracing::error!(function = %self.name, "cannot read stream `{}`: {e}", self.source);
-                    if self.pause(&stop).await {
-                        return;
-                    }
-                }
-            }
+        let Some(mut consumer) = consumer_until_stopped(
+            self.streams.as_ref(),
+            &self.source,
+            &group,
+            self.options.retry_backoff,
+            &stop,
+        )
+        .await
+        else {
+            return;
         };
         while !stop.is_cancelled() {
             let batch = tokio::select! {

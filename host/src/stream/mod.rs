@@ -108,3 +108,26 @@ pub trait StreamConsumer: Send {
     /// Durably commits the position after every record returned by `poll` so far.
     async fn commit(&mut self) -> Result<(), StreamError>;
 }
+
+/// A consumer of `stream` for `group`, retried every `backoff` while the backend cannot
+/// give one; `None` when `stop` is cancelled first.
+pub async fn consumer_until_stopped(
+    streams: &dyn Streams,
+    stream: &str,
+    group: &str,
+    backoff: Duration,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Option<Box<dyn StreamConsumer>> {
+    loop {
+        match streams.consumer(stream, group).await {
+            Ok(consumer) => return Some(consumer),
+            Err(e) => {
+                tracing::error!(group, "cannot read stream `{stream}`: {e}");
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+            }
+        }
+    }
+}

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mgmt::metrics::{Metrics, Outcome};
 use crate::records::{DeadLetter, ErrorKind};
-use crate::stream::{Record, StoredRecord, Streams};
+use crate::stream::{consumer_until_stopped, Record, StoredRecord, Streams};
 
 /// Why an insert failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -76,17 +76,16 @@ pub fn group(table: &str) -> String {
 impl TableSync {
     pub async fn run(self, stop: CancellationToken) {
         let group = group(&self.table);
-        let mut consumer = loop {
-            match self.streams.consumer(&self.stream, &group).await {
-                Ok(consumer) => break consumer,
-                Err(e) => {
-                    tracing::error!(table = %self.table, "cannot read stream `{}`: {e}", self.stream);
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(self.options.max_backoff) => {}
-                    }
-                }
-            }
+        let Some(mut consumer) = consumer_until_stopped(
+            self.streams.as_ref(),
+            &self.stream,
+            &group,
+            self.options.max_backoff,
+            &stop,
+        )
+        .await
+        else {
+            return;
         };
         while !stop.is_cancelled() {
             let batch = tokio::select! {
