@@ -30,3 +30,9 @@ done
 
 # The OpenAPI validator the tests run on generated documents.
 ./scripts/setup-openapi.sh
+
+# The toolchains that build TypeScript and Python components.
+./scripts/setup-guests.sh
+
+# TypeScript and mypy, which the tests run on generated client SDKs.
+./scripts/setup-sdkgen.sh

@@ -24,7 +24,7 @@ pub use app::{
 };
 pub use defs::TableEngine;
 pub use process::{Batch, ConsumerOutcome, IntoOutputs};
-pub use query::{Query, QueryError, QueryValue};
+pub use query::{Identifier, Query, QueryError, QueryValue};
 pub use schema::{Model, MooseType};
 pub use types::{Date, DateTime, Decimal, Json, Uuid};
 

@@ -147,6 +147,30 @@ impl QueryValue for chrono::DateTime<chrono::Utc> {
     }
 }
 
+/// A table, view or column name bound to an `{name:Identifier}` placeholder: the server
+/// quotes it as an identifier, so a name is never spliced into the SQL.
+///
+/// ```no_run
+/// # use moose_guest::query::{Identifier, Query};
+/// let query = Query::new("SELECT count() FROM {table:Identifier}")
+///     .bind("table", Identifier::new("DailyRevenue"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identifier(String);
+
+impl Identifier {
+    /// The identifier `name`, verbatim (no quoting needed).
+    pub fn new(name: impl Into<String>) -> Self {
+        Identifier(name.into())
+    }
+}
+
+impl QueryValue for Identifier {
+    fn to_query_text(&self) -> String {
+        self.0.to_query_text()
+    }
+}
+
 /// `None` binds NULL (`\N`); use a `Nullable(T)` placeholder.
 impl<T: QueryValue> QueryValue for Option<T> {
     fn to_query_text(&self) -> String {

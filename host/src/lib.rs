@@ -15,6 +15,7 @@ pub mod olap;
 pub mod openapi;
 pub mod records;
 pub mod runtime;
+pub mod sdkgen;
 pub mod serve;
 pub mod stream;
 pub mod sync;

@@ -1174,6 +1174,29 @@ async fn parameters_are_bound_never_spliced() {
     .await
     .expect("null and number");
     assert_eq!(rows, vec![json!({"missing": 1, "next": 42})]);
+    // Identifiers are bound too: the server quotes them, so a name cannot carry SQL.
+    let by_name = "SELECT {column:Identifier} AS v FROM {table:Identifier} ORDER BY id";
+    let rows = guest_query(
+        &service,
+        by_name,
+        &[("column", "name"), ("table", "people")],
+    )
+    .await
+    .expect("identifiers");
+    assert_eq!(rows.len(), 2);
+    for attack in [
+        "people; DROP TABLE people",
+        "people WHERE 1=0 --",
+        "people`",
+    ] {
+        let error = guest_query(&service, by_name, &[("column", "id"), ("table", attack)])
+            .await
+            .expect_err(attack);
+        assert!(
+            matches!(error, QueryError::Invalid(_)),
+            "{attack}: {error:?}"
+        );
+    }
     assert_eq!(count(&client, "people").await, 2);
 }
 

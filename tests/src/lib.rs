@@ -82,14 +82,7 @@ impl DevHost {
         let source = repo_root().join(app);
         let dir = tempfile::tempdir().expect("temp dir");
         copy_app(&source, dir.path());
-        let manifest = dir.path().join("Cargo.toml");
-        let sdk = repo_root().join("guest-sdk-rust");
-        let text = std::fs::read_to_string(&manifest).expect("Cargo.toml");
-        let text = text.replace(
-            "path = \"../../guest-sdk-rust\"",
-            &format!("path = {:?}", sdk.display().to_string()),
-        );
-        std::fs::write(&manifest, text).expect("Cargo.toml");
+        point_at_sdks(dir.path());
         let config = dir.path().join("moose.config.toml");
         let mut text = std::fs::read_to_string(&config).expect("config");
         text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
@@ -139,19 +132,25 @@ impl DevHost {
 
     /// Runs a query on the host's ClickHouse (the app's database) and returns the rows.
     pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
-        let body = ureq::post(&self.clickhouse)
+        self.query_text(sql, "JSONEachRow")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("row is JSON"))
+            .collect()
+    }
+
+    /// Runs a query on the host's ClickHouse (the app's database) and returns the result
+    /// as the server wrote it in `format`.
+    pub fn query_text(&self, sql: &str, format: &str) -> String {
+        ureq::post(&self.clickhouse)
             .query("database", "local")
-            .query("default_format", "JSONEachRow")
+            .query("default_format", format)
             .query("output_format_json_quote_64bit_integers", "0")
             .send(sql)
             .unwrap_or_else(|e| panic!("query {sql}: {e}"))
             .body_mut()
             .read_to_string()
-            .expect("body");
-        body.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("row is JSON"))
-            .collect()
+            .expect("body")
     }
 }
 
@@ -222,11 +221,46 @@ fn spawn(
     (child, rx, urls)
 }
 
+/// Makes a copied example app find the guest SDKs it names by relative path: the Rust
+/// SDK's path in Cargo.toml becomes absolute, and the JS SDK is linked into `node_modules`
+/// as `npm install` would (so `package.json` stays unchanged and the build stays fresh).
+fn point_at_sdks(dir: &Path) {
+    let manifest = dir.join("Cargo.toml");
+    if let Ok(text) = std::fs::read_to_string(&manifest) {
+        let sdk = repo_root().join("guest-sdk-rust").display().to_string();
+        let text = text.replace(
+            "path = \"../../guest-sdk-rust\"",
+            &format!("path = {sdk:?}"),
+        );
+        std::fs::write(&manifest, text).expect("Cargo.toml");
+    }
+    if dir.join("package.json").is_file() {
+        let scope = dir.join("node_modules/@moose");
+        std::fs::create_dir_all(&scope).expect("mkdir");
+        std::os::unix::fs::symlink(repo_root().join("guest-sdk-js"), scope.join("guest"))
+            .expect("linking the JS SDK");
+    }
+}
+
+/// Copies an app's sources, plus its component builds and compile cache (`.moose/build`,
+/// `.moose/cache`) so the copy need not rebuild what the original built; never its state,
+/// its installed dependencies or Rust's `target/`.
 fn copy_app(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("app dir") {
         let entry = entry.expect("entry");
         let name = entry.file_name();
-        if name == "target" || name == ".moose" {
+        if name == "target" || name == "node_modules" {
+            continue;
+        }
+        if name == ".moose" {
+            for kept in ["build", "cache"] {
+                let kept_from = entry.path().join(kept);
+                if kept_from.is_dir() {
+                    let kept_to = to.join(".moose").join(kept);
+                    std::fs::create_dir_all(&kept_to).expect("mkdir");
+                    copy_app(&kept_from, &kept_to);
+                }
+            }
             continue;
         }
         let path = entry.path();

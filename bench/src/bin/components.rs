@@ -1,12 +1,16 @@
 //! Component runtime benchmark: the quickstart's `enrich_order` as a WebAssembly component
-//! against the very same code compiled natively, side by side in one process.
+//! in each guest language (Rust, TypeScript, Python) against the same transform run
+//! natively (the Rust quickstart compiled into this process, plain Node.js and plain
+//! CPython scripts in `bench/native/`), side by side in one run.
 //!
-//! Reports the component's size, compile time, cached load time, instantiate time, and
-//! records/s at batch sizes 1, 100 and 1000 with the component/native ratio.
+//! Reports each component's size, compile time, cached load time and instantiate time,
+//! then records/s at batch sizes 1, 100 and 1000, rounds alternating between subjects,
+//! with each component's ratio to its own language run natively.
 //!
 //! Run: `cargo run --release -p moose-bench --bin components [-- --records N --rounds R]`
 
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,61 +25,63 @@ mod quickstart;
 
 const FUNCTION: &str = "enrich_order";
 
+/// Each guest language: its quickstart, and the command that runs the transform natively
+/// (`None`: the Rust quickstart compiled into this benchmark).
+const LANGUAGES: [(&str, &str, Option<[&str; 2]>); 3] = [
+    ("rust", "examples/quickstart", None),
+    (
+        "ts",
+        "examples/quickstart-ts",
+        Some(["node", "bench/native/enrich.mjs"]),
+    ),
+    (
+        "python",
+        "examples/quickstart-python",
+        Some(["python3", "bench/native/enrich.py"]),
+    ),
+];
+
+/// One language's component and its native baseline.
+struct Subject {
+    language: &'static str,
+    component: GuestComponent,
+    native: Option<[&'static str; 2]>,
+}
+
 fn main() -> anyhow::Result<()> {
     let (records, rounds) = parse_args()?;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let built = moose_host::builder::build(&repo.join("examples/quickstart"))?;
-    let wasm_size = std::fs::metadata(&built.wasm)?.len();
-
-    let mut compile_times = Vec::new();
-    for _ in 0..3 {
-        let cache = tempfile::tempdir()?;
-        let runtime = new_runtime(cache.path())?;
-        let component = runtime.load(&built.name, &built.wasm)?;
-        assert_eq!(component.info().source, LoadSource::Compiled);
-        compile_times.push(component.info().load_time);
-    }
     let cache = tempfile::tempdir()?;
     let runtime = new_runtime(cache.path())?;
-    runtime.load(&built.name, &built.wasm)?;
-    let mut load_times = Vec::new();
-    let mut component = None;
-    for _ in 0..5 {
-        let loaded = runtime.load(&built.name, &built.wasm)?;
-        assert_eq!(loaded.info().source, LoadSource::Cached);
-        load_times.push(loaded.info().load_time);
-        component = Some(loaded);
+    let mut subjects = Vec::new();
+    println!(
+        "{:<8} {:>10} {:>12} {:>12} {:>12}",
+        "language", "size", "compile", "cached load", "instantiate"
+    );
+    for (language, app, native) in LANGUAGES {
+        let built = moose_host::builder::build(&repo.join(app))
+            .with_context(|| format!("building {app}"))?;
+        let (component, row) = measure_loading(&runtime, &built)?;
+        println!("{language:<8} {row}");
+        subjects.push(Subject {
+            language,
+            component,
+            native,
+        });
     }
-    let component = component.context("loaded")?;
-    let instantiate = {
-        let n = 200;
-        let started = Instant::now();
-        for _ in 0..n {
-            component.instantiate()?;
-        }
-        started.elapsed() / n
-    };
 
-    println!("component  {}", built.wasm.display());
-    println!("size       {:.1} KiB", wasm_size as f64 / 1024.0);
-    println!(
-        "compile    {:.1?} (median of 3)",
-        median(&mut compile_times)
-    );
-    println!(
-        "load       {:.2?} from the precompiled cache (median of 5)",
-        median(&mut load_times)
-    );
-    println!("instantiate {:.1?} (mean of 200)", instantiate);
-    println!();
-    println!("{records} records per run, {rounds} rounds per batch size, alternating; medians");
-    println!(
-        "{:>6} {:>16} {:>16} {:>10}",
-        "batch", "component rec/s", "native rec/s", "ratio"
-    );
-
-    let app = quickstart::app();
     let lines = orders(records);
+    let orders_file = tempfile::NamedTempFile::new()?;
+    std::fs::write(orders_file.path(), lines.join("\n"))?;
+    let app = quickstart::app();
+    println!();
+    println!(
+        "{records} records per run, {rounds} rounds per batch size, alternating; median records/s"
+    );
+    println!(
+        "{:>6} {:<8} {:>14} {:>14} {:>8}",
+        "batch", "language", "component", "native", "ratio"
+    );
     for batch_size in [1usize, 100, 1000] {
         let host_batches = batches(&lines, batch_size);
         let native_batches: Vec<moose_guest::Batch> = host_batches
@@ -86,30 +92,107 @@ fn main() -> anyhow::Result<()> {
                 data: b.data.clone(),
             })
             .collect();
-        let mut wasm_rates = Vec::new();
-        let mut native_rates = Vec::new();
+        let mut rates = vec![(Vec::new(), Vec::new()); subjects.len()];
         for _ in 0..rounds {
-            wasm_rates.push(rate(records, || run_component(&component, &host_batches))?);
-            native_rates.push(rate(records, || {
-                for batch in &native_batches {
-                    let out = app
-                        .process(FUNCTION, batch)
-                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                    std::hint::black_box(out);
-                }
-                Ok(())
-            })?);
+            for (subject, (wasm, native)) in subjects.iter().zip(rates.iter_mut()) {
+                wasm.push(rate(records, || {
+                    run_component(&subject.component, &host_batches)
+                })?);
+                native.push(match subject.native {
+                    None => rate(records, || {
+                        for batch in &native_batches {
+                            let out = app
+                                .process(FUNCTION, batch)
+                                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                            std::hint::black_box(out);
+                        }
+                        Ok(())
+                    })?,
+                    Some(command) => run_script(&repo, command, orders_file.path(), batch_size)?,
+                });
+            }
         }
-        let wasm = median_f64(&mut wasm_rates);
-        let native = median_f64(&mut native_rates);
-        println!(
-            "{batch_size:>6} {:>16.0} {:>16.0} {:>10.2}",
-            wasm,
-            native,
-            wasm / native
-        );
+        for (subject, (wasm, native)) in subjects.iter().zip(rates.iter_mut()) {
+            let wasm = median_f64(wasm);
+            let native = median_f64(native);
+            println!(
+                "{batch_size:>6} {:<8} {wasm:>14.0} {native:>14.0} {:>8.2}",
+                subject.language,
+                wasm / native
+            );
+        }
     }
     Ok(())
+}
+
+/// Loads `built` three times uncached (compile) and five times cached, and instantiates
+/// it 200 times; returns the cached component and the table row.
+fn measure_loading(
+    runtime: &Runtime,
+    built: &moose_host::builder::BuiltComponent,
+) -> anyhow::Result<(GuestComponent, String)> {
+    let wasm_size = std::fs::metadata(&built.wasm)?.len();
+    let mut compile_times = Vec::new();
+    for _ in 0..3 {
+        let cache = tempfile::tempdir()?;
+        let fresh = new_runtime(cache.path())?;
+        let component = fresh.load(&built.name, &built.wasm)?;
+        assert_eq!(component.info().source, LoadSource::Compiled);
+        compile_times.push(component.info().load_time);
+    }
+    runtime.load(&built.name, &built.wasm)?;
+    let mut load_times = Vec::new();
+    let mut component = None;
+    for _ in 0..5 {
+        let loaded = runtime.load(&built.name, &built.wasm)?;
+        assert_eq!(loaded.info().source, LoadSource::Cached);
+        load_times.push(loaded.info().load_time);
+        component = Some(loaded);
+    }
+    let component = component.context("loaded")?;
+    let n = 200;
+    let started = Instant::now();
+    for _ in 0..n {
+        component.instantiate()?;
+    }
+    let instantiate = started.elapsed() / n;
+    let size = if wasm_size >= 1 << 20 {
+        format!("{:.1} MiB", wasm_size as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.1} KiB", wasm_size as f64 / 1024.0)
+    };
+    let row = format!(
+        "{size:>10} {:>12} {:>12} {:>12}",
+        format!("{:.1?}", median(&mut compile_times)),
+        format!("{:.2?}", median(&mut load_times)),
+        format!("{instantiate:.1?}"),
+    );
+    Ok((component, row))
+}
+
+/// Runs a native script over the orders file and reads the records/s it printed.
+fn run_script(
+    repo: &Path,
+    [program, script]: [&str; 2],
+    orders: &Path,
+    batch_size: usize,
+) -> anyhow::Result<f64> {
+    let output = Command::new(program)
+        .arg(repo.join(script))
+        .arg(orders)
+        .arg(batch_size.to_string())
+        .output()
+        .with_context(|| format!("running {program} {script}"))?;
+    if !output.status.success() {
+        bail!(
+            "{program} {script} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    report["records_per_s"]
+        .as_f64()
+        .with_context(|| format!("{program} {script} printed no records_per_s"))
 }
 
 fn parse_args() -> anyhow::Result<(usize, usize)> {

@@ -22,12 +22,19 @@ pub use validate::{validate, Problem, ValidationErrors};
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Rust,
+    #[value(name = "ts", alias = "typescript", alias = "js")]
+    #[serde(rename = "typescript")]
+    TypeScript,
+    #[value(alias = "py")]
+    Python,
 }
 
 impl std::fmt::Display for Language {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Language::Rust => "rust",
+            Language::TypeScript => "typescript",
+            Language::Python => "python",
         })
     }
 }

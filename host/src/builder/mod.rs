@@ -1,20 +1,34 @@
 //! Building component sources into `.wasm` components.
 //!
 //! The language of a component is detected from its directory: a `Cargo.toml` is a Rust
-//! crate built for `wasm32-wasip2`. The toolchain's own diagnostics (which name the
-//! user's files and lines) stream to the terminal as the build runs.
+//! crate built for `wasm32-wasip2`, a `package.json` a TypeScript/JavaScript project built
+//! by the JS guest SDK, a `pyproject.toml` a Python project built by the Python guest SDK.
+//! The toolchains' own diagnostics (which name the user's files and lines) stream to the
+//! terminal as the build runs.
 
+mod fingerprint;
+mod js;
+mod python;
 mod rust;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::app::Language;
+
+/// The contract every component is built against, handed to the JS and Python builds.
+const WIT: &str = include_str!("../../../wit/moose.wit");
+/// The world of [`WIT`] that components target.
+const WORLD: &str = "moose-app";
 
 /// Why a component could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{}: no component found (expected a Cargo.toml for a Rust component)", dir.display())]
+    #[error(
+        "{}: no component found (expected a Cargo.toml, a package.json or a pyproject.toml)",
+        dir.display()
+    )]
     UnknownLanguage { dir: PathBuf },
     #[error("{tool} is not available: {hint}")]
     MissingTool { tool: &'static str, hint: String },
@@ -32,6 +46,13 @@ pub enum BuildError {
         dir: PathBuf,
         reason: String,
     },
+    #[error("{}: {reason}", path.display())]
+    Project { path: PathBuf, reason: String },
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A component built from source.
@@ -43,12 +64,18 @@ pub struct BuiltComponent {
     pub source: PathBuf,
     pub wasm: PathBuf,
     pub build_time: Duration,
+    /// The sources were unchanged since the last build, which was reused.
+    pub fresh: bool,
 }
 
 /// Detects the language of the component in `dir`.
 pub fn detect(dir: &Path) -> Result<Language, BuildError> {
     if dir.join("Cargo.toml").is_file() {
         Ok(Language::Rust)
+    } else if dir.join("package.json").is_file() {
+        Ok(Language::TypeScript)
+    } else if dir.join("pyproject.toml").is_file() {
+        Ok(Language::Python)
     } else {
         Err(BuildError::UnknownLanguage {
             dir: dir.to_path_buf(),
@@ -60,5 +87,102 @@ pub fn detect(dir: &Path) -> Result<Language, BuildError> {
 pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
     match detect(dir)? {
         Language::Rust => rust::build(dir),
+        Language::TypeScript => js::build(dir),
+        Language::Python => python::build(dir),
     }
+}
+
+/// Where a JS or Python component's build writes its output and inputs.
+struct OutputDir {
+    dir: PathBuf,
+}
+
+impl OutputDir {
+    /// `<component>/.moose/build`, with the WIT contract written into `wit/`.
+    fn prepare(component: &Path) -> Result<Self, BuildError> {
+        let dir = component.join(".moose").join("build");
+        let wit = dir.join("wit");
+        let write_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BuildError::Write { path, source }
+        };
+        std::fs::create_dir_all(&wit).map_err(write_error(&wit))?;
+        let file = wit.join("moose.wit");
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(WIT) {
+            std::fs::write(&file, WIT).map_err(write_error(&file))?;
+        }
+        Ok(Self { dir })
+    }
+
+    fn wit(&self) -> PathBuf {
+        self.dir.join("wit")
+    }
+
+    fn wasm(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.wasm"))
+    }
+}
+
+/// Builds a JS or Python component with `command` unless its inputs are unchanged since
+/// the last successful build, whose output is then reused.
+fn build_with_tool(
+    language: Language,
+    dir: &Path,
+    name: &str,
+    inputs: &[PathBuf],
+    tool: &'static str,
+    command: impl FnOnce(&Path, &Path) -> Command,
+) -> Result<BuiltComponent, BuildError> {
+    let started = Instant::now();
+    let out = OutputDir::prepare(dir)?;
+    let wasm = out.wasm(name);
+    let stamp = fingerprint::Stamp::new(&out.dir, name);
+    let digest = fingerprint::digest(inputs, WIT);
+    let fresh = wasm.is_file() && stamp.matches(digest);
+    if !fresh {
+        stamp.clear();
+        let status = command(&out.wit(), &wasm)
+            .current_dir(dir)
+            .status()
+            .map_err(|source| BuildError::Spawn {
+                tool,
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(BuildError::Failed {
+                language,
+                dir: dir.to_path_buf(),
+            });
+        }
+        if !wasm.is_file() {
+            return Err(BuildError::NoArtifact {
+                language,
+                dir: dir.to_path_buf(),
+                reason: format!("{tool} exited successfully but wrote no {}", wasm.display()),
+            });
+        }
+        stamp.record(digest);
+    }
+    Ok(BuiltComponent {
+        name: name.to_string(),
+        language,
+        source: dir.to_path_buf(),
+        wasm,
+        build_time: started.elapsed(),
+        fresh,
+    })
+}
+
+/// A name usable as a file name: letters, digits, `-` and `_`.
+fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -67,6 +67,7 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         source: dir.to_path_buf(),
         wasm,
         build_time: started.elapsed(),
+        fresh: false,
     })
 }
 

@@ -14,6 +14,44 @@ const RUST_MANIFEST: &str = include_str!("../../../examples/quickstart/Cargo.tom
 /// Where the Rust guest SDK is, unless `MOOSE_SDK_RUST` says otherwise.
 const RUST_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-rust");
 
+/// The TypeScript template: the quickstart with `{{name}}` and `{{sdk}}` placeholders.
+const TS_FILES: [(&str, &str); 4] = [
+    (
+        "package.json",
+        include_str!("../../../guest-sdk-js/template/package.json"),
+    ),
+    (
+        "tsconfig.json",
+        include_str!("../../../guest-sdk-js/template/tsconfig.json"),
+    ),
+    (
+        "app.ts",
+        include_str!("../../../guest-sdk-js/template/app.ts"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../guest-sdk-js/template/gitignore"),
+    ),
+];
+/// Where the JS guest SDK is, unless `MOOSE_SDK_JS` says otherwise.
+const JS_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-js");
+
+/// The Python template: the quickstart with a `{{name}}` placeholder.
+const PYTHON_FILES: [(&str, &str); 3] = [
+    (
+        "pyproject.toml",
+        include_str!("../../../guest-sdk-python/template/pyproject.toml"),
+    ),
+    (
+        "app.py",
+        include_str!("../../../guest-sdk-python/template/app.py"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../guest-sdk-python/template/gitignore"),
+    ),
+];
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory to create (must not exist or be empty).
@@ -46,6 +84,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let files = match args.language {
         Language::Rust => rust_files(&name, &crate_name)?,
+        Language::TypeScript => {
+            let sdk = sdk_dir("MOOSE_SDK_JS", JS_SDK_DIR, "JS")?;
+            let sdk = serde_json::Value::String(format!("file:{}", sdk.display())).to_string();
+            template(
+                &name,
+                &TS_FILES,
+                &[
+                    ("{{name}}", &crate_name.replace('_', "-")),
+                    ("\"file:{{sdk}}\"", &sdk),
+                ],
+            )
+        }
+        Language::Python => template(
+            &name,
+            &PYTHON_FILES,
+            &[("{{name}}", &crate_name.replace('_', "-"))],
+        ),
     };
     for (path, contents) in files {
         let path = args.dir.join(path);
@@ -81,17 +136,35 @@ fn crate_name(name: &str) -> anyhow::Result<String> {
     Ok(crate_name)
 }
 
-fn rust_files(name: &str, crate_name: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let sdk = match std::env::var_os("MOOSE_SDK_RUST") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(RUST_SDK_DIR),
-    };
-    let sdk = sdk.canonicalize().with_context(|| {
+/// The guest SDK's directory: `$variable`, else where it was when `moose` was built.
+fn sdk_dir(variable: &str, built_in: &str, language: &str) -> anyhow::Result<PathBuf> {
+    let sdk = std::env::var_os(variable).map_or_else(|| PathBuf::from(built_in), PathBuf::from);
+    sdk.canonicalize().with_context(|| {
         format!(
-            "the Rust guest SDK is not at {}; set MOOSE_SDK_RUST to its directory",
+            "the {language} guest SDK is not at {}; set {variable} to its directory",
             sdk.display()
         )
-    })?;
+    })
+}
+
+/// The config file plus a template's files with their placeholders replaced.
+fn template(
+    name: &str,
+    files: &[(&'static str, &str)],
+    replacements: &[(&str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut out = vec![(CONFIG_FILE, config_toml(name))];
+    for (path, text) in files {
+        let text = replacements
+            .iter()
+            .fold(text.to_string(), |text, (from, to)| text.replace(from, to));
+        out.push((path, text));
+    }
+    out
+}
+
+fn rust_files(name: &str, crate_name: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let sdk = sdk_dir("MOOSE_SDK_RUST", RUST_SDK_DIR, "Rust")?;
     Ok(vec![
         (CONFIG_FILE, config_toml(name)),
         ("Cargo.toml", cargo_toml(crate_name, &sdk)),

@@ -9,6 +9,13 @@ use serde::Deserialize;
 
 use crate::runtime::RuntimeConfig;
 
+/// The machine-wide directory of toolchains the setup scripts install:
+/// `$HOME/.local/share/moose`.
+pub fn tools_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    home.join(".local/share/moose")
+}
+
 /// Name of the config file at the root of every app.
 pub const CONFIG_FILE: &str = "moose.config.toml";
 

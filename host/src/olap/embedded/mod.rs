@@ -34,8 +34,7 @@ const EXIT_BIND: i32 = 5;
 /// The Python interpreter `scripts/setup.sh` installs chdb into:
 /// `$HOME/.local/share/moose/chdb-venv/bin/python`.
 pub fn default_python() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    home.join(".local/share/moose/chdb-venv/bin/python")
+    crate::config::tools_dir().join("chdb-venv/bin/python")
 }
 
 /// How to start the embedded engine.

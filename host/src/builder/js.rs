@@ -1,0 +1,105 @@
+//! TypeScript and JavaScript components: the project depends on the JS guest SDK
+//! (`@moose/guest`), whose build script type-checks, bundles with esbuild and runs
+//! componentize-js.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{build_with_tool, file_name, BuildError, BuiltComponent, WORLD};
+use crate::app::Language;
+
+/// The SDK's build script, relative to the project.
+const BUILD_SCRIPT: &str = "node_modules/@moose/guest/bin/moose-build.mjs";
+
+pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
+    let name = package_name(dir)?;
+    install_dependencies(dir)?;
+    let sdk = dir
+        .join("node_modules/@moose/guest")
+        .canonicalize()
+        .map_err(|source| BuildError::Spawn {
+            tool: "node",
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    build_with_tool(
+        Language::TypeScript,
+        dir,
+        &file_name(&name),
+        &[dir.to_path_buf(), sdk],
+        "node",
+        |wit, out| {
+            let mut command = Command::new("node");
+            command
+                .arg(BUILD_SCRIPT)
+                .arg("--wit")
+                .arg(wit)
+                .args(["--world", WORLD])
+                .arg("--out")
+                .arg(out);
+            command
+        },
+    )
+}
+
+/// The `name` of `package.json`.
+fn package_name(dir: &Path) -> Result<String, BuildError> {
+    let path = dir.join("package.json");
+    let project_error = |reason: String| BuildError::Project {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| project_error(e.to_string()))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| project_error(format!("invalid JSON: {e}")))?;
+    match manifest.get("name").and_then(|n| n.as_str()) {
+        Some(name) if !name.is_empty() => Ok(name.trim_start_matches('@').replace('/', "-")),
+        _ => Err(project_error("needs a \"name\"".into())),
+    }
+}
+
+/// Runs `npm ci` (with a lock file) or `npm install` when the SDK is not installed yet.
+fn install_dependencies(dir: &Path) -> Result<(), BuildError> {
+    if dir.join(BUILD_SCRIPT).is_file() {
+        return Ok(());
+    }
+    let npm = which("npm").ok_or_else(|| BuildError::MissingTool {
+        tool: "npm",
+        hint: "install Node.js 18 or newer (with npm) to build TypeScript components".into(),
+    })?;
+    let install = if dir.join("package-lock.json").is_file() {
+        "ci"
+    } else {
+        "install"
+    };
+    eprintln!("  npm {install} in {}", dir.display());
+    let status = Command::new(npm)
+        .args([install, "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .map_err(|source| BuildError::Spawn {
+            tool: "npm",
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(BuildError::Failed {
+            language: Language::TypeScript,
+            dir: dir.to_path_buf(),
+        });
+    }
+    if !dir.join(BUILD_SCRIPT).is_file() {
+        return Err(BuildError::Project {
+            path: dir.join("package.json"),
+            reason: "must depend on the JS guest SDK, @moose/guest".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The first `tool` on `PATH`.
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(tool))
+        .find(|path| path.is_file())
+}
