@@ -7,6 +7,8 @@ use std::sync::{Mutex, OnceLock};
 
 use moose_host::builder::{self, BuiltComponent};
 
+pub mod tansu;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -223,7 +225,8 @@ fn spawn(
 
 /// Makes a copied example app find the guest SDKs it names by relative path: the Rust
 /// SDK's path in Cargo.toml becomes absolute, and the JS SDK is linked into `node_modules`
-/// as `npm install` would (so `package.json` stays unchanged and the build stays fresh).
+/// as `npm install` would (so `package.json` stays unchanged and the build stays fresh),
+/// for the app's root and each directory beside it.
 fn point_at_sdks(dir: &Path) {
     let manifest = dir.join("Cargo.toml");
     if let Ok(text) = std::fs::read_to_string(&manifest) {
@@ -234,11 +237,17 @@ fn point_at_sdks(dir: &Path) {
         );
         std::fs::write(&manifest, text).expect("Cargo.toml");
     }
-    if dir.join("package.json").is_file() {
-        let scope = dir.join("node_modules/@moose");
-        std::fs::create_dir_all(&scope).expect("mkdir");
-        std::os::unix::fs::symlink(repo_root().join("guest-sdk-js"), scope.join("guest"))
-            .expect("linking the JS SDK");
+    let subdirs = std::fs::read_dir(dir)
+        .expect("app dir")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_dir());
+    for component in std::iter::once(dir.to_path_buf()).chain(subdirs) {
+        if component.join("package.json").is_file() {
+            let scope = component.join("node_modules/@moose");
+            std::fs::create_dir_all(&scope).expect("mkdir");
+            std::os::unix::fs::symlink(repo_root().join("guest-sdk-js"), scope.join("guest"))
+                .expect("linking the JS SDK");
+        }
     }
 }
 

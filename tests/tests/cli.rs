@@ -134,3 +134,55 @@ fn errors_name_the_problem() {
     let err = fail(&["build"], dir.path());
     assert!(err.contains("no component found"), "{err}");
 }
+
+#[test]
+fn init_creates_typescript_and_python_apps_that_build() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for language in ["ts", "python"] {
+        let name = format!("shop-{language}");
+        let out = succeed(&["init", &name, "--language", language], dir.path());
+        assert!(out.contains("moose build"), "{out}");
+        let out = succeed(&["build", &name], dir.path());
+        assert!(out.contains(&format!("App `{name}`")), "{out}");
+        assert!(
+            out.contains("enrich_order  Order -> OrderEnriched"),
+            "{out}"
+        );
+        assert!(out.contains("GET /api/revenue"), "{out}");
+    }
+}
+
+/// Appends `code` to the entry file of a fresh app and returns the build's error output
+/// and the first line number of the appended code.
+fn broken_build(language: &str, entry: &str, code: &str) -> (String, usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    succeed(&["init", "app", "--language", language], dir.path());
+    let path = dir.path().join("app").join(entry);
+    let mut source = std::fs::read_to_string(&path).expect("entry file");
+    let line = source.lines().count() + 1;
+    source.push_str(code);
+    std::fs::write(&path, source).expect("write");
+    (fail(&["build", "app"], dir.path()), line)
+}
+
+#[test]
+fn build_errors_point_at_the_users_file_and_line() {
+    let (err, line) = broken_build("ts", "app.ts", "const wrong: number = \"text\";\n");
+    assert!(err.contains(&format!("app.ts:{line}:")), "{err}");
+    assert!(
+        !err.contains("node_modules/"),
+        "no toolchain internals: {err}"
+    );
+
+    let (err, line) = broken_build("python", "app.py", "def broken(:\n    pass\n");
+    assert!(err.contains(&format!("app.py:{line}:")), "{err}");
+    assert!(!err.contains("Traceback"), "no toolchain dump: {err}");
+
+    let (err, line) = broken_build(
+        "python",
+        "app.py",
+        "raise ValueError(\"bad declaration\")\n",
+    );
+    assert!(err.contains(&format!("app.py:{line}:")), "{err}");
+    assert!(err.contains("bad declaration"), "{err}");
+}

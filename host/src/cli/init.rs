@@ -14,7 +14,8 @@ const RUST_MANIFEST: &str = include_str!("../../../examples/quickstart/Cargo.tom
 /// Where the Rust guest SDK is, unless `MOOSE_SDK_RUST` says otherwise.
 const RUST_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-rust");
 
-/// The TypeScript template: the quickstart with `{{name}}` and `{{sdk}}` placeholders.
+/// The TypeScript template: the TypeScript quickstart, with `{{name}}` and `{{sdk}}`
+/// placeholders in its manifest.
 const TS_FILES: [(&str, &str); 4] = [
     (
         "package.json",
@@ -22,11 +23,11 @@ const TS_FILES: [(&str, &str); 4] = [
     ),
     (
         "tsconfig.json",
-        include_str!("../../../guest-sdk-js/template/tsconfig.json"),
+        include_str!("../../../examples/quickstart-ts/tsconfig.json"),
     ),
     (
         "app.ts",
-        include_str!("../../../guest-sdk-js/template/app.ts"),
+        include_str!("../../../examples/quickstart-ts/app.ts"),
     ),
     (
         ".gitignore",
@@ -36,7 +37,8 @@ const TS_FILES: [(&str, &str); 4] = [
 /// Where the JS guest SDK is, unless `MOOSE_SDK_JS` says otherwise.
 const JS_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-js");
 
-/// The Python template: the quickstart with a `{{name}}` placeholder.
+/// The Python template: the Python quickstart, with a `{{name}}` placeholder in its
+/// manifest.
 const PYTHON_FILES: [(&str, &str); 3] = [
     (
         "pyproject.toml",
@@ -44,7 +46,7 @@ const PYTHON_FILES: [(&str, &str); 3] = [
     ),
     (
         "app.py",
-        include_str!("../../../guest-sdk-python/template/app.py"),
+        include_str!("../../../examples/quickstart-python/app.py"),
     ),
     (
         ".gitignore",

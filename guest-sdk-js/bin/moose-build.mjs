@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// Builds the TypeScript/JavaScript app in the current directory into a WebAssembly
+// component:
+//
+//   node node_modules/@moose/guest/bin/moose-build.mjs --wit WIT_DIR --world moose-app --out OUT.wasm
+//
+// 1. finds the entry (package.json `"moose": {"entry": ...}`, else app.ts, src/app.ts,
+//    app.js, src/app.js);
+// 2. type-checks TypeScript (strict, with the project's tsconfig.json if any);
+// 3. bundles the entry and a generated export module into one ES module (esbuild);
+// 4. declares the app once in Node.js, so a mistake in the declaration is reported
+//    with its place in the user's source;
+// 5. runs componentize-js on the bundle.
+//
+// User errors print as `path:line:col: error: message` on stderr and exit with 1.
+
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const HOST_MODULE = "moose:app/host@0.1.0";
+/** The name of the generated export module in bundles and stack traces. */
+const ENTRY_NAME = "moose-entry.js";
+const ENTRY_CANDIDATES = ["app.ts", "src/app.ts", "app.js", "src/app.js"];
+const sdkDir = realpathSync(resolve(dirname(fileURLToPath(import.meta.url)), ".."));
+const require = createRequire(import.meta.url);
+
+/** A failure to report to the user: already formatted lines. */
+class UserError extends Error {
+  constructor(lines) {
+    super(lines.join("\n"));
+    this.lines = lines;
+  }
+}
+
+function parseArgs(argv) {
+  const options = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (!["--wit", "--world", "--out"].includes(flag) || value === undefined) {
+      throw new UserError([`error: usage: moose-build.mjs --wit WIT_DIR --world WORLD --out OUT.wasm (got ${flag})`]);
+    }
+    options[flag.slice(2)] = flag === "--world" ? value : resolve(value);
+  }
+  for (const required of ["wit", "world", "out"]) {
+    if (options[required] === undefined) throw new UserError([`error: --${required} is required`]);
+  }
+  return options;
+}
+
+function display(file) {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith("..") || isAbsolute(rel) ? file : rel;
+}
+
+function findEntry(project) {
+  const manifest = join(project, "package.json");
+  if (existsSync(manifest)) {
+    let entry;
+    try {
+      entry = JSON.parse(readFileSync(manifest, "utf8"))?.moose?.entry;
+    } catch (e) {
+      throw new UserError([`package.json: error: ${e.message}`]);
+    }
+    if (entry !== undefined) {
+      const path = resolve(project, String(entry));
+      if (!existsSync(path)) throw new UserError([`package.json: error: moose.entry ${JSON.stringify(entry)} does not exist`]);
+      return path;
+    }
+  }
+  for (const candidate of ENTRY_CANDIDATES) {
+    const path = join(project, candidate);
+    if (existsSync(path)) return path;
+  }
+  throw new UserError([`error: no app entry found: add ${ENTRY_CANDIDATES.join(", ")} or set "moose": {"entry": "..."} in package.json`]);
+}
+
+const DEFAULT_COMPILER_OPTIONS = {
+  target: "ES2022",
+  lib: ["ES2023"],
+  module: "ESNext",
+  moduleResolution: "bundler",
+  strict: true,
+  skipLibCheck: true,
+  isolatedModules: true,
+  types: [],
+};
+
+/** Type-checks the project; returns the error lines of the user's files. */
+function typeCheck(project, entry) {
+  const ts = require("typescript");
+  const configPath = join(project, "tsconfig.json");
+  let options;
+  let rootNames = [entry];
+  const format = (d) => {
+    const text = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+    if (d.file === undefined || d.start === undefined) return `error: ${text}`;
+    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${display(d.file.fileName)}:${line + 1}:${character + 1}: error: ${text}`;
+  };
+  if (existsSync(configPath)) {
+    const read = ts.readConfigFile(configPath, ts.sys.readFile);
+    if (read.error) return [format(read.error)];
+    const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, project, undefined, configPath);
+    if (parsed.errors.length > 0) return parsed.errors.map(format);
+    options = parsed.options;
+    rootNames = [...new Set([...parsed.fileNames, entry])];
+  } else {
+    options = ts.convertCompilerOptionsFromJson(DEFAULT_COMPILER_OPTIONS, project).options;
+  }
+  options = { ...options, strict: true, noEmit: true };
+  const program = ts.createProgram({ rootNames, options });
+  const inSdk = (d) => d.file !== undefined && realpathSync(d.file.fileName).startsWith(sdkDir + sep);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.category === ts.DiagnosticCategory.Error && !inSdk(d))
+    .map(format);
+}
+
+/** The module the component exports: the user's app wired to the guest interface. */
+function entrySource(entry) {
+  return [
+    `import * as host from ${JSON.stringify(HOST_MODULE)};`,
+    `import { exportGuest } from "@moose/guest/guest";`,
+    `import * as app from ${JSON.stringify(entry)};`,
+    `export const guest = exportGuest(app, host);`,
+  ].join("\n");
+}
+
+/** Answers the host imports while the app is declared in Node.js. */
+const stubHost = {
+  name: "moose-stub-host",
+  setup(build) {
+    build.onResolve({ filter: /^moose:app\/host@/ }, (args) => ({ path: args.path, namespace: "moose-stub" }));
+    build.onLoad({ filter: /.*/, namespace: "moose-stub" }, () => ({
+      contents:
+        "export function log(level, message) { console.error(`[${level}] ${message}`); }\n" +
+        "export function query() { throw { payload: { tag: 'unavailable', val: 'no OLAP store while building' } }; }\n",
+      loader: "js",
+    }));
+  },
+};
+
+/** The bundled module: for componentize-js, or with `checkFile`, for Node.js with the
+ * host imports stubbed and an inline source map. */
+async function bundle(project, entry, checkFile) {
+  const esbuild = require("esbuild");
+  const result = await esbuild
+    .build({
+      stdin: { contents: entrySource(entry), resolveDir: project, sourcefile: ENTRY_NAME, loader: "js" },
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      mainFields: ["module", "main"],
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+      ...(checkFile !== undefined
+        ? { plugins: [stubHost], sourcemap: "inline", sourcesContent: false, outfile: checkFile }
+        : { external: [HOST_MODULE], legalComments: "none" }),
+    })
+    .catch((e) => {
+      if (!Array.isArray(e.errors)) throw e;
+      throw new UserError(
+        e.errors.map((m) =>
+          m.location ? `${display(resolve(project, m.location.file))}:${m.location.line}:${m.location.column + 1}: error: ${m.text}` : `error: ${m.text}`,
+        ),
+      );
+    });
+  return result.outputFiles[0].text;
+}
+
+/** `path:line:col` of the first stack frame in the user's code, if any. */
+function userFrame(error, project) {
+  const stack = typeof error?.stack === "string" ? error.stack : "";
+  for (const line of stack.split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (m === null) continue;
+    const file = m[1].startsWith("file://") ? fileURLToPath(m[1]) : m[1];
+    const user = file.startsWith(project + sep) && !file.endsWith(sep + ENTRY_NAME);
+    if (user && !file.includes(`${sep}node_modules${sep}`) && !file.startsWith(sdkDir + sep)) {
+      return `${display(file)}:${m[2]}:${m[3]}`;
+    }
+  }
+  return undefined;
+}
+
+/** Declares the app in Node.js and describes it, as the component will at build time. */
+async function declareApp(code, file, project, entry) {
+  await writeFile(file, code);
+  process.setSourceMapsEnabled(true);
+  try {
+    const module = await import(pathToFileURL(file).href);
+    module.guest.describe();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const where = userFrame(e, project);
+    throw new UserError([`${where ?? display(entry)}: error: the app failed while being declared: ${message}`]);
+  }
+}
+
+async function componentize(bundleFile, options) {
+  const { componentize } = await import("@bytecodealliance/componentize-js");
+  try {
+    const { component } = await componentize({
+      sourcePath: bundleFile,
+      witPath: options.wit,
+      worldName: options.world,
+      disableFeatures: ["http", "fetch-event"],
+    });
+    await writeFile(options.out, component);
+  } catch (e) {
+    const message = String(e?.message ?? e);
+    const lines = message.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("Binary and sources available"));
+    const evaluating = lines.findIndex((l) => l.includes("Exception while evaluating top-level script"));
+    const detail = evaluating >= 0 ? lines.slice(evaluating + 1) : lines.slice(0, 3);
+    throw new UserError([`error: componentize-js failed: ${detail.join(" ")}`]);
+  }
+}
+
+/** Fails readably when the SDK's own dependencies are not installed. */
+function checkToolchain() {
+  for (const dependency of ["typescript", "esbuild", "@bytecodealliance/componentize-js"]) {
+    try {
+      import.meta.resolve(dependency);
+    } catch {
+      throw new UserError([`error: the JS guest SDK's dependencies are not installed: run \`npm ci\` in ${sdkDir}`]);
+    }
+  }
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  checkToolchain();
+  const project = realpathSync(process.cwd());
+  const entry = findEntry(project);
+  if (/\.[cm]?tsx?$/.test(entry)) {
+    const errors = typeCheck(project, entry);
+    if (errors.length > 0) throw new UserError(errors);
+  }
+  const workDir = await mkdtemp(join(tmpdir(), "moose-build-"));
+  try {
+    const checkFile = join(workDir, "check.mjs");
+    const [componentCode, nodeCode] = await Promise.all([bundle(project, entry), bundle(project, entry, checkFile)]);
+    await declareApp(nodeCode, checkFile, project, entry);
+    const bundleFile = join(workDir, "component.js");
+    await writeFile(bundleFile, componentCode);
+    await componentize(bundleFile, options);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${e instanceof UserError ? e.lines.join("\n") : `error: ${e?.stack ?? e}`}\n`);
+    process.exit(1);
+  },
+);

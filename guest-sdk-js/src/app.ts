@@ -1,0 +1,712 @@
+/**
+ * Declaring an app: streams, tables, ingest endpoints, streaming functions, SQL
+ * aggregations, views and query APIs, and running its functions and APIs.
+ *
+ * Handles carry their record type, so wiring a function between streams of the wrong
+ * models, or giving it the wrong signature, does not type-check.
+ */
+
+import type { Batch } from "./host.js";
+import { CountMismatch, decodeText, encodeText, InvalidLine, parseJson, parseLines } from "./json.js";
+import { ConvertError, Model, type DataType, type Encoder, type Field, type InferShape, type Shape, type Type } from "./schema.js";
+import { QueryError } from "./sql.js";
+
+// ------------------------------------------------------------------ app definition
+
+/** A model as described to the host. */
+export interface ModelDef {
+  name: string;
+  version: string | undefined;
+  fields: Field[];
+  doc: string | undefined;
+}
+
+export interface StreamDef {
+  name: string;
+  model: string;
+  partitions: number;
+  retentionHours: number | undefined;
+}
+
+/** A ClickHouse table engine; build one with {@link engines}. */
+export type TableEngine =
+  | { tag: "merge-tree" }
+  | { tag: "replacing-merge-tree"; val: string | undefined }
+  | { tag: "summing-merge-tree"; val: string[] }
+  | { tag: "aggregating-merge-tree" };
+
+/** Table engines. */
+export const engines = {
+  mergeTree: (): TableEngine => ({ tag: "merge-tree" }),
+  /** Keeps the newest row per key; `version` names the column deciding which is newest. */
+  replacingMergeTree: (version?: string): TableEngine => ({ tag: "replacing-merge-tree", val: version }),
+  /** Sums `columns` per key (every numeric column when empty). */
+  summingMergeTree: (columns: string[] = []): TableEngine => ({ tag: "summing-merge-tree", val: columns }),
+  aggregatingMergeTree: (): TableEngine => ({ tag: "aggregating-merge-tree" }),
+};
+
+export interface TableDef {
+  name: string;
+  model: string;
+  orderBy: string[];
+  engine: TableEngine;
+  sourceStream: string | undefined;
+}
+
+export interface IngestDef {
+  name: string;
+  model: string;
+  stream: string;
+  deadLetter: string | undefined;
+}
+
+export interface FunctionDef {
+  name: string;
+  source: string;
+  destination: string | undefined;
+  deadLetter: string | undefined;
+}
+
+export interface AggregationDef {
+  name: string;
+  select: string;
+  sources: string[];
+  target: TableDef;
+}
+
+export interface ViewDef {
+  name: string;
+  select: string;
+  sources: string[];
+}
+
+export interface ApiParamDef {
+  name: string;
+  dataType: DataType;
+  required: boolean;
+  default: string | undefined;
+  min: number | undefined;
+  max: number | undefined;
+  doc: string | undefined;
+}
+
+export interface ApiDef {
+  name: string;
+  version: string | undefined;
+  params: ApiParamDef[];
+  response: string;
+  doc: string | undefined;
+}
+
+/** A component's part of the app (`moose:app/types.app-def`), as `describe` returns it. */
+export interface AppDef {
+  models: ModelDef[];
+  streams: StreamDef[];
+  tables: TableDef[];
+  ingests: IngestDef[];
+  functions: FunctionDef[];
+  aggregations: AggregationDef[];
+  views: ViewDef[];
+  apis: ApiDef[];
+}
+
+// ------------------------------------------------------------------ call results
+
+/** A WIT `result`: the component bindings pass it through as is. */
+export type Result<T, E> = { tag: "ok"; val: T } | { tag: "err"; val: E };
+
+export interface RecordError {
+  index: number;
+  message: string;
+}
+
+export interface ProcessOutput {
+  output: Batch;
+  sources: Uint32Array;
+  errors: RecordError[];
+}
+
+/** An error for a whole `process` call. */
+export type GuestError =
+  | { tag: "unknown-function"; val: string }
+  | { tag: "unsupported-encoding"; val: string }
+  | { tag: "failed"; val: string };
+
+export interface ApiResponse {
+  status: number;
+  body: Uint8Array;
+}
+
+/** Why an API call failed (`moose:app/types.api-error`). */
+export type ApiErrorVariant =
+  | { tag: "unknown-api" | "bad-request" | "not-found" | "failed"; val: string }
+  | { tag: "query"; val: ReturnType<QueryError["toVariant"]> };
+
+/** Thrown by an API handler: a bad request (HTTP 400) or nothing found (404). */
+export class ApiError extends Error {
+  constructor(
+    readonly kind: "bad-request" | "not-found",
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  static badRequest(message: string): ApiError {
+    return new ApiError("bad-request", message);
+  }
+
+  static notFound(message: string): ApiError {
+    return new ApiError("not-found", message);
+  }
+}
+
+// ------------------------------------------------------------------ handles
+
+/** A dead-letter stream, created by the host with its own record schema when an ingest
+ * endpoint or a function names it; not declared as a stream of the app. */
+export class DeadLetterQueue {
+  constructor(readonly name: string) {}
+}
+
+/** What a transform returns for one record: a record, several, or none. */
+export type TransformResult<O> = O | O[] | null | undefined;
+
+/** Options of a streaming function. */
+export interface FunctionOptions {
+  /** Its name (default `<source>_to_<destination>`, or `<source>_consumer`). */
+  name?: string;
+  /** Where records the function rejects or fails on go. */
+  deadLetter?: DeadLetterQueue;
+}
+
+/** A stream of `T` records. */
+export class Stream<T> {
+  /** @internal */
+  constructor(
+    readonly name: string,
+    readonly model: Model<Shape>,
+    private readonly app: App,
+  ) {}
+
+  /**
+   * Declares a streaming function from this stream to `destination`: each record goes
+   * through `fn`, which returns a record, an array of records (fan-out) or `null` (drop).
+   * A thrown error sends the record to the dead-letter queue, if any.
+   */
+  addTransform<O>(
+    destination: Stream<O>,
+    fn: (record: T) => TransformResult<O>,
+    options: FunctionOptions = {},
+  ): this {
+    const name = options.name ?? `${this.name}_to_${destination.name}`;
+    this.app.addFunction(
+      { name, source: this.name, destination: destination.name, deadLetter: options.deadLetter?.name },
+      (input) => runBatch(input, this.model, fn as (record: unknown) => TransformResult<unknown>, destination.model.encode),
+    );
+    return this;
+  }
+
+  /** Declares a streaming function that consumes this stream without output. */
+  addConsumer(fn: (record: T) => void, options: FunctionOptions = {}): this {
+    const name = options.name ?? `${this.name}_consumer`;
+    this.app.addFunction(
+      { name, source: this.name, destination: undefined, deadLetter: options.deadLetter?.name },
+      (input) =>
+        runBatch(
+          input,
+          this.model,
+          (record) => {
+            fn(record as T);
+            return null;
+          },
+          undefined,
+        ),
+    );
+    return this;
+  }
+}
+
+/** A table of `T` rows. Interpolated in `sql`, it is bound as an identifier. */
+export class Table<T> {
+  declare readonly __row: T;
+  constructor(readonly name: string) {}
+}
+
+/** A SQL view. Interpolated in `sql`, it is bound as an identifier. */
+export class View {
+  constructor(readonly name: string) {}
+}
+
+/** An ingest endpoint, `POST /ingest/<name>`, accepting `T` records. */
+export class Ingest<T> {
+  declare readonly __record: T;
+  constructor(readonly name: string) {}
+}
+
+/** Settings of a stream. */
+export interface StreamConfig {
+  /** Partition count; 0 (the default) lets the host choose. */
+  partitions?: number;
+  /** How long records are kept; absent lets the host choose. */
+  retentionHours?: number;
+}
+
+/** Settings of a table. */
+export interface TableConfig<T> {
+  /** Sort key; empty (the default) means the model's key fields. */
+  orderBy?: (keyof T & string)[];
+  /** Default `MergeTree`. */
+  engine?: TableEngine;
+}
+
+/** Which parts a pipeline has; all of them by default. */
+export interface PipelineConfig<T> {
+  /** `POST /ingest/<name>` (ignored by stream pipelines). */
+  ingest?: boolean;
+  /** Records failing ingest validation go to `<name>_dead_letter` (ignored by stream pipelines). */
+  deadLetter?: boolean;
+  /** The table `<name>` filled from the stream, with these settings; `false` for none. */
+  table?: TableConfig<T> | false;
+  stream?: StreamConfig;
+}
+
+/** What a pipeline created. */
+export interface Pipeline<T> {
+  stream: Stream<T>;
+  table: Table<T> | undefined;
+  ingest: Ingest<T> | undefined;
+  deadLetter: DeadLetterQueue | undefined;
+}
+
+/** The parameters of an API: names to types (`t.string().optional()`, `t.uint32().default("100")`). */
+export type ParamShape = { readonly [name: string]: Type<unknown> };
+
+/** The handler's view of the parameters. */
+export type InferParams<P extends ParamShape> = {
+  -readonly [K in keyof P]: P[K] extends Type<infer T> ? T : never;
+};
+
+/** Declaration of a query API. */
+export interface ApiConfig<P extends ParamShape, R extends Shape> {
+  /** Query-string parameters. A parameter is required unless `.optional()` or with a `.default(...)`. */
+  params: P;
+  /** Model of each response row. */
+  response: Model<R>;
+  /** Served at `/api/<name>/<version>`; several versions of a name may coexist. */
+  version?: string;
+  doc?: string;
+}
+
+type BatchFunction = (input: Batch) => Result<ProcessOutput, GuestError>;
+
+interface RegisteredApi {
+  def: ApiDef;
+  types: Type<unknown>[];
+  encode: Encoder;
+  handler: (params: Record<string, unknown>) => unknown;
+}
+
+function checkNew(kind: string, name: string, existing: Iterable<string>): void {
+  if (name === "") throw new Error(`a ${kind} needs a non-empty name`);
+  for (const other of existing) {
+    if (other === name) throw new Error(`two ${kind}s are named \`${name}\``);
+  }
+}
+
+function names(items: readonly { name: string }[]): string[] {
+  return items.map((item) => item.name);
+}
+
+function apiRef(def: ApiDef): string {
+  return def.version === undefined ? def.name : `${def.name}/${def.version}`;
+}
+
+/**
+ * The app a component provides: declare everything on it, then `export default app`.
+ * Declaration mistakes (two streams with one name, an invalid API default, ...) throw
+ * while the app is declared, which fails the build with the message.
+ */
+export class App {
+  private readonly models: Model<Shape>[] = [];
+  private readonly streams: StreamDef[] = [];
+  private readonly tables: TableDef[] = [];
+  private readonly ingests: IngestDef[] = [];
+  private readonly functions: FunctionDef[] = [];
+  private readonly aggregations: AggregationDef[] = [];
+  private readonly views: ViewDef[] = [];
+  private readonly apis: RegisteredApi[] = [];
+  private readonly functionImpls = new Map<string, BatchFunction>();
+
+  private addModel(model: Model<Shape>): void {
+    for (const m of model.allModels()) {
+      const existing = this.models.find((o) => o.ref === m.ref);
+      if (existing === undefined) this.models.push(m);
+      else if (existing !== m && JSON.stringify(modelDef(existing)) !== JSON.stringify(modelDef(m))) {
+        throw new Error(`two different models are named \`${m.ref}\`; rename one or give it a version`);
+      }
+    }
+  }
+
+  /** Adds `model` (and the models it nests) without using it elsewhere. */
+  model<S extends Shape>(model: Model<S>): this {
+    this.addModel(model as unknown as Model<Shape>);
+    return this;
+  }
+
+  /** Declares a stream of `model` records. */
+  stream<S extends Shape>(name: string, model: Model<S>, config: StreamConfig = {}): Stream<InferShape<S>> {
+    checkNew("stream", name, names(this.streams));
+    const m = model as unknown as Model<Shape>;
+    this.addModel(m);
+    this.streams.push({
+      name,
+      model: m.ref,
+      partitions: config.partitions ?? 0,
+      retentionHours: config.retentionHours,
+    });
+    return new Stream(name, m, this);
+  }
+
+  /** Declares a table of `model` rows, filled by the host from `source` when given. */
+  table<S extends Shape>(
+    name: string,
+    model: Model<S>,
+    config: TableConfig<InferShape<S>> = {},
+    source?: Stream<InferShape<S>>,
+  ): Table<InferShape<S>> {
+    this.addModel(model as unknown as Model<Shape>);
+    checkNew("table", name, [...names(this.tables), ...this.aggregations.map((a) => a.target.name)]);
+    this.tables.push(tableDef(name, model, config, source?.name));
+    return new Table(name);
+  }
+
+  /** Declares `POST /ingest/<name>`, writing valid records to `stream`. */
+  ingest<T>(name: string, stream: Stream<T>, deadLetter?: DeadLetterQueue): Ingest<T> {
+    checkNew("ingest endpoint", name, names(this.ingests));
+    this.addModel(stream.model);
+    this.ingests.push({ name, model: stream.model.ref, stream: stream.name, deadLetter: deadLetter?.name });
+    return new Ingest(name);
+  }
+
+  /**
+   * Declares an ingest pipeline named `name`: the stream `name`, and as `config` says (all
+   * by default) the ingest endpoint `name`, the table `name` filled from the stream and
+   * the ingest endpoint's dead-letter stream `<name>_dead_letter`.
+   */
+  ingestPipeline<S extends Shape>(
+    name: string,
+    model: Model<S>,
+    config: PipelineConfig<InferShape<S>> = {},
+  ): Pipeline<InferShape<S>> {
+    const stream = this.stream(name, model, config.stream);
+    const table = config.table === false ? undefined : this.table(name, model, config.table ?? {}, stream);
+    const withIngest = config.ingest ?? true;
+    const deadLetter =
+      withIngest && (config.deadLetter ?? true) ? new DeadLetterQueue(`${name}_dead_letter`) : undefined;
+    const ingest = withIngest ? this.ingest(name, stream, deadLetter) : undefined;
+    return { stream, table, ingest, deadLetter };
+  }
+
+  /** Declares a stream pipeline named `name`: the stream `name` and, unless
+   * `config.table` is `false`, the table `name` filled from it. */
+  streamPipeline<S extends Shape>(
+    name: string,
+    model: Model<S>,
+    config: PipelineConfig<InferShape<S>> = {},
+  ): Pipeline<InferShape<S>> {
+    return this.ingestPipeline(name, model, { ...config, ingest: false, deadLetter: false });
+  }
+
+  /** @internal Registers a streaming function (see {@link Stream.addTransform}). */
+  addFunction(def: FunctionDef, run: BatchFunction): void {
+    checkNew("function", def.name, names(this.functions));
+    this.functions.push(def);
+    this.functionImpls.set(def.name, run);
+  }
+
+  /**
+   * Declares SQL aggregation `name`: `select` reads `sources` and writes into the table
+   * `name` of `model`, kept up to date as a materialized view.
+   */
+  aggregation<S extends Shape>(
+    name: string,
+    model: Model<S>,
+    config: { select: string; sources: (string | { name: string })[]; table?: TableConfig<InferShape<S>> },
+  ): Table<InferShape<S>> {
+    checkNew("aggregation", name, names(this.aggregations));
+    this.addModel(model as unknown as Model<Shape>);
+    checkNew("table", name, names(this.tables));
+    this.aggregations.push({
+      name,
+      select: config.select,
+      sources: config.sources.map((s) => (typeof s === "string" ? s : s.name)),
+      target: tableDef(name, model, config.table ?? {}, undefined),
+    });
+    return new Table(name);
+  }
+
+  /** Declares SQL view `name` over `sources`. */
+  view(name: string, select: string, sources: (string | { name: string })[]): View {
+    checkNew("view", name, names(this.views));
+    this.views.push({ name, select, sources: sources.map((s) => (typeof s === "string" ? s : s.name)) });
+    return new View(name);
+  }
+
+  /**
+   * Declares query API `GET /api/<name>`: `handler` gets the typed parameters and returns
+   * rows of the response model (or a promise of them).
+   */
+  api<P extends ParamShape, R extends Shape>(
+    name: string,
+    config: ApiConfig<P, R>,
+    handler: (params: InferParams<P>) => InferShape<R>[] | Promise<InferShape<R>[]>,
+  ): this {
+    const params = Object.entries(config.params).map(([param, type]) => paramDef(name, param, type));
+    const def: ApiDef = {
+      name,
+      version: config.version,
+      params,
+      response: config.response.ref,
+      doc: config.doc,
+    };
+    checkNew("API", apiRef(def), this.apis.map((a) => apiRef(a.def)));
+    this.addModel(config.response as unknown as Model<Shape>);
+    this.apis.push({
+      def,
+      types: Object.values(config.params),
+      encode: config.response.encode,
+      handler: handler as (params: Record<string, unknown>) => unknown,
+    });
+    return this;
+  }
+
+  /** The app as plain data (what `describe` returns to the host). */
+  describe(): AppDef {
+    return {
+      models: this.models.map(modelDef),
+      streams: this.streams.map((s) => ({ ...s })),
+      tables: this.tables.map((d) => ({ ...d })),
+      ingests: this.ingests.map((d) => ({ ...d })),
+      functions: this.functions.map((d) => ({ ...d })),
+      aggregations: this.aggregations.map((d) => ({ ...d })),
+      views: this.views.map((d) => ({ ...d })),
+      apis: this.apis.map((a) => a.def),
+    };
+  }
+
+  /** Runs streaming function `name` on a batch. */
+  process(name: string, input: Batch): Result<ProcessOutput, GuestError> {
+    const run = this.functionImpls.get(name);
+    if (run === undefined) return { tag: "err", val: { tag: "unknown-function", val: name } };
+    return run(input);
+  }
+
+  /** Runs query API `api` (`name` or `name/version`) with `params`, a JSON object. */
+  async handleApi(api: string, params: Uint8Array): Promise<Result<ApiResponse, ApiErrorVariant>> {
+    const registered = this.apis.find((a) => apiRef(a.def) === api);
+    if (registered === undefined) return { tag: "err", val: { tag: "unknown-api", val: api } };
+    let typed: Record<string, unknown>;
+    try {
+      typed = prepareParams(registered, decodeText(params));
+    } catch (e) {
+      return { tag: "err", val: { tag: "bad-request", val: messageOf(e) } };
+    }
+    try {
+      const rows = await registered.handler(typed);
+      if (!Array.isArray(rows)) throw new TypeError(`API \`${api}\` returned ${typeof rows}, not an array of rows`);
+      const body = JSON.stringify(rows.map((row) => registered.encode(row)));
+      return { tag: "ok", val: { status: 200, body: encodeText(body) } };
+    } catch (e) {
+      if (e instanceof ApiError) return { tag: "err", val: { tag: e.kind, val: e.message } };
+      if (e instanceof QueryError) return { tag: "err", val: { tag: "query", val: e.toVariant() } };
+      return { tag: "err", val: { tag: "failed", val: messageOf(e) } };
+    }
+  }
+}
+
+function modelDef(model: Model<Shape>): ModelDef {
+  return { name: model.name, version: model.options.version, fields: model.fields, doc: model.options.doc };
+}
+
+function tableDef<S extends Shape>(
+  name: string,
+  model: Model<S>,
+  config: TableConfig<InferShape<S>>,
+  source: string | undefined,
+): TableDef {
+  return {
+    name,
+    model: model.ref,
+    orderBy: [...(config.orderBy ?? [])],
+    engine: config.engine ?? engines.mergeTree(),
+    sourceStream: source,
+  };
+}
+
+const NUMERIC = new Set(["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]);
+
+function isScalar(dataType: DataType, tags: Set<string> | string): boolean {
+  return (
+    dataType.wrappers.length === 0 &&
+    (typeof tags === "string" ? dataType.leaf.tag === tags : tags.has(dataType.leaf.tag))
+  );
+}
+
+function paramDef(api: string, name: string, type: Type<unknown>): ApiParamDef {
+  const nullable = type.dataType.wrappers[0] === "nullable";
+  const dataType = nullable ? { wrappers: type.dataType.wrappers.slice(1), leaf: type.dataType.leaf } : type.dataType;
+  const def: ApiParamDef = {
+    name,
+    dataType,
+    required: !(nullable || type.options.optional === true || type.options.default !== undefined),
+    default: type.options.default,
+    min: type.options.min,
+    max: type.options.max,
+    doc: type.options.doc,
+  };
+  if (def.default !== undefined) {
+    try {
+      type.convert(textValue(def, def.default));
+    } catch (e) {
+      throw new Error(`API \`${api}\`: default of \`${name}\`: ${messageOf(e)}`);
+    }
+  }
+  return def;
+}
+
+/** A query-string value as the JSON value of `param`'s type. */
+function textValue(param: ApiParamDef, text: string): unknown {
+  if (isScalar(param.dataType, NUMERIC)) {
+    const trimmed = text.trim();
+    if (trimmed === "" || !Number.isFinite(Number(trimmed))) {
+      throw new ConvertError(`\`${param.name}\` must be a number, got ${JSON.stringify(text)}`);
+    }
+    return parseJson(trimmed, true);
+  }
+  if (isScalar(param.dataType, "boolean")) {
+    const trimmed = text.trim();
+    if (trimmed === "true" || trimmed === "1") return true;
+    if (trimmed === "false" || trimmed === "0") return false;
+    throw new ConvertError(`\`${param.name}\` must be true or false, got ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
+/** Parses `text`, fills in defaults, converts strings where numbers or booleans are
+ * declared, checks bounds and types every parameter. */
+function prepareParams(api: RegisteredApi, text: string): Record<string, unknown> {
+  const object = text.trim() === "" ? {} : parseJson(text, true);
+  if (typeof object !== "object" || object === null || Array.isArray(object)) {
+    throw new Error("parameters are not a JSON object");
+  }
+  const given = object as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  api.def.params.forEach((param, i) => {
+    let value = given[param.name];
+    if (value === undefined || value === null) {
+      if (param.default !== undefined) value = textValue(param, param.default);
+      else if (!param.required) {
+        out[param.name] = api.types[i]!.dataType.wrappers[0] === "nullable" ? null : undefined;
+        return;
+      } else throw new Error(`missing parameter \`${param.name}\``);
+    } else if (typeof value === "string" && (isScalar(param.dataType, NUMERIC) || isScalar(param.dataType, "boolean"))) {
+      value = textValue(param, value);
+    }
+    const number = typeof value === "bigint" ? Number(value) : value;
+    if (typeof number === "number") {
+      if (param.min !== undefined && number < param.min) {
+        throw new Error(`parameter \`${param.name}\` must be at least ${param.min}, got ${number}`);
+      }
+      if (param.max !== undefined && number > param.max) {
+        throw new Error(`parameter \`${param.name}\` must be at most ${param.max}, got ${number}`);
+      }
+    }
+    try {
+      out[param.name] = api.types[i]!.convert(value);
+    } catch (e) {
+      throw new Error(`invalid parameter \`${param.name}\`: ${messageOf(e)}`);
+    }
+  });
+  return out;
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof ConvertError) return e.describe();
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/**
+ * The batch loop shared by every function: parse the batch, type each record, call
+ * `each`, serialize its outputs. A record that does not parse or whose call throws
+ * becomes a record error; the rest of the batch goes on.
+ */
+function runBatch(
+  input: Batch,
+  model: Model<Shape>,
+  each: (record: unknown) => TransformResult<unknown>,
+  encode: Encoder | undefined,
+): Result<ProcessOutput, GuestError> {
+  if (input.encoding !== "json") return { tag: "err", val: { tag: "unsupported-encoding", val: input.encoding } };
+  let values: unknown[];
+  try {
+    values = parseLines(decodeText(input.data), input.count, model.wide);
+  } catch (e) {
+    if (e instanceof CountMismatch) return { tag: "err", val: { tag: "failed", val: e.message } };
+    throw e;
+  }
+  const convert = model.convert;
+  const lines: string[] = [];
+  let sources = new Uint32Array(Math.max(16, values.length));
+  const errors: RecordError[] = [];
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index];
+    if (value instanceof InvalidLine) {
+      errors.push({ index, message: `invalid input record: ${value.message}` });
+      continue;
+    }
+    let result: TransformResult<unknown>;
+    try {
+      result = each(convert(value));
+    } catch (e) {
+      const message = e instanceof ConvertError ? `invalid input record: ${e.describe()}` : messageOf(e);
+      errors.push({ index, message });
+      continue;
+    }
+    if (result === null || result === undefined) continue;
+    const mark = lines.length;
+    try {
+      if (Array.isArray(result)) {
+        for (let i = 0; i < result.length; i++) lines.push(serialize(result[i], encode));
+      } else {
+        lines.push(serialize(result, encode));
+      }
+    } catch (e) {
+      lines.length = mark; // no partial output for a failed record
+      errors.push({ index, message: `cannot serialize output record: ${messageOf(e)}` });
+      continue;
+    }
+    if (lines.length > sources.length) {
+      const grown = new Uint32Array(Math.max(lines.length, sources.length * 2));
+      grown.set(sources);
+      sources = grown;
+    }
+    sources.fill(index, mark, lines.length);
+  }
+  return {
+    tag: "ok",
+    val: {
+      output: { encoding: "json", count: lines.length, data: encodeText(lines.join("\n")) },
+      sources: sources.subarray(0, lines.length),
+      errors,
+    },
+  };
+}
+
+function serialize(record: unknown, encode: Encoder | undefined): string {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    throw new TypeError(`expected a record object, got ${record === null ? "null" : typeof record}`);
+  }
+  return JSON.stringify(encode === undefined ? record : encode(record));
+}

@@ -1,0 +1,27 @@
+/**
+ * `@moose/guest`: declare Moose data models, streaming functions, SQL aggregations and
+ * query APIs in TypeScript; `moose build` compiles them into a WebAssembly component.
+ *
+ * ```ts
+ * import { App, model, t, type Infer } from "@moose/guest";
+ * export const Order = model("Order", { id: t.key(t.string()), amount: t.float64(), ts: t.dateTime() });
+ * export type Order = Infer<typeof Order>;
+ * const app = new App();
+ * app.ingestPipeline("Order", Order);
+ * export default app;
+ * ```
+ */
+
+/// <reference path="./globals.d.ts" />
+
+export { t, model, Model, Type, ConvertError } from "./schema.js";
+export type { Infer, InferShape, Shape, DataType, ScalarType, TypeWrapper, Field, EnumMember, DecimalSpec, ModelOptions } from "./schema.js";
+export { App, ApiError, DeadLetterQueue, Stream, Table, View, Ingest, engines } from "./app.js";
+export type {
+  AppDef, ApiConfig, ApiDef, ApiParamDef, FunctionOptions, InferParams, ParamShape, Pipeline, PipelineConfig,
+  StreamConfig, TableConfig, TableEngine, TransformResult, ProcessOutput, RecordError, Result,
+} from "./app.js";
+export { sql, query, QueryError, Sql, Identifier, Param } from "./sql.js";
+export type { SqlValue, QueryErrorKind } from "./sql.js";
+export { log, connectHost } from "./host.js";
+export type { HostImports, LogLevel, QueryParam, Batch } from "./host.js";

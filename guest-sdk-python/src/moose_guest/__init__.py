@@ -1,0 +1,85 @@
+"""Python guest SDK for Moose: declare data models, streams, tables, ingest endpoints,
+streaming functions, SQL aggregations, views and query APIs in an `App`; the SDK
+builds it into a WebAssembly component (`python -m moose_guest.build`).
+"""
+
+from . import log
+from .api import ApiError, BadRequest, NotFound
+from .app import (
+    App,
+    DeadLetterQueue,
+    Ingest,
+    Pipeline,
+    PipelineConfig,
+    Stream,
+    StreamConfig,
+    Table,
+    TableConfig,
+)
+from .defs import AggregatingMergeTree, MergeTree, ReplacingMergeTree, SummingMergeTree
+from .query import Identifier, Query, QueryError, Sql, sql
+from .schema import SchemaError, field, model
+from .types import (
+    DateTime64,
+    Doc,
+    Float32,
+    Float64,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Json,
+    Key,
+    LowCardinality,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    datetime64,
+    decimal,
+)
+
+__all__ = [
+    "log",
+    "App",
+    "ApiError",
+    "BadRequest",
+    "NotFound",
+    "DeadLetterQueue",
+    "Ingest",
+    "Pipeline",
+    "PipelineConfig",
+    "Stream",
+    "StreamConfig",
+    "Table",
+    "TableConfig",
+    "MergeTree",
+    "ReplacingMergeTree",
+    "SummingMergeTree",
+    "AggregatingMergeTree",
+    "Identifier",
+    "Query",
+    "QueryError",
+    "Sql",
+    "sql",
+    "SchemaError",
+    "field",
+    "model",
+    "DateTime64",
+    "Doc",
+    "Float32",
+    "Float64",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "Json",
+    "Key",
+    "LowCardinality",
+    "datetime64",
+    "decimal",
+]

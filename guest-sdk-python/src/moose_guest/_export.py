@@ -1,0 +1,153 @@
+"""The component's export (`moose:app/guest`): converts between the SDK's values and
+the generated WIT types. Only imported inside a component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import defs
+from ._host import WitErr, wit_types
+from .api import ApiError
+from .app import App
+from .process import GuestError, error_message
+from .query import QueryError
+
+t: Any = wit_types
+
+_SCALARS = {
+    "string": "ScalarType_String",
+    "low-cardinality-string": "ScalarType_LowCardinalityString",
+    "int8": "ScalarType_Int8",
+    "int16": "ScalarType_Int16",
+    "int32": "ScalarType_Int32",
+    "int64": "ScalarType_Int64",
+    "uint8": "ScalarType_Uint8",
+    "uint16": "ScalarType_Uint16",
+    "uint32": "ScalarType_Uint32",
+    "uint64": "ScalarType_Uint64",
+    "float32": "ScalarType_Float32",
+    "float64": "ScalarType_Float64",
+    "boolean": "ScalarType_Boolean",
+    "date": "ScalarType_Date",
+    "date-time": "ScalarType_DateTime",
+    "uuid": "ScalarType_Uuid",
+    "json": "ScalarType_Json",
+}
+_WRAPPERS = {"array": "ARRAY", "map": "MAP", "nullable": "NULLABLE"}
+
+
+def _scalar(s: defs.ScalarType) -> Any:
+    if s.kind in _SCALARS:
+        return getattr(t, _SCALARS[s.kind])()
+    if s.kind == "decimal":
+        return t.ScalarType_Decimal(t.DecimalSpec(*s.arg))
+    if s.kind == "date-time64":
+        return t.ScalarType_DateTime64(s.arg)
+    if s.kind == "enum":
+        return t.ScalarType_Enum([t.EnumMember(m.name, m.value) for m in s.arg])
+    if s.kind == "nested":
+        return t.ScalarType_Nested(s.arg)
+    raise ValueError(f"unknown scalar type {s.kind}")
+
+
+def _data_type(d: defs.DataType) -> Any:
+    return t.DataType([getattr(t.TypeWrapper, _WRAPPERS[w]) for w in d.wrappers], _scalar(d.leaf))
+
+
+def _engine(e: defs.TableEngine) -> Any:
+    if isinstance(e, defs.ReplacingMergeTree):
+        return t.TableEngine_ReplacingMergeTree(e.version)
+    if isinstance(e, defs.SummingMergeTree):
+        return t.TableEngine_SummingMergeTree(list(e.columns))
+    if isinstance(e, defs.AggregatingMergeTree):
+        return t.TableEngine_AggregatingMergeTree()
+    return t.TableEngine_MergeTree()
+
+
+def _table(d: defs.TableDef) -> Any:
+    return t.TableDef(d.name, d.model, list(d.order_by), _engine(d.engine), d.source_stream)
+
+
+def describe(app: App) -> Any:
+    """`describe`: the app definition as WIT values."""
+    d = app.describe()
+    return t.AppDef(
+        [
+            t.Model(
+                m.name,
+                m.version,
+                [t.Field(f.name, _data_type(f.data_type), f.key, f.default, f.doc) for f in m.fields],
+                m.doc,
+            )
+            for m in d.models
+        ],
+        [t.StreamDef(s.name, s.model, s.partitions, s.retention_hours) for s in d.streams],
+        [_table(x) for x in d.tables],
+        [t.IngestDef(i.name, i.model, i.stream, i.dead_letter) for i in d.ingests],
+        [t.FunctionDef(f.name, f.source, f.destination, f.dead_letter) for f in d.functions],
+        [t.AggregationDef(a.name, a.select, list(a.sources), _table(a.target)) for a in d.aggregations],
+        [t.ViewDef(v.name, v.select, list(v.sources)) for v in d.views],
+        [
+            t.ApiDef(
+                a.name,
+                a.version,
+                [
+                    t.ApiParam(p.name, _data_type(p.data_type), p.required, p.default, p.min, p.max, p.doc)
+                    for p in a.params
+                ],
+                a.response,
+                a.doc,
+            )
+            for a in d.apis
+        ],
+    )
+
+
+def process(app: App, function: str, batch: Any) -> Any:
+    """`process`: runs a function on a WIT batch; raises `Err(guest-error)`."""
+    if batch.encoding != t.Encoding.JSON:
+        raise WitErr(t.GuestError_UnsupportedEncoding(batch.encoding))
+    try:
+        out = app.process(function, batch.data, batch.count)
+    except GuestError as e:
+        if e.kind == "unknown-function":
+            raise WitErr(t.GuestError_UnknownFunction(e.message)) from None
+        raise WitErr(t.GuestError_Failed(e.message)) from None
+    except Exception as e:  # noqa: BLE001 - an SDK failure fails the call, not the instance
+        raise WitErr(t.GuestError_Failed(error_message(e))) from None
+    return t.ProcessOutput(
+        t.Batch(t.Encoding.JSON, out.output.count, out.output.data),
+        out.sources,
+        [t.RecordError(e.index, e.message) for e in out.errors],
+    )
+
+
+def _query_error(e: QueryError) -> Any:
+    if e.kind == "timeout":
+        return t.QueryError_Timeout()
+    if e.kind == "too-large":
+        return t.QueryError_TooLarge(e.limit)
+    cls = {
+        "invalid": t.QueryError_Invalid,
+        "denied": t.QueryError_Denied,
+        "unavailable": t.QueryError_Unavailable,
+    }.get(e.kind, t.QueryError_Failed)
+    return cls(e.message)
+
+
+def handle_api(app: App, api: str, params: bytes) -> Any:
+    """`handle-api`: runs an API; raises `Err(api-error)`."""
+    try:
+        body = app.handle_api(api, params)
+    except QueryError as e:
+        raise WitErr(t.ApiError_Query(_query_error(e))) from None
+    except ApiError as e:
+        cls = {
+            "unknown-api": t.ApiError_UnknownApi,
+            "bad-request": t.ApiError_BadRequest,
+            "not-found": t.ApiError_NotFound,
+        }.get(e.kind, t.ApiError_Failed)
+        raise WitErr(cls(e.message)) from None
+    except Exception as e:  # noqa: BLE001 - an SDK failure fails the request only
+        raise WitErr(t.ApiError_Failed(error_message(e))) from None
+    return t.ApiResponse(200, body)

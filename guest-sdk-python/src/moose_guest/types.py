@@ -1,0 +1,174 @@
+"""Column types beyond Python's builtins, as `typing.Annotated` markers.
+
+| annotation | column type |
+|---|---|
+| `str` | `String` |
+| `LowCardinality[str]` | `LowCardinality(String)` |
+| `int` | `Int64` |
+| `Int8` ... `Int64`, `UInt8` ... `UInt64` | sized integers |
+| `float` (or `Float64`), `Float32` | floats |
+| `bool` | `Boolean` |
+| `Annotated[Decimal, decimal(18, 4)]` | `Decimal(18, 4)` |
+| `date` | `Date` |
+| `datetime` | `DateTime` |
+| `DateTime64[3]` or `Annotated[datetime, datetime64(3)]` | `DateTime64(3)` |
+| `UUID` | `UUID` |
+| an `Enum` subclass | `Enum8`/`Enum16` of its members |
+| `Json` (or `Any`) | `JSON` |
+| `Optional[T]`, `list[T]`, `dict[str, T]` | `Nullable(T)`, `Array(T)`, `Map(String, T)` |
+| a model class | the nested model |
+
+`Key[T]` marks a key field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+__all__ = [
+    "Key",
+    "LowCardinality",
+    "DateTime64",
+    "Json",
+    "decimal",
+    "datetime64",
+    "Doc",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "Float32",
+    "Float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float32",
+    "float64",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KeyMarker:
+    """Marks a key field (`Key[T]`)."""
+
+
+@dataclass(frozen=True)
+class LowCardinalityMarker:
+    """Turns a `String` leaf into `LowCardinality(String)` (`LowCardinality[str]`)."""
+
+
+@dataclass(frozen=True)
+class JsonMarker:
+    """Marks a `JSON` column (`Json`)."""
+
+
+@dataclass(frozen=True)
+class IntKind:
+    """A sized integer column; use the aliases `Int8` ... `UInt64` or the markers `int8` ...."""
+
+    name: str
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class FloatKind:
+    """`Float32` or `Float64`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class DecimalSpec:
+    """`Decimal(precision, scale)`: use `Annotated[Decimal, decimal(P, S)]`."""
+
+    precision: int
+    scale: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.precision <= 76 and 0 <= self.scale <= self.precision):
+            raise ValueError(
+                f"decimal({self.precision}, {self.scale}): needs 1 <= precision <= 76 and 0 <= scale <= precision"
+            )
+
+
+@dataclass(frozen=True)
+class DateTime64Spec:
+    """`DateTime64(precision)`: use `DateTime64[P]` or `Annotated[datetime, datetime64(P)]`."""
+
+    precision: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.precision <= 9:
+            raise ValueError(f"datetime64({self.precision}): precision is 0..9")
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A field's description as an annotation: `Annotated[int, Doc("Cents.")]` (the same
+    as `field(doc=...)`, and the shape of PEP 727's `typing_extensions.Doc`)."""
+
+    documentation: str
+
+
+def decimal(precision: int, scale: int) -> DecimalSpec:
+    """The `Decimal(precision, scale)` marker: `Annotated[Decimal, decimal(18, 4)]`."""
+    return DecimalSpec(precision, scale)
+
+
+def datetime64(precision: int) -> DateTime64Spec:
+    """The `DateTime64(precision)` marker: `Annotated[datetime, datetime64(3)]`."""
+    return DateTime64Spec(precision)
+
+
+Key = Annotated[T, KeyMarker()]
+"""A key field: `id: Key[str]`."""
+
+LowCardinality = Annotated[T, LowCardinalityMarker()]
+"""`LowCardinality(String)`: `country: LowCardinality[str]`."""
+
+Json = Annotated[Any, JsonMarker()]
+"""Any JSON value, `JSON` in ClickHouse."""
+
+
+class DateTime64:
+    """`DateTime64[3]` is a `datetime` stored as `DateTime64(3)`."""
+
+    def __class_getitem__(cls, precision: int) -> Any:
+        return Annotated[datetime, DateTime64Spec(precision)]
+
+
+int8 = IntKind("Int8", -(2**7), 2**7 - 1)
+int16 = IntKind("Int16", -(2**15), 2**15 - 1)
+int32 = IntKind("Int32", -(2**31), 2**31 - 1)
+int64 = IntKind("Int64", -(2**63), 2**63 - 1)
+uint8 = IntKind("UInt8", 0, 2**8 - 1)
+uint16 = IntKind("UInt16", 0, 2**16 - 1)
+uint32 = IntKind("UInt32", 0, 2**32 - 1)
+uint64 = IntKind("UInt64", 0, 2**64 - 1)
+float32 = FloatKind("Float32")
+float64 = FloatKind("Float64")
+
+Int8 = Annotated[int, int8]
+Int16 = Annotated[int, int16]
+Int32 = Annotated[int, int32]
+Int64 = Annotated[int, int64]
+UInt8 = Annotated[int, uint8]
+UInt16 = Annotated[int, uint16]
+UInt32 = Annotated[int, uint32]
+UInt64 = Annotated[int, uint64]
+Float32 = Annotated[float, float32]
+Float64 = Annotated[float, float64]

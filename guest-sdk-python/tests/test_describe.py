@@ -1,0 +1,196 @@
+"""The quickstart's describe output: the same app definition as the Rust quickstart."""
+
+import unittest
+
+import _paths
+
+from moose_guest.defs import to_json
+
+quickstart = _paths.load_project("quickstart_describe", _paths.QUICKSTART)
+
+
+def scalar(leaf: object, *wrappers: str) -> dict:
+    return {"wrappers": list(wrappers), "leaf": leaf}
+
+
+def column(name: str, leaf: object, key: bool = False) -> dict:
+    return {"name": name, "data_type": scalar(leaf), "key": key, "default": None}
+
+
+def without_docs(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: without_docs(v) for k, v in value.items() if k != "doc"}
+    if isinstance(value, list):
+        return [without_docs(v) for v in value]
+    return value
+
+
+TIER = {"enum": [{"name": "small", "value": 1}, {"name": "medium", "value": 2}, {"name": "large", "value": 3}]}
+
+# What the Rust quickstart (examples/quickstart/src/lib.rs) describes, docs left out.
+EXPECTED = {
+    "models": [
+        {
+            "name": "Order",
+            "version": None,
+            "fields": [
+                column("id", "string", key=True),
+                column("customer", "string"),
+                column("amount", "float64"),
+                column("ts", "date-time"),
+            ],
+        },
+        {
+            "name": "OrderEnriched",
+            "version": None,
+            "fields": [
+                column("id", "string", key=True),
+                column("customer", "string"),
+                column("amount", "float64"),
+                column("amount_cents", "int64"),
+                column("tier", TIER),
+                column("day", "date"),
+                column("ts", "date-time"),
+            ],
+        },
+        {
+            "name": "DailyRevenue",
+            "version": None,
+            "fields": [
+                column("day", "date", key=True),
+                column("customer", "string", key=True),
+                column("revenue", "float64"),
+                column("orders", "uint64"),
+            ],
+        },
+    ],
+    "streams": [
+        {"name": "Order", "model": "Order", "partitions": 0, "retention_hours": None},
+        {"name": "OrderEnriched", "model": "OrderEnriched", "partitions": 0, "retention_hours": None},
+    ],
+    "tables": [
+        {"name": "Order", "model": "Order", "order_by": [], "engine": "merge-tree", "source_stream": "Order"},
+        {
+            "name": "OrderEnriched",
+            "model": "OrderEnriched",
+            "order_by": [],
+            "engine": "merge-tree",
+            "source_stream": "OrderEnriched",
+        },
+    ],
+    "ingests": [{"name": "Order", "model": "Order", "stream": "Order", "dead_letter": "Order_dead_letter"}],
+    "functions": [{"name": "enrich_order", "source": "Order", "destination": "OrderEnriched", "dead_letter": None}],
+    "aggregations": [
+        {
+            "name": "DailyRevenue",
+            "select": "SELECT day, customer, sum(amount) AS revenue, count() AS orders "
+            "FROM OrderEnriched GROUP BY day, customer",
+            "sources": ["OrderEnriched"],
+            "target": {
+                "name": "DailyRevenue",
+                "model": "DailyRevenue",
+                "order_by": ["day", "customer"],
+                "engine": {"summing-merge-tree": []},
+                "source_stream": None,
+            },
+        }
+    ],
+    "views": [],
+    "apis": [
+        {
+            "name": "revenue",
+            "version": None,
+            "params": [
+                {"name": "customer", "data_type": scalar("string"), "required": False, "default": None, "min": None, "max": None},
+                {"name": "from", "data_type": scalar("date"), "required": False, "default": None, "min": None, "max": None},
+                {"name": "to", "data_type": scalar("date"), "required": False, "default": None, "min": None, "max": None},
+                {"name": "limit", "data_type": scalar("uint32"), "required": False, "default": "100", "min": 1.0, "max": 10000.0},
+            ],
+            "response": "DailyRevenue",
+        }
+    ],
+}
+
+
+class DescribeTest(unittest.TestCase):
+    def test_quickstart_matches_the_rust_quickstart(self) -> None:
+        described = to_json(quickstart.app.describe())
+        self.maxDiff = None
+        self.assertEqual(without_docs(described), EXPECTED)
+
+    def test_docs_come_from_docstrings_and_field_metadata(self) -> None:
+        described = to_json(quickstart.app.describe())
+        self.assertEqual(described["models"][0]["doc"], "An order as posted to `POST /ingest/Order`.")
+        self.assertEqual(described["models"][1]["fields"][5]["doc"], "UTC date of `ts`.")
+        self.assertEqual(described["apis"][0]["params"][3]["doc"], "Maximum number of rows.")
+
+    def test_conformance_models(self) -> None:
+        conformance = _paths.load_project("conformance_describe", _paths.CONFORMANCE)
+        described = to_json(conformance.app.describe())
+        self.assertEqual([m["name"] for m in described["models"]], ["Inner", "Everything"])
+        fields = described["models"][1]["fields"]
+        self.assertEqual(
+            [f["name"] for f in fields],
+            "id s lc i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 b dec d dt dt64 uid e j inner "
+            "opt_s opt_i arr_i arr_opt m m_arr inners".split(),
+        )
+        self.assertEqual(fields[27]["data_type"], scalar("uint8", "map", "array"))
+        self.assertEqual(fields[28]["data_type"], scalar({"nested": "Inner"}, "array"))
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class DeclarationsTest(unittest.TestCase):
+    def test_pipeline_options_engines_views_and_dead_letters(self) -> None:
+        from dataclasses import dataclass
+        from typing import Optional
+
+        from moose_guest import (
+            App,
+            DeadLetterQueue,
+            Key,
+            PipelineConfig,
+            ReplacingMergeTree,
+            StreamConfig,
+            TableConfig,
+        )
+
+        @dataclass
+        class Event:
+            id: Key[str]
+            version: int
+
+        app = App()
+        events = app.ingest_pipeline(
+            "Event",
+            Event,
+            PipelineConfig(
+                dead_letter=False,
+                table=TableConfig(engine=ReplacingMergeTree("version")),
+                stream=StreamConfig(partitions=4, retention_hours=24),
+            ),
+        )
+        copy = app.stream_pipeline("EventCopy", Event, PipelineConfig(table=None))
+        failed = DeadLetterQueue("copy_failures")
+
+        def copy_event(event: Event) -> Optional[Event]:
+            return event
+
+        events.stream.add_transform(copy.stream, copy_event, dead_letter=failed)
+        copy.stream.add_consumer(lambda e: None, name="watch")
+        app.view("recent", "SELECT * FROM Event ORDER BY version DESC LIMIT 10", [events.table])
+        d = to_json(app.describe())
+        self.assertEqual(d["streams"][0], {"name": "Event", "model": "Event", "partitions": 4, "retention_hours": 24})
+        self.assertEqual(d["tables"], [
+            {"name": "Event", "model": "Event", "order_by": [], "engine": {"replacing-merge-tree": "version"}, "source_stream": "Event"}
+        ])
+        self.assertEqual(d["ingests"], [{"name": "Event", "model": "Event", "stream": "Event", "dead_letter": None}])
+        self.assertEqual(d["functions"], [
+            {"name": "copy_event", "source": "Event", "destination": "EventCopy", "dead_letter": "copy_failures"},
+            {"name": "watch", "source": "EventCopy", "destination": None, "dead_letter": None},
+        ])
+        self.assertEqual(d["views"], [{"name": "recent", "select": "SELECT * FROM Event ORDER BY version DESC LIMIT 10", "sources": ["Event"]}])
+        self.assertEqual([m["name"] for m in d["models"]], ["Event"])
+        self.assertIsNone(copy.ingest)

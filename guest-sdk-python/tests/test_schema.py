@@ -1,0 +1,165 @@
+"""Annotation -> column type mapping, for every type."""
+
+import unittest
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum, IntEnum
+from typing import Annotated, Any, Optional
+from uuid import UUID
+
+import _paths  # noqa: F401
+
+from moose_guest import (
+    DateTime64,
+    Float32,
+    Float64,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Json,
+    Key,
+    LowCardinality,
+    SchemaError,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    datetime64,
+    decimal,
+    field,
+    model,
+)
+from moose_guest.defs import to_json
+from moose_guest.schema import model_info, type_info
+from moose_guest.types import int8, uint64
+
+
+class Color(Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Level(IntEnum):
+    LOW = 10
+    HIGH = 20
+
+
+@dataclass
+class Address:
+    street: str
+
+
+def leaf(tp: Any) -> Any:
+    return to_json(type_info(tp).data_type)
+
+
+class TypeMappingTest(unittest.TestCase):
+    def test_scalars(self) -> None:
+        cases = {
+            str: "string",
+            LowCardinality[str]: "low-cardinality-string",
+            int: "int64",
+            Int8: "int8",
+            Int16: "int16",
+            Int32: "int32",
+            Int64: "int64",
+            UInt8: "uint8",
+            UInt16: "uint16",
+            UInt32: "uint32",
+            UInt64: "uint64",
+            Annotated[int, int8]: "int8",
+            Annotated[int, uint64]: "uint64",
+            float: "float64",
+            Float64: "float64",
+            Float32: "float32",
+            bool: "boolean",
+            date: "date",
+            datetime: "date-time",
+            UUID: "uuid",
+            Json: "json",
+            Any: "json",
+        }
+        for tp, expected in cases.items():
+            with self.subTest(tp=tp):
+                self.assertEqual(leaf(tp), {"wrappers": [], "leaf": expected})
+
+    def test_parameterized_leaves(self) -> None:
+        self.assertEqual(leaf(Annotated[Decimal, decimal(18, 4)])["leaf"], {"decimal": [18, 4]})
+        self.assertEqual(leaf(DateTime64[3])["leaf"], {"date-time64": 3})
+        self.assertEqual(leaf(Annotated[datetime, datetime64(6)])["leaf"], {"date-time64": 6})
+        self.assertEqual(
+            leaf(Color)["leaf"], {"enum": [{"name": "red", "value": 1}, {"name": "green", "value": 2}]}
+        )
+        self.assertEqual(
+            leaf(Level)["leaf"], {"enum": [{"name": "LOW", "value": 10}, {"name": "HIGH", "value": 20}]}
+        )
+        self.assertEqual(leaf(Address)["leaf"], {"nested": "Address"})
+
+    def test_wrappers_outermost_first(self) -> None:
+        self.assertEqual(leaf(Optional[int]), {"wrappers": ["nullable"], "leaf": "int64"})
+        self.assertEqual(leaf(int | None), {"wrappers": ["nullable"], "leaf": "int64"})
+        self.assertEqual(leaf(list[Optional[str]]), {"wrappers": ["array", "nullable"], "leaf": "string"})
+        self.assertEqual(leaf(dict[str, list[UInt8]]), {"wrappers": ["map", "array"], "leaf": "uint8"})
+        self.assertEqual(
+            leaf(Optional[LowCardinality[str]]), {"wrappers": ["nullable"], "leaf": "low-cardinality-string"}
+        )
+        self.assertEqual(leaf(list[Address]), {"wrappers": ["array"], "leaf": {"nested": "Address"}})
+
+    def test_key_marker(self) -> None:
+        self.assertTrue(type_info(Key[str]).key)
+        self.assertEqual(leaf(Key[UInt64])["leaf"], "uint64")
+
+    def test_unsupported_annotations(self) -> None:
+        for tp in (bytes, Decimal, dict[int, str], Optional[int | str], LowCardinality[int], tuple[int, int]):
+            with self.subTest(tp=tp):
+                with self.assertRaises(SchemaError):
+                    type_info(tp)
+
+    def test_model_fields_docs_defaults_and_names(self) -> None:
+        @model(name="Renamed", version="1.1")
+        @dataclass
+        class Doc:
+            """A documented model."""
+
+            id: Key[str]
+            created: datetime = field(clickhouse_default="now()", doc="When it was created.")
+            from_: Optional[str] = field(default=None, name="from")
+
+        info = model_info(Doc)
+        self.assertEqual(info.reference, "Renamed@1.1")
+        definition = to_json(info.model_def())
+        self.assertEqual(definition["doc"], "A documented model.")
+        self.assertEqual(
+            definition["fields"][1],
+            {
+                "name": "created",
+                "data_type": {"wrappers": [], "leaf": "date-time"},
+                "key": False,
+                "default": "now()",
+                "doc": "When it was created.",
+            },
+        )
+        self.assertEqual(definition["fields"][2]["name"], "from")
+
+    def test_dataclass_without_docstring_has_no_doc(self) -> None:
+        @dataclass
+        class Plain:
+            id: str
+
+        self.assertIsNone(model_info(Plain).doc)
+
+    def test_plain_annotated_class(self) -> None:
+        class Typed:
+            id: Key[str]
+            n: int = 3
+
+        info = model_info(Typed)
+        record = info.parse({"id": "a"})
+        self.assertEqual((record.id, record.n), ("a", 3))
+        self.assertEqual(info.dump(record), {"id": "a", "n": 3})
+
+
+if __name__ == "__main__":
+    unittest.main()
