@@ -36,3 +36,9 @@ done
 
 # TypeScript and mypy, which the tests run on generated client SDKs.
 ./scripts/setup-sdkgen.sh
+
+# A real (old, Debian) ClickHouse server for the server smoke suite.
+./scripts/setup-clickhouse-server.sh
+
+# The Kafka-compatible broker (tansu) the Kafka backend's end-to-end test and benchmark use.
+./scripts/setup-kafka.sh

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiEndpoint, ApiState};
 use crate::app::App;
 use crate::assemble::{assemble, Step};
-use crate::config::Project;
+use crate::config::{Project, StreamingBackend};
 use crate::functions::{self, Destination, FunctionRunner, RunnerOptions};
 use crate::infra::{infra, Infra};
 use crate::ingest::{IngestEndpoint, IngestState};
@@ -25,6 +25,7 @@ use crate::olap::{ddl, OlapQueryService, OlapStore, QueryLimits};
 use crate::records::ModelValidator;
 use crate::runtime::{GuestComponent, Runtime};
 use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
+use crate::stream::kafka::{KafkaConfig, KafkaStreams};
 use crate::stream::Streams;
 use crate::sync::{self, SyncOptions, TableSync};
 
@@ -90,15 +91,37 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         .into_iter()
         .map(|c| (c.name().to_string(), Arc::new(c)))
         .collect();
-    let infra = infra(&app);
+    let mut infra = infra(&app);
+    if let Some(partitions) = config.streaming.partitions {
+        for spec in &mut infra.streams {
+            let undeclared = app
+                .def
+                .streams
+                .iter()
+                .any(|s| s.name == spec.name && s.partitions == 0);
+            if undeclared {
+                spec.partitions = partitions;
+            }
+        }
+    }
 
     let started = Instant::now();
-    let streams: Arc<dyn Streams> = Arc::new(
-        EmbeddedStreams::open(state_dir.join("streams"), EmbeddedOptions::default())
-            .map_err(|e| anyhow!("opening the embedded streams: {e}"))?,
-    );
+    let streams: Arc<dyn Streams> = match config.streaming.backend {
+        StreamingBackend::Embedded => Arc::new(
+            EmbeddedStreams::open(state_dir.join("streams"), EmbeddedOptions::default())
+                .map_err(|e| anyhow!("opening the embedded streams: {e}"))?,
+        ),
+        StreamingBackend::Kafka => Arc::new(
+            KafkaConfig::from_section(&config.streaming)
+                .and_then(KafkaStreams::connect)
+                .map_err(|e| anyhow!("connecting to Kafka: {e}"))?,
+        ),
+    };
     for spec in &infra.streams {
-        streams.ensure_stream(spec).await?;
+        streams
+            .ensure_stream(spec)
+            .await
+            .with_context(|| format!("creating stream `{}`", spec.name))?;
     }
     progress(&format!(
         "{} streams ready ({:.1?})",
@@ -106,13 +129,10 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         started.elapsed()
     ));
     let started = Instant::now();
-    let mut statements = ddl::plan(&app, olap.database())?;
-    statements.extend(
-        infra
-            .dead_letters
-            .iter()
-            .map(|name| ddl::dead_letter_table(olap.database(), name)),
-    );
+    // The server's version and the cluster decide the DDL's form and the types it can store.
+    let target = olap.target().await?;
+    let mut statements = ddl::plan(&app, &target)?;
+    statements.extend(ddl::dead_letter_tables(&app, &target));
     ddl::apply(&olap, &statements).await?;
     progress(&format!(
         "tables and views ready ({:.1?})",

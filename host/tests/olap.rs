@@ -76,6 +76,7 @@ fn config(url: &str, database: &str) -> OlapConfig {
         password: String::new(),
         lz4: false,
         request_timeout: Duration::from_secs(60),
+        cluster: None,
     }
 }
 

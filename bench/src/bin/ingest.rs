@@ -1,23 +1,32 @@
 //! Ingest benchmark of `moose dev` on the quickstart: records/s through `POST /ingest`
 //! (validated and durable before the answer), and end-to-end latency from ingest until a
 //! record is queryable in ClickHouse. Each is reported next to a baseline run in the same
-//! script: an HTTP sink that only reads the bodies, and a direct ClickHouse insert.
+//! script: an HTTP sink that only reads the bodies, and a direct ClickHouse insert. With
+//! `--kafka`, a second `moose dev` with `streaming.backend = "kafka"` against a local tansu
+//! broker (scripts/setup-kafka.sh) is measured in the same rounds, next to the embedded
+//! backend.
 //!
-//! Run: `cargo run --release -p moose-bench --bin ingest [-- --records N --clients C]`
+//! Run: `cargo run --release -p moose-bench --bin ingest [-- --records N --clients C --kafka]`
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use axum::body::Bytes;
 use axum::routing::post;
+use moose_tests::tansu::Tansu;
 use moose_tests::DevHost;
 
 const BODY: usize = 1_000;
 
 fn main() -> anyhow::Result<()> {
-    let (records, clients) = parse_args()?;
+    let (records, clients, kafka) = parse_args()?;
     release_moose()?;
     let host = DevHost::start("examples/quickstart");
+    let kafka = kafka.then(|| {
+        let tansu = Tansu::start();
+        let host = DevHost::start_with("examples/quickstart", &tansu.streaming_config());
+        (tansu, host)
+    });
     let sink = start_sink()?;
 
     let bodies: Vec<String> = (0..records)
@@ -49,6 +58,23 @@ fn main() -> anyhow::Result<()> {
             format!("round {}", round + 1),
             moose / floor
         );
+        if let Some((_, kafka)) = &kafka {
+            let rate = throughput(
+                &format!("{}/ingest/Order", kafka.api),
+                &bodies,
+                clients,
+                round,
+            )?;
+            println!(
+                "{:>22} {rate:>14.0} {floor:>14.0} {:>8.2}   (kafka/embedded {:.2})",
+                format!("round {} kafka", round + 1),
+                rate / floor,
+                rate / moose
+            );
+        }
+    }
+    if let Some((_tansu, kafka)) = kafka {
+        kafka.stop();
     }
 
     let samples = 30;
@@ -131,19 +157,21 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
-fn parse_args() -> anyhow::Result<(usize, usize)> {
+fn parse_args() -> anyhow::Result<(usize, usize, bool)> {
     let mut records = 200_000;
     let mut clients = 8;
+    let mut kafka = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value = args.next().context("flags take a value")?;
+        let mut value = || args.next().context("--records and --clients take a value");
         match arg.as_str() {
-            "--records" => records = value.parse()?,
-            "--clients" => clients = value.parse()?,
-            other => bail!("unknown flag {other}; use --records N --clients C"),
+            "--records" => records = value()?.parse()?,
+            "--clients" => clients = value()?.parse()?,
+            "--kafka" => kafka = true,
+            other => bail!("unknown flag {other}; use --records N --clients C [--kafka]"),
         }
     }
-    Ok((records, clients))
+    Ok((records, clients, kafka))
 }
 
 fn order(i: usize) -> String {

@@ -2,8 +2,9 @@
 //!
 //! Those builds take seconds (a JS engine or a Python interpreter is snapshotted into the
 //! component), so an unchanged component is not rebuilt. The fingerprint covers every
-//! file under the given input directories except dependency and output directories, plus
-//! the WIT contract.
+//! file under the given input directories except dependency and output directories and
+//! the app's `moose.config.toml` (host settings, not component source), plus the WIT
+//! contract.
 
 use std::path::{Path, PathBuf};
 
@@ -59,7 +60,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
             if !skipped {
                 collect(&path, files);
             }
-        } else if kind.is_file() {
+        } else if kind.is_file() && entry.file_name() != crate::config::CONFIG_FILE {
             files.push(path);
         }
     }

@@ -52,6 +52,9 @@ pub struct ProjectConfig {
     /// `[auth]`: credentials for the HTTP surfaces; absent = open.
     #[serde(default)]
     pub auth: crate::auth::AuthConfig,
+    /// `[streaming]`: the streams between ingest, functions and tables.
+    #[serde(default)]
+    pub streaming: StreamingSection,
 }
 
 /// `[clickhouse]`: the OLAP store.
@@ -68,6 +71,9 @@ pub struct ClickHouseSection {
     pub python: Option<PathBuf>,
     /// Port the embedded engine serves the ClickHouse HTTP interface on; 0 picks a free one.
     pub embedded_port: u16,
+    /// Cluster of the `url` server (`<remote_servers>` in its config): every DDL statement
+    /// runs `ON CLUSTER`, tables are replicated and fronted by `Distributed` tables.
+    pub cluster: Option<String>,
 }
 
 impl Default for ClickHouseSection {
@@ -79,6 +85,7 @@ impl Default for ClickHouseSection {
             password: String::new(),
             python: None,
             embedded_port: 0,
+            cluster: None,
         }
     }
 }
@@ -106,6 +113,48 @@ impl Default for HttpSection {
             max_body_bytes: 16 << 20,
         }
     }
+}
+
+/// `[streaming]`: which backend keeps the streams, and how Kafka is reached.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamingSection {
+    pub backend: StreamingBackend,
+    /// Kafka brokers, `host:port[,host:port...]`; `MOOSE_KAFKA_BROKERS` overrides it.
+    pub bootstrap_servers: Option<String>,
+    /// Partitions of a stream that declares none (default 4).
+    pub partitions: Option<u32>,
+    /// Replication factor of the topics the host creates (Kafka).
+    pub replication_factor: u16,
+    /// Compression of produced batches (Kafka): `lz4`, `zstd` or `none`.
+    pub compression: crate::stream::kafka::Compression,
+    /// `[streaming.librdkafka]`: librdkafka properties set verbatim on every Kafka client
+    /// (`"security.protocol" = "SASL_SSL"`, `"sasl.mechanism"`, ...), over the host's own.
+    pub librdkafka: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for StreamingSection {
+    fn default() -> Self {
+        Self {
+            backend: StreamingBackend::Embedded,
+            bootstrap_servers: None,
+            partitions: None,
+            replication_factor: 1,
+            compression: crate::stream::kafka::Compression::default(),
+            librdkafka: Default::default(),
+        }
+    }
+}
+
+/// Where the streams are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamingBackend {
+    /// A log in the app's state directory.
+    #[default]
+    Embedded,
+    /// One topic per stream on a Kafka-compatible cluster.
+    Kafka,
 }
 
 /// `[app]`: what the app is made of.
@@ -195,6 +244,11 @@ impl Project {
         if config.app.components.is_empty() {
             return Err(invalid("app.components lists no component"));
         }
+        if config.streaming.partitions == Some(0) || config.streaming.replication_factor == 0 {
+            return Err(invalid(
+                "streaming.partitions and streaming.replication_factor must be positive",
+            ));
+        }
         if config.runtime.memory_limit_mb == 0 || config.runtime.call_timeout_ms == 0 {
             return Err(invalid(
                 "runtime.memory_limit_mb and runtime.call_timeout_ms must be positive",
@@ -271,6 +325,32 @@ mod tests {
             message.contains("unknown field `memory_limit`"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn reads_streaming() {
+        let config = parse("[app]\nname = \"shop\"\n").expect("valid config");
+        assert_eq!(config.streaming.backend, StreamingBackend::Embedded);
+        let config = parse(
+            "[app]\nname = \"shop\"\n[streaming]\nbackend = \"kafka\"\nbootstrap_servers = \"b:9092\"\ncompression = \"zstd\"\n[streaming.librdkafka]\n\"security.protocol\" = \"SASL_SSL\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(config.streaming.backend, StreamingBackend::Kafka);
+        assert_eq!(
+            config.streaming.bootstrap_servers.as_deref(),
+            Some("b:9092")
+        );
+        assert_eq!(
+            config
+                .streaming
+                .librdkafka
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SASL_SSL")
+        );
+        assert!(parse("[app]\nname = \"a\"\n[streaming]\nbackend = \"redis\"\n").is_err());
+        assert!(parse("[app]\nname = \"a\"\n[streaming]\ncompression = \"snappy\"\n").is_err());
+        assert!(parse("[app]\nname = \"a\"\n[streaming]\nbrokers = \"b:9092\"\n").is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The ClickHouse client: one `clickhouse` crate client per server, for DDL, queries and
 //! inserts.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,6 +11,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 
+use tokio::sync::OnceCell;
+
+use super::compat::{ServerInfo, ServerVersion, OPTIONAL_SETTINGS};
+use super::ddl::{quote_string, Target};
 use super::error::OlapError;
 use crate::config::ClickHouseSection;
 
@@ -28,6 +34,9 @@ pub struct OlapConfig {
     pub lz4: bool,
     /// Longest a DDL statement, an insert or an internal query may take end to end.
     pub request_timeout: Duration,
+    /// The cluster the schema is created on (`ON CLUSTER`, replicated and distributed
+    /// tables), or `None` for a single server.
+    pub cluster: Option<String>,
 }
 
 impl OlapConfig {
@@ -43,6 +52,7 @@ impl OlapConfig {
             password: section.password.clone(),
             lz4: true,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            cluster: section.cluster.clone(),
         }
     }
 
@@ -50,6 +60,7 @@ impl OlapConfig {
     pub fn embedded(section: &ClickHouseSection, url: &str) -> Self {
         Self {
             lz4: false,
+            cluster: None,
             ..Self::external(section, url)
         }
     }
@@ -66,6 +77,8 @@ pub struct OlapClient {
     server: clickhouse::Client,
     /// Requests in the app's database.
     db: clickhouse::Client,
+    /// The server's version and features, detected on first use.
+    server_info: Arc<OnceCell<ServerInfo>>,
 }
 
 impl std::fmt::Debug for OlapClient {
@@ -124,7 +137,12 @@ impl OlapClient {
             server = server.with_password(config.password.clone());
         }
         let db = server.clone().with_database(config.database.clone());
-        Ok(Self { config, server, db })
+        Ok(Self {
+            config,
+            server,
+            db,
+            server_info: Arc::default(),
+        })
     }
 
     /// The server's URL.
@@ -177,6 +195,71 @@ impl OlapClient {
         Ok(String::from_utf8_lossy(&bytes).trim().to_string())
     }
 
+    /// The server's version and optional features; queried on the first call (two
+    /// requests), then cached for the life of the client and its clones.
+    pub async fn server_info(&self) -> Result<&ServerInfo, OlapError> {
+        self.server_info.get_or_try_init(|| self.detect()).await
+    }
+
+    async fn detect(&self) -> Result<ServerInfo, OlapError> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            version: String,
+            settings: Vec<String>,
+        }
+        let names: Vec<String> = OPTIONAL_SETTINGS.iter().map(|s| quote_string(s)).collect();
+        let sql = format!(
+            "SELECT version() AS version, \
+             (SELECT groupArray(name) FROM system.settings WHERE name IN ({})) AS settings",
+            names.join(", ")
+        );
+        let bytes = self.fetch(&self.server, &sql, "JSONEachRow", &[]).await?;
+        let row: Row = serde_json::from_slice(&bytes).map_err(|e| OlapError::Unavailable {
+            code: None,
+            message: format!("{}: unexpected reply to the version query: {e}", self.url()),
+        })?;
+        let version = ServerVersion::parse(&row.version).ok_or_else(|| OlapError::Unavailable {
+            code: None,
+            message: format!(
+                "{}: unrecognised server version `{}`",
+                self.url(),
+                row.version
+            ),
+        })?;
+        // Servers without query parameters take `param_p` for an unknown setting.
+        let query_parameters = match self
+            .fetch(
+                &self.server,
+                "SELECT {p:UInt8}",
+                "TabSeparated",
+                &[("param_p", "1")],
+            )
+            .await
+        {
+            Ok(_) => true,
+            Err(OlapError::Rejected { .. }) => false,
+            Err(error) => return Err(error),
+        };
+        tracing::debug!(version = %row.version, query_parameters, "detected ClickHouse");
+        Ok(ServerInfo {
+            version_text: row.version,
+            version,
+            settings: row.settings.into_iter().collect::<BTreeSet<_>>(),
+            query_parameters,
+        })
+    }
+
+    /// Where the app's schema goes on this server: its database, the configured cluster
+    /// and the server's version (see [`Self::server_info`]).
+    pub async fn target(&self) -> Result<Target, OlapError> {
+        let info = self.server_info().await?;
+        Ok(Target {
+            database: self.config.database.clone(),
+            cluster: self.config.cluster.clone(),
+            server: Some(info.version),
+        })
+    }
+
     /// Succeeds when the server answers a query.
     pub async fn ping(&self) -> Result<(), OlapError> {
         self.fetch(&self.server, "SELECT 1", "TabSeparated", &[])
@@ -186,7 +269,12 @@ impl OlapClient {
 
     /// `CREATE DATABASE IF NOT EXISTS` for the app's database.
     pub async fn ensure_database(&self) -> Result<(), OlapError> {
-        self.execute_on_server(&super::ddl::create_database(&self.config.database))
+        let target = Target {
+            database: self.config.database.clone(),
+            cluster: self.config.cluster.clone(),
+            server: None,
+        };
+        self.execute_on_server(&super::ddl::create_database(&target))
             .await
     }
 

@@ -4,10 +4,18 @@
 //! a no-op. Identifiers are always backquoted; names are qualified with the database.
 //! Order: the database, then tables, then aggregation targets, then materialized views and
 //! views, each view after the views it reads.
+//!
+//! On a cluster ([`Target::cluster`]) every statement runs `ON CLUSTER`, and each table
+//! `T` is two tables: `T_local`, a `Replicated*MergeTree` on every replica holding the
+//! shard's rows, and `T`, a `Distributed` table over the `T_local`s that inserts and
+//! queries use, so the app's SQL and the host's writers name tables as on one server.
+//! Materialized views read and write the distributed tables: see
+//! [`create_materialized_view`].
 
 use std::collections::BTreeSet;
 
 use super::client::OlapClient;
+use super::compat::{Column, ServerVersion, TypeFeature};
 use super::error::OlapError;
 use crate::app::App;
 use crate::runtime::types::{
@@ -28,8 +36,66 @@ pub const DEAD_LETTER_COLUMNS: &[(&str, &str)] = &[
 /// Suffix of the materialized view that feeds an aggregation's target table.
 pub const MATERIALIZED_VIEW_SUFFIX: &str = "_mv";
 
+/// Suffix of the replicated table behind a distributed table on a cluster.
+pub const LOCAL_TABLE_SUFFIX: &str = "_local";
+
+/// ZooKeeper path of a replicated table; ClickHouse expands the macros on each replica.
+pub const REPLICA_PATH: &str = "/clickhouse/tables/{shard}/{database}/{table}";
+
+/// Replica name of a replicated table: the `{replica}` macro of each server.
+pub const REPLICA_NAME: &str = "{replica}";
+
 /// Nested records deeper than this are refused (validation already rejects cycles).
 const MAX_NESTING: usize = 32;
+
+/// Where the schema is created.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    /// The app's database.
+    pub database: String,
+    /// The cluster every statement runs on, or `None` for a single server.
+    pub cluster: Option<String>,
+    /// The server's version when known: the host's own dead-letter columns fall back to
+    /// `String` and `DateTime` on servers without `LowCardinality` and `DateTime64`.
+    /// `None` assumes a current server.
+    pub server: Option<ServerVersion>,
+}
+
+impl From<&str> for Target {
+    /// A single current server.
+    fn from(database: &str) -> Self {
+        Self {
+            database: database.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+impl From<&Target> for Target {
+    fn from(target: &Target) -> Self {
+        target.clone()
+    }
+}
+
+impl Target {
+    /// ` ON CLUSTER `c`` on a cluster, else nothing.
+    fn on_cluster(&self) -> String {
+        match &self.cluster {
+            Some(cluster) => format!(" ON CLUSTER {}", quote_ident(cluster)),
+            None => String::new(),
+        }
+    }
+
+    /// `` `database`.`name` ``.
+    fn qualified(&self, name: &str) -> String {
+        qualified(&self.database, name)
+    }
+
+    /// The server stores `feature` (assumed when the version is unknown).
+    fn stores(&self, feature: TypeFeature) -> bool {
+        self.server.is_none_or(|version| feature.available(version))
+    }
+}
 
 /// What a DDL statement creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +112,8 @@ pub enum DdlKind {
     View,
     /// A table with the host's dead-letter schema.
     DeadLetterTable,
+    /// On a cluster, the `Distributed` table in front of a table's `<name>_local` tables.
+    DistributedTable,
 }
 
 impl std::fmt::Display for DdlKind {
@@ -57,6 +125,7 @@ impl std::fmt::Display for DdlKind {
             DdlKind::MaterializedView => "materialized view",
             DdlKind::View => "view",
             DdlKind::DeadLetterTable => "dead-letter table",
+            DdlKind::DistributedTable => "distributed table",
         })
     }
 }
@@ -70,6 +139,8 @@ pub struct DdlStatement {
     pub name: String,
     /// The `CREATE ... IF NOT EXISTS` statement.
     pub sql: String,
+    /// The columns it declares, which [`apply`] checks against the server's version.
+    pub columns: Vec<Column>,
 }
 
 /// A backquoted identifier: `` `na\`me` ``.
@@ -111,9 +182,13 @@ pub fn qualified(database: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(database), quote_ident(name))
 }
 
-/// `CREATE DATABASE IF NOT EXISTS`.
-pub fn create_database(database: &str) -> String {
-    format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database))
+/// `CREATE DATABASE IF NOT EXISTS`, `ON CLUSTER` on a cluster.
+pub fn create_database(target: &Target) -> String {
+    format!(
+        "CREATE DATABASE IF NOT EXISTS {}{}",
+        quote_ident(&target.database),
+        target.on_cluster()
+    )
 }
 
 /// The ClickHouse type of a field: [`DataType::type_name`], with nested records resolved
@@ -165,22 +240,127 @@ fn tuple_type(app: &App, reference: &str, depth: usize) -> Result<String, OlapEr
     Ok(format!("Tuple({})", elements.join(", ")))
 }
 
-/// The engine clause, like [`TableEngine::sql`] with its column names backquoted.
-pub fn engine(engine: &TableEngine) -> String {
+/// The engine's name and arguments, its column names backquoted.
+fn engine_parts(engine: &TableEngine) -> (&'static str, Vec<String>) {
     match engine {
-        TableEngine::ReplacingMergeTree(Some(version)) => {
-            format!("ReplacingMergeTree({})", quote_ident(version))
+        TableEngine::MergeTree => ("MergeTree", vec![]),
+        TableEngine::ReplacingMergeTree(version) => (
+            "ReplacingMergeTree",
+            version.iter().map(|v| quote_ident(v)).collect(),
+        ),
+        TableEngine::SummingMergeTree(columns) if columns.is_empty() => {
+            ("SummingMergeTree", vec![])
         }
-        TableEngine::SummingMergeTree(columns) if !columns.is_empty() => {
+        TableEngine::SummingMergeTree(columns) => {
             let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-            format!("SummingMergeTree(({}))", columns.join(", "))
+            (
+                "SummingMergeTree",
+                vec![format!("({})", columns.join(", "))],
+            )
         }
-        other => other.sql(),
+        TableEngine::AggregatingMergeTree => ("AggregatingMergeTree", vec![]),
     }
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for `table`, its columns from its model.
-pub fn create_table(app: &App, database: &str, table: &TableDef) -> Result<String, OlapError> {
+/// The engine clause, like [`TableEngine::sql`] with its column names backquoted.
+pub fn engine(engine: &TableEngine) -> String {
+    match engine_parts(engine) {
+        (name, args) if args.is_empty() => name.to_string(),
+        (name, args) => format!("{name}({})", args.join(", ")),
+    }
+}
+
+/// The replicated form of `engine`: `Replicated<Engine>('<path>', '{replica}', <args>)`
+/// with [`REPLICA_PATH`] and [`REPLICA_NAME`].
+pub fn replicated_engine(engine: &TableEngine) -> String {
+    let (name, args) = engine_parts(engine);
+    let mut all = vec![quote_string(REPLICA_PATH), quote_string(REPLICA_NAME)];
+    all.extend(args);
+    format!("Replicated{name}({})", all.join(", "))
+}
+
+/// `CREATE TABLE` for `name` with `columns` (each `name type clauses`) and `order_by`:
+/// `engine` on a single server; on a cluster, `<name>_local` with the replicated engine
+/// (see [`distributed_table`] for the table in front of it).
+fn create_table_sql(
+    target: &Target,
+    name: &str,
+    columns: &[String],
+    engine: &TableEngine,
+    order_by: &[String],
+) -> (String, String) {
+    let (table, engine) = match target.cluster {
+        Some(_) => (local_table_name(name), replicated_engine(engine)),
+        None => (name.to_string(), self::engine(engine)),
+    };
+    let order_by: Vec<String> = order_by.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {}{}\n(\n{}\n)\nENGINE = {engine}\nORDER BY ({})",
+        target.qualified(&table),
+        target.on_cluster(),
+        columns.join(",\n"),
+        order_by.join(", ")
+    );
+    (table, sql)
+}
+
+/// `<name>_local`: the replicated table behind distributed table `name` on a cluster.
+pub fn local_table_name(name: &str) -> String {
+    format!("{name}{LOCAL_TABLE_SUFFIX}")
+}
+
+/// On a cluster, the `Distributed` table `name` over the `<name>_local` tables of the
+/// cluster, with their columns, sharded by `cityHash64` of `sharding` (`rand()` when
+/// empty); `None` on a single server.
+pub fn distributed_table(target: &Target, name: &str, sharding: &[String]) -> Option<DdlStatement> {
+    let cluster = target.cluster.as_deref()?;
+    let local = local_table_name(name);
+    let sharding_key = if sharding.is_empty() {
+        "rand()".to_string()
+    } else {
+        let columns: Vec<String> = sharding.iter().map(|c| quote_ident(c)).collect();
+        format!("cityHash64({})", columns.join(", "))
+    };
+    Some(DdlStatement {
+        kind: DdlKind::DistributedTable,
+        name: name.to_string(),
+        sql: format!(
+            "CREATE TABLE IF NOT EXISTS {}{}\nAS {}\nENGINE = Distributed({}, {}, {}, {sharding_key})",
+            target.qualified(name),
+            target.on_cluster(),
+            target.qualified(&local),
+            quote_string(cluster),
+            quote_string(&target.database),
+            quote_string(&local),
+        ),
+        columns: vec![],
+    })
+}
+
+/// The columns a cluster shards `table` by: its model's key fields when they are all in
+/// the sort key; else, for engines that merge rows with equal sort keys, the sort key (so
+/// those rows share a shard); else none (`rand()`).
+fn sharding_columns(app: &App, table: &TableDef, order_by: &[String]) -> Vec<String> {
+    let keys = app.key_fields(&table.model);
+    if !keys.is_empty() && keys.iter().all(|k| order_by.contains(k)) {
+        keys
+    } else if matches!(table.engine, TableEngine::MergeTree) {
+        vec![]
+    } else {
+        order_by.to_vec()
+    }
+}
+
+/// The statements that create `table` (`kind` [`DdlKind::Table`] or
+/// [`DdlKind::AggregationTarget`]), its columns from its model; on a cluster, the
+/// replicated `<table>_local` and the distributed table (see the module docs).
+pub fn create_table(
+    app: &App,
+    target: impl Into<Target>,
+    table: &TableDef,
+    kind: DdlKind,
+) -> Result<Vec<DdlStatement>, OlapError> {
+    let target = target.into();
     let subject = format!("table `{}`", table.name);
     let model = app.model(&table.model).ok_or_else(|| {
         OlapError::Schema(format!(
@@ -195,6 +375,7 @@ pub fn create_table(app: &App, database: &str, table: &TableDef) -> Result<Strin
         )));
     }
     let mut columns = Vec::with_capacity(model.fields.len());
+    let mut checked = Vec::with_capacity(model.fields.len());
     for field in &model.fields {
         let ty = column_type(app, &field.data_type)
             .map_err(|e| OlapError::Schema(format!("{subject}, field `{}`: {e}", field.name)))?;
@@ -208,6 +389,11 @@ pub fn create_table(app: &App, database: &str, table: &TableDef) -> Result<Strin
             column.push_str(&quote_string(doc));
         }
         columns.push(column);
+        checked.push(Column {
+            owner: model.name.clone(),
+            name: field.name.clone(),
+            ty,
+        });
     }
     let order_by = app.order_by(table);
     if order_by.is_empty() {
@@ -216,14 +402,19 @@ pub fn create_table(app: &App, database: &str, table: &TableDef) -> Result<Strin
             table.model
         )));
     }
-    let order_by: Vec<String> = order_by.iter().map(|c| quote_ident(c)).collect();
-    Ok(format!(
-        "CREATE TABLE IF NOT EXISTS {}\n(\n{}\n)\nENGINE = {}\nORDER BY ({})",
-        qualified(database, &table.name),
-        columns.join(",\n"),
-        engine(&table.engine),
-        order_by.join(", ")
-    ))
+    let (name, sql) = create_table_sql(&target, &table.name, &columns, &table.engine, &order_by);
+    let mut statements = vec![DdlStatement {
+        kind,
+        name,
+        sql,
+        columns: checked,
+    }];
+    statements.extend(distributed_table(
+        &target,
+        &table.name,
+        &sharding_columns(app, table, &order_by),
+    ));
+    Ok(statements)
 }
 
 /// The name of the materialized view that feeds `aggregation`'s target.
@@ -232,39 +423,80 @@ pub fn materialized_view_name(aggregation: &AggregationDef) -> String {
 }
 
 /// `CREATE MATERIALIZED VIEW IF NOT EXISTS <name>_mv TO <target> AS <select>`.
-pub fn create_materialized_view(database: &str, aggregation: &AggregationDef) -> String {
+///
+/// On a cluster the view exists on every server, reads the distributed tables the
+/// aggregation's SQL names and writes to the distributed target. A materialized view sees
+/// the blocks inserted into the table it reads, so each insert into a distributed source
+/// is aggregated once, on the server that took it (the shards' `_local` tables have no
+/// view), and the result is routed through the distributed target by its sharding key,
+/// so rows that `SummingMergeTree`/`ReplacingMergeTree` merge land on the same shard.
+/// Reading the `_local` tables instead would need the app's SQL rewritten and would
+/// leave each shard's partial aggregates on that shard, unmerged with the others.
+pub fn create_materialized_view(target: impl Into<Target>, aggregation: &AggregationDef) -> String {
+    let target = target.into();
     format!(
-        "CREATE MATERIALIZED VIEW IF NOT EXISTS {} TO {}\nAS {}",
-        qualified(database, &materialized_view_name(aggregation)),
-        qualified(database, &aggregation.target.name),
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {}{} TO {}\nAS {}",
+        target.qualified(&materialized_view_name(aggregation)),
+        target.on_cluster(),
+        target.qualified(&aggregation.target.name),
         aggregation.select.trim().trim_end_matches(';')
     )
 }
 
-/// `CREATE VIEW IF NOT EXISTS <name> AS <select>`.
-pub fn create_view(database: &str, view: &ViewDef) -> String {
+/// `CREATE VIEW IF NOT EXISTS <name> AS <select>`; on a cluster the view reads the
+/// distributed tables.
+pub fn create_view(target: impl Into<Target>, view: &ViewDef) -> String {
+    let target = target.into();
     format!(
-        "CREATE VIEW IF NOT EXISTS {}\nAS {}",
-        qualified(database, &view.name),
+        "CREATE VIEW IF NOT EXISTS {}{}\nAS {}",
+        target.qualified(&view.name),
+        target.on_cluster(),
         view.select.trim().trim_end_matches(';')
     )
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for dead-letter stream `name`, with [`DEAD_LETTER_COLUMNS`].
-pub fn dead_letter_table(database: &str, name: &str) -> DdlStatement {
-    let columns: Vec<String> = DEAD_LETTER_COLUMNS
+/// The type of dead-letter column type `ty` on `target`'s server: `String` for
+/// `LowCardinality(String)` and `DateTime` for `DateTime64(3)` where those are missing.
+fn dead_letter_type(target: &Target, ty: &'static str) -> &'static str {
+    match ty {
+        "LowCardinality(String)" if !target.stores(TypeFeature::LowCardinality) => "String",
+        "DateTime64(3)" if !target.stores(TypeFeature::DateTime64) => "DateTime",
+        _ => ty,
+    }
+}
+
+/// `CREATE TABLE` for dead-letter stream `name`, with [`DEAD_LETTER_COLUMNS`] (see
+/// [`dead_letter_type`]); on a cluster this is the replicated `<name>_local`, which
+/// [`distributed_table`] fronts ([`dead_letter_tables`] makes both).
+pub fn dead_letter_table(target: impl Into<Target>, name: &str) -> DdlStatement {
+    let target = target.into();
+    let typed: Vec<(&str, &str)> = DEAD_LETTER_COLUMNS
+        .iter()
+        .map(|(column, ty)| (*column, dead_letter_type(&target, ty)))
+        .collect();
+    let columns: Vec<String> = typed
         .iter()
         .map(|(column, ty)| format!("    {} {ty}", quote_ident(column)))
         .collect();
+    let (table, sql) = create_table_sql(
+        &target,
+        name,
+        &columns,
+        &TableEngine::MergeTree,
+        &["failed_at".to_string()],
+    );
     DdlStatement {
         kind: DdlKind::DeadLetterTable,
-        name: name.to_string(),
-        sql: format!(
-            "CREATE TABLE IF NOT EXISTS {}\n(\n{}\n)\nENGINE = MergeTree\nORDER BY ({})",
-            qualified(database, name),
-            columns.join(",\n"),
-            quote_ident("failed_at")
-        ),
+        name: table,
+        sql,
+        columns: typed
+            .iter()
+            .map(|(column, ty)| Column {
+                owner: name.to_string(),
+                name: column.to_string(),
+                ty: ty.to_string(),
+            })
+            .collect(),
     }
 }
 
@@ -287,45 +519,54 @@ pub fn dead_letter_streams(app: &App) -> Vec<String> {
         .collect()
 }
 
-/// A dead-letter table for each of [`dead_letter_streams`], named like the stream.
-pub fn dead_letter_tables(app: &App, database: &str) -> Vec<DdlStatement> {
+/// The dead-letter tables of [`dead_letter_streams`], named like the streams; on a
+/// cluster each is a replicated table and a distributed table sharded at random.
+pub fn dead_letter_tables(app: &App, target: impl Into<Target>) -> Vec<DdlStatement> {
+    let target = target.into();
     dead_letter_streams(app)
         .iter()
-        .map(|name| dead_letter_table(database, name))
+        .flat_map(|name| {
+            std::iter::once(dead_letter_table(&target, name)).chain(distributed_table(
+                &target,
+                name,
+                &[],
+            ))
+        })
         .collect()
 }
 
-/// The app's whole schema in creation order: database, tables, aggregation targets, then
+/// The app's whole schema on `target` (a database name for a single current server, or
+/// [`OlapClient::target`]) in creation order: database, tables, aggregation targets, then
 /// materialized views and views (each after the views it reads). Dead-letter tables are
 /// separate: [`dead_letter_tables`].
-pub fn plan(app: &App, database: &str) -> Result<Vec<DdlStatement>, OlapError> {
+pub fn plan(app: &App, target: impl Into<Target>) -> Result<Vec<DdlStatement>, OlapError> {
+    let target = target.into();
     let mut statements = vec![DdlStatement {
         kind: DdlKind::Database,
-        name: database.to_string(),
-        sql: create_database(database),
+        name: target.database.clone(),
+        sql: create_database(&target),
+        columns: vec![],
     }];
     for table in &app.def.tables {
-        statements.push(DdlStatement {
-            kind: DdlKind::Table,
-            name: table.name.clone(),
-            sql: create_table(app, database, table)?,
-        });
+        statements.extend(create_table(app, &target, table, DdlKind::Table)?);
     }
     for aggregation in &app.def.aggregations {
-        statements.push(DdlStatement {
-            kind: DdlKind::AggregationTarget,
-            name: aggregation.target.name.clone(),
-            sql: create_table(app, database, &aggregation.target).map_err(|e| {
-                OlapError::Schema(format!("aggregation `{}`: {e}", aggregation.name))
-            })?,
-        });
+        statements.extend(
+            create_table(
+                app,
+                &target,
+                &aggregation.target,
+                DdlKind::AggregationTarget,
+            )
+            .map_err(|e| OlapError::Schema(format!("aggregation `{}`: {e}", aggregation.name)))?,
+        );
     }
-    statements.extend(readers_in_order(app, database)?);
+    statements.extend(readers_in_order(app, &target)?);
     Ok(statements)
 }
 
 /// Materialized views and views, each after the views among its sources.
-fn readers_in_order(app: &App, database: &str) -> Result<Vec<DdlStatement>, OlapError> {
+fn readers_in_order(app: &App, target: &Target) -> Result<Vec<DdlStatement>, OlapError> {
     struct Reader<'a> {
         relation: &'a str,
         sources: &'a [String],
@@ -342,7 +583,8 @@ fn readers_in_order(app: &App, database: &str) -> Result<Vec<DdlStatement>, Olap
             statement: DdlStatement {
                 kind: DdlKind::MaterializedView,
                 name: materialized_view_name(a),
-                sql: create_materialized_view(database, a),
+                sql: create_materialized_view(target, a),
+                columns: vec![],
             },
         })
         .chain(app.def.views.iter().map(|v| Reader {
@@ -351,7 +593,8 @@ fn readers_in_order(app: &App, database: &str) -> Result<Vec<DdlStatement>, Olap
             statement: DdlStatement {
                 kind: DdlKind::View,
                 name: v.name.clone(),
-                sql: create_view(database, v),
+                sql: create_view(target, v),
+                columns: vec![],
             },
         }))
         .collect();
@@ -380,8 +623,15 @@ fn readers_in_order(app: &App, database: &str) -> Result<Vec<DdlStatement>, Olap
 }
 
 /// Runs `statements` in order; the database statement runs outside any database.
-/// An error names the object that failed.
+/// First checks every column against the server's version: on a server too old for
+/// some of them nothing runs and the error is [`OlapError::Incompatible`], naming them
+/// all. An error of a statement names the object that failed.
 pub async fn apply(client: &OlapClient, statements: &[DdlStatement]) -> Result<(), OlapError> {
+    client
+        .server_info()
+        .await?
+        .check(statements.iter().flat_map(|s| &s.columns))
+        .map_err(OlapError::Incompatible)?;
     for statement in statements {
         let result = match statement.kind {
             DdlKind::Database => client.execute_on_server(&statement.sql).await,
@@ -451,7 +701,7 @@ mod tests {
         assert_eq!(quote_string("it's\n\\"), "'it\\'s\\n\\\\'");
         assert_eq!(qualified("local", "T"), "`local`.`T`");
         assert_eq!(
-            create_database("lo`cal"),
+            create_database(&"lo`cal".into()),
             "CREATE DATABASE IF NOT EXISTS `lo\\`cal`"
         );
     }
@@ -605,8 +855,11 @@ mod tests {
             TableEngine::ReplacingMergeTree(Some("v".into())),
         );
         app.def.tables.push(orders.clone());
+        let sql = |app: &App, table: &TableDef| {
+            create_table(app, "local", table, DdlKind::Table).map(|mut s| s.remove(0).sql)
+        };
         assert_eq!(
-            create_table(&app, "local", &orders).unwrap(),
+            sql(&app, &orders).unwrap(),
             "CREATE TABLE IF NOT EXISTS `local`.`Order`\n(\n    `id` String,\n    `amount` Float64 DEFAULT 0 COMMENT 'in \\'EUR\\'',\n    `v` UInt64\n)\nENGINE = ReplacingMergeTree(`v`)\nORDER BY (`id`)"
         );
         let summing = table(
@@ -615,14 +868,14 @@ mod tests {
             &["id", "v"],
             TableEngine::SummingMergeTree(vec!["amount".into()]),
         );
-        let sql = create_table(&app, "local", &summing).unwrap();
+        let summing_sql = sql(&app, &summing).unwrap();
         assert!(
-            sql.ends_with("ENGINE = SummingMergeTree((`amount`))\nORDER BY (`id`, `v`)"),
-            "{sql}"
+            summing_sql.ends_with("ENGINE = SummingMergeTree((`amount`))\nORDER BY (`id`, `v`)"),
+            "{summing_sql}"
         );
         let keyless = table("K", "Order", &[], TableEngine::MergeTree);
         app.def.models[0].fields[0].key = false;
-        assert!(create_table(&app, "local", &keyless)
+        assert!(sql(&app, &keyless)
             .unwrap_err()
             .to_string()
             .contains("no order-by columns"));
@@ -636,6 +889,183 @@ mod tests {
             statement.sql,
             "CREATE TABLE IF NOT EXISTS `local`.`Order_dead_letter`\n(\n    `record` String,\n    `error` String,\n    `error_kind` LowCardinality(String),\n    `source` String,\n    `failed_at` DateTime64(3)\n)\nENGINE = MergeTree\nORDER BY (`failed_at`)"
         );
+    }
+
+    #[test]
+    fn falls_back_to_older_dead_letter_types_on_old_servers() {
+        let target = Target {
+            database: "local".into(),
+            cluster: None,
+            server: ServerVersion::parse("18.16.1"),
+        };
+        let statement = dead_letter_table(&target, "dlq");
+        assert!(
+            statement.sql.contains("`error_kind` String,\n")
+                && statement.sql.contains("`failed_at` DateTime\n"),
+            "{}",
+            statement.sql
+        );
+        let types: Vec<&str> = statement.columns.iter().map(|c| c.ty.as_str()).collect();
+        assert_eq!(types, ["String", "String", "String", "String", "DateTime"]);
+    }
+
+    fn cluster_app() -> App {
+        let mut id = field("id", vec![], ScalarType::String);
+        id.key = true;
+        let mut app = app(vec![
+            model(
+                "Order",
+                vec![
+                    id,
+                    field("amount", vec![], ScalarType::Float64),
+                    field("v", vec![], ScalarType::Uint64),
+                ],
+            ),
+            model(
+                "Daily",
+                vec![
+                    field("day", vec![], ScalarType::Date),
+                    field("total", vec![], ScalarType::Float64),
+                ],
+            ),
+        ]);
+        app.def.tables.push(table(
+            "Order",
+            "Order",
+            &[],
+            TableEngine::ReplacingMergeTree(Some("v".into())),
+        ));
+        app.def
+            .tables
+            .push(table("Log", "Order", &["amount"], TableEngine::MergeTree));
+        app.def.aggregations.push(AggregationDef {
+            name: "Daily".into(),
+            select: "SELECT today() AS day, sum(amount) AS total FROM Order GROUP BY day".into(),
+            sources: vec!["Order".into()],
+            target: table(
+                "Daily",
+                "Daily",
+                &["day"],
+                TableEngine::SummingMergeTree(vec!["total".into()]),
+            ),
+        });
+        app.def.views.push(ViewDef {
+            name: "Big".into(),
+            select: "SELECT * FROM Order WHERE amount > 100".into(),
+            sources: vec!["Order".into()],
+        });
+        app.def.ingests.push(crate::runtime::types::IngestDef {
+            name: "Order".into(),
+            model: "Order".into(),
+            stream: "Order".into(),
+            dead_letter: Some("Order_dead_letter".into()),
+        });
+        app
+    }
+
+    #[test]
+    fn creates_replicated_and_distributed_tables_on_a_cluster() {
+        let app = cluster_app();
+        let target = Target {
+            database: "db".into(),
+            cluster: Some("main".into()),
+            server: None,
+        };
+        let plan = plan(&app, &target).unwrap();
+        let order: Vec<(DdlKind, &str)> = plan.iter().map(|s| (s.kind, s.name.as_str())).collect();
+        assert_eq!(
+            order,
+            vec![
+                (DdlKind::Database, "db"),
+                (DdlKind::Table, "Order_local"),
+                (DdlKind::DistributedTable, "Order"),
+                (DdlKind::Table, "Log_local"),
+                (DdlKind::DistributedTable, "Log"),
+                (DdlKind::AggregationTarget, "Daily_local"),
+                (DdlKind::DistributedTable, "Daily"),
+                (DdlKind::MaterializedView, "Daily_mv"),
+                (DdlKind::View, "Big"),
+            ]
+        );
+        let sql: Vec<&str> = plan.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(
+            sql,
+            [
+                "CREATE DATABASE IF NOT EXISTS `db` ON CLUSTER `main`",
+                "CREATE TABLE IF NOT EXISTS `db`.`Order_local` ON CLUSTER `main`\n(\n    `id` String,\n    `amount` Float64,\n    `v` UInt64\n)\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', `v`)\nORDER BY (`id`)",
+                "CREATE TABLE IF NOT EXISTS `db`.`Order` ON CLUSTER `main`\nAS `db`.`Order_local`\nENGINE = Distributed('main', 'db', 'Order_local', cityHash64(`id`))",
+                "CREATE TABLE IF NOT EXISTS `db`.`Log_local` ON CLUSTER `main`\n(\n    `id` String,\n    `amount` Float64,\n    `v` UInt64\n)\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\nORDER BY (`amount`)",
+                "CREATE TABLE IF NOT EXISTS `db`.`Log` ON CLUSTER `main`\nAS `db`.`Log_local`\nENGINE = Distributed('main', 'db', 'Log_local', rand())",
+                "CREATE TABLE IF NOT EXISTS `db`.`Daily_local` ON CLUSTER `main`\n(\n    `day` Date,\n    `total` Float64\n)\nENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', (`total`))\nORDER BY (`day`)",
+                "CREATE TABLE IF NOT EXISTS `db`.`Daily` ON CLUSTER `main`\nAS `db`.`Daily_local`\nENGINE = Distributed('main', 'db', 'Daily_local', cityHash64(`day`))",
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS `db`.`Daily_mv` ON CLUSTER `main` TO `db`.`Daily`\nAS SELECT today() AS day, sum(amount) AS total FROM Order GROUP BY day",
+                "CREATE VIEW IF NOT EXISTS `db`.`Big` ON CLUSTER `main`\nAS SELECT * FROM Order WHERE amount > 100",
+            ]
+        );
+        // Only the tables that hold rows carry columns for the compatibility check.
+        let checked: Vec<&str> = plan
+            .iter()
+            .filter(|s| !s.columns.is_empty())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(checked, ["Order_local", "Log_local", "Daily_local"]);
+        assert_eq!(plan[1].columns[0].owner, "Order");
+
+        let dead_letters: Vec<String> = dead_letter_tables(&app, &target)
+            .into_iter()
+            .map(|s| s.sql)
+            .collect();
+        assert_eq!(
+            dead_letters,
+            [
+                "CREATE TABLE IF NOT EXISTS `db`.`Order_dead_letter_local` ON CLUSTER `main`\n(\n    `record` String,\n    `error` String,\n    `error_kind` LowCardinality(String),\n    `source` String,\n    `failed_at` DateTime64(3)\n)\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\nORDER BY (`failed_at`)",
+                "CREATE TABLE IF NOT EXISTS `db`.`Order_dead_letter` ON CLUSTER `main`\nAS `db`.`Order_dead_letter_local`\nENGINE = Distributed('main', 'db', 'Order_dead_letter_local', rand())",
+            ]
+        );
+    }
+
+    #[test]
+    fn replicates_every_engine_with_its_arguments() {
+        use TableEngine as E;
+        let cases = [
+            (E::MergeTree, "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
+            (E::ReplacingMergeTree(None), "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
+            (E::SummingMergeTree(vec![]), "ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
+            (E::SummingMergeTree(vec!["a".into(), "b".into()]), "ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', (`a`, `b`))"),
+            (E::AggregatingMergeTree, "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
+        ];
+        for (engine, expected) in cases {
+            assert_eq!(replicated_engine(&engine), expected);
+        }
+    }
+
+    #[test]
+    fn shards_rows_that_merge_together() {
+        let mut app = cluster_app();
+        let keyless_merging = table(
+            "T",
+            "Daily",
+            &["day"],
+            TableEngine::ReplacingMergeTree(None),
+        );
+        assert_eq!(
+            sharding_columns(&app, &keyless_merging, &["day".into()]),
+            ["day"]
+        );
+        // A key field outside the sort key cannot shard a merging table.
+        let outside = table(
+            "U",
+            "Order",
+            &["amount"],
+            TableEngine::SummingMergeTree(vec![]),
+        );
+        assert_eq!(
+            sharding_columns(&app, &outside, &["amount".into()]),
+            ["amount"]
+        );
+        app.def.models[0].fields[0].key = false;
+        let plain = table("V", "Order", &["amount"], TableEngine::MergeTree);
+        assert!(sharding_columns(&app, &plain, &["amount".into()]).is_empty());
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum OlapError {
     /// The OLAP configuration is unusable (e.g. an invalid URL).
     #[error("{0}")]
     Config(String),
+    /// The server is too old for column types of the app's schema; nothing was created.
+    #[error("{0}")]
+    Incompatible(super::compat::Incompatible),
 }
 
 impl OlapError {

@@ -2,6 +2,7 @@
 //!
 //! - [`OlapClient`] ([`client`]): DDL, queries and the server version; errors are
 //!   [`OlapError`]s classified as `Unavailable` (retry) or `Rejected` (give up on the rows).
+//! - [`compat`]: what the server's ClickHouse version can store, checked before DDL runs.
 //! - [`ddl`]: the app's schema as `CREATE ... IF NOT EXISTS` statements in dependency order,
 //!   and [`ddl::apply`].
 //! - [`OlapClient::insert_json`] ([`writer`]): validated NDJSON records into a table.
@@ -24,6 +25,7 @@
 //! ```
 
 pub mod client;
+pub mod compat;
 pub mod ddl;
 pub mod embedded;
 pub mod error;

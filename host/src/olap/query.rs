@@ -27,6 +27,10 @@ impl Default for QueryLimits {
     }
 }
 
+/// ISO 8601 date-times in results, on servers that know the setting (older ones write
+/// `YYYY-MM-DD hh:mm:ss`).
+const ISO_DATE_TIMES: (&str, &str) = ("date_time_output_format", "iso");
+
 /// How long the client waits beyond `max_execution_time` for the server's own timeout.
 const CLIENT_GRACE: Duration = Duration::from_secs(5);
 
@@ -34,8 +38,10 @@ const CLIENT_GRACE: Duration = Duration::from_secs(5);
 ///
 /// Every query runs with `readonly = 1` (no writes, no DDL, no `SET`), the limits of
 /// [`QueryLimits`], `output_format_json_quote_64bit_integers = 0` and
-/// `date_time_output_format = 'iso'`, in `JSONEachRow`. Parameter values are sent verbatim
-/// as `param_<name>` (ClickHouse's Escaped text form), never spliced into the SQL.
+/// `date_time_output_format = 'iso'` (where the server has it), in `JSONEachRow`. Parameter
+/// values are sent verbatim as `param_<name>` (ClickHouse's Escaped text form), never
+/// spliced into the SQL; on a server without query parameters a query with parameters
+/// fails as [`QueryError::Invalid`], naming the server's version.
 #[derive(Debug, Clone)]
 pub struct OlapQueryService {
     inner: Arc<Inner>,
@@ -97,6 +103,18 @@ impl Inner {
         let limits = self.limits;
         let seconds = limits.max_execution_time.as_secs_f64().max(0.001);
         let max_result_bytes = limits.max_result_bytes.to_string();
+        let server = self
+            .client
+            .server_info()
+            .await
+            .map_err(|e| to_query_error(e, limits))?;
+        if !params.is_empty() && !server.query_parameters {
+            return Err(QueryError::Invalid(format!(
+                "ClickHouse {} does not support query parameters ({{name:Type}} placeholders); \
+                 they need a newer server",
+                server.version_text
+            )));
+        }
         let mut query = self
             .client
             .inner()
@@ -105,8 +123,10 @@ impl Inner {
             .with_setting("max_execution_time", format_seconds(seconds))
             .with_setting("max_result_bytes", max_result_bytes)
             .with_setting("result_overflow_mode", "throw")
-            .with_setting("output_format_json_quote_64bit_integers", "0")
-            .with_setting("date_time_output_format", "iso");
+            .with_setting("output_format_json_quote_64bit_integers", "0");
+        if server.has_setting(ISO_DATE_TIMES.0) {
+            query = query.with_setting(ISO_DATE_TIMES.0, ISO_DATE_TIMES.1);
+        }
         for param in params {
             query = query.with_setting(format!("param_{}", param.name), param.value.clone());
         }

@@ -25,6 +25,10 @@ impl OlapStore {
                 client: OlapClient::new(OlapConfig::external(section, url))?,
                 embedded: None,
             }),
+            None if section.cluster.is_some() => Err(OlapError::Config(
+                "[clickhouse] cluster needs [clickhouse] url: the embedded engine is a single server"
+                    .into(),
+            )),
             None => {
                 let engine = EmbeddedClickHouse::start(
                     state_dir,

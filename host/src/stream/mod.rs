@@ -7,6 +7,7 @@
 //! durable, which makes every reader at-least-once.
 
 pub mod embedded;
+pub mod kafka;
 
 use std::time::Duration;
 

@@ -1,0 +1,336 @@
+//! What a ClickHouse server of a given version can do: the column types it stores and the
+//! optional features the host uses, checked before any DDL runs so an app that needs a
+//! newer server fails with one error naming every column it cannot store.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A ClickHouse release, `major.minor.patch` of `SELECT version()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl ServerVersion {
+    /// `18.16.1`, `26.9.1.123` (the build number is ignored); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.trim().split('.').map(|part| part.parse::<u32>().ok());
+        let major = parts.next()??;
+        let minor = parts.next()??;
+        let patch = parts.next().unwrap_or(Some(0))?;
+        Some(Self {
+            major,
+            minor,
+            patch,
+        })
+    }
+
+    const fn new(major: u32, minor: u32) -> Self {
+        Self {
+            major,
+            minor,
+            patch: 0,
+        }
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// A column type that older servers lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TypeFeature {
+    /// `DateTime64(precision)`.
+    DateTime64,
+    /// `Map(K, V)`.
+    Map,
+    /// `Bool` (older servers store booleans as `UInt8`).
+    Bool,
+    /// `LowCardinality(T)`: 18.12 to 18.16 refuse it unless
+    /// `allow_experimental_low_cardinality_type` is set, which the host does not do.
+    LowCardinality,
+    /// The `JSON` object type.
+    Json,
+}
+
+impl TypeFeature {
+    const ALL: [TypeFeature; 5] = [
+        TypeFeature::DateTime64,
+        TypeFeature::Map,
+        TypeFeature::Bool,
+        TypeFeature::LowCardinality,
+        TypeFeature::Json,
+    ];
+
+    /// The type name as it appears in a column type.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            TypeFeature::DateTime64 => "DateTime64",
+            TypeFeature::Map => "Map",
+            TypeFeature::Bool => "Bool",
+            TypeFeature::LowCardinality => "LowCardinality",
+            TypeFeature::Json => "JSON",
+        }
+    }
+
+    /// The first release that stores the type without experimental settings.
+    pub fn since(self) -> ServerVersion {
+        match self {
+            TypeFeature::DateTime64 => ServerVersion::new(20, 1),
+            TypeFeature::Map => ServerVersion::new(21, 8),
+            TypeFeature::Bool => ServerVersion::new(21, 12),
+            TypeFeature::LowCardinality => ServerVersion::new(19, 1),
+            TypeFeature::Json => ServerVersion::new(25, 3),
+        }
+    }
+
+    /// `version` stores the type.
+    pub fn available(self, version: ServerVersion) -> bool {
+        version >= self.since()
+    }
+}
+
+/// The features of column type `ty` (as the DDL writes it), each once, in [`TypeFeature`]
+/// order. Quoted strings (enum member names) and backquoted identifiers (tuple element
+/// names) are skipped.
+pub fn type_features(ty: &str) -> BTreeSet<TypeFeature> {
+    let mut features = BTreeSet::new();
+    let mut chars = ty.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        match c {
+            '\'' | '`' => {
+                while let Some((_, next)) = chars.next() {
+                    if next == '\\' {
+                        chars.next();
+                    } else if next == c {
+                        break;
+                    }
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut end = start + c.len_utf8();
+                while let Some(&(index, next)) = chars.peek() {
+                    if !(next.is_ascii_alphanumeric() || next == '_') {
+                        break;
+                    }
+                    end = index + next.len_utf8();
+                    chars.next();
+                }
+                let word = &ty[start..end];
+                features.extend(
+                    TypeFeature::ALL
+                        .into_iter()
+                        .filter(|f| f.type_name() == word),
+                );
+            }
+            _ => {}
+        }
+    }
+    features
+}
+
+/// A column the schema creates, for the compatibility check.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Column {
+    /// The model the column comes from, or the table for the host's own tables.
+    pub owner: String,
+    /// The column (field) name.
+    pub name: String,
+    /// The ClickHouse type, as the DDL writes it.
+    pub ty: String,
+}
+
+/// One column a server cannot store, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedColumn {
+    pub column: Column,
+    /// The features of its type the server lacks.
+    pub missing: Vec<TypeFeature>,
+}
+
+/// The app's schema needs a newer ClickHouse than the server it runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incompatible {
+    /// The server's `version()`.
+    pub server: String,
+    /// Every column it cannot store, each once, sorted by owner and name.
+    pub columns: Vec<UnsupportedColumn>,
+}
+
+impl fmt::Display for Incompatible {
+    /// `ClickHouse 18.16.1 cannot store Order.ts DateTime64(3): DateTime64 needs
+    /// ClickHouse 20.1 or newer; ...`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClickHouse {} cannot store ", self.server)?;
+        for (index, unsupported) in self.columns.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            let Column { owner, name, ty } = &unsupported.column;
+            write!(f, "{owner}.{name} {ty}: ")?;
+            for (index, feature) in unsupported.missing.iter().enumerate() {
+                if index > 0 {
+                    f.write_str(", ")?;
+                }
+                let since = feature.since();
+                write!(
+                    f,
+                    "{} needs ClickHouse {}.{} or newer",
+                    feature.type_name(),
+                    since.major,
+                    since.minor
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a server of `version` (`server` is its `version()` text, for the message)
+/// stores every one of `columns`.
+pub fn check<'a>(
+    server: &str,
+    version: ServerVersion,
+    columns: impl IntoIterator<Item = &'a Column>,
+) -> Result<(), Incompatible> {
+    let unique: BTreeSet<&Column> = columns.into_iter().collect();
+    let unsupported: Vec<UnsupportedColumn> = unique
+        .into_iter()
+        .filter_map(|column| {
+            let missing: Vec<TypeFeature> = type_features(&column.ty)
+                .into_iter()
+                .filter(|f| !f.available(version))
+                .collect();
+            (!missing.is_empty()).then(|| UnsupportedColumn {
+                column: column.clone(),
+                missing,
+            })
+        })
+        .collect();
+    if unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(Incompatible {
+            server: server.to_string(),
+            columns: unsupported,
+        })
+    }
+}
+
+/// Optional settings the host sends when the server knows them.
+pub const OPTIONAL_SETTINGS: &[&str] = &["date_time_output_format"];
+
+/// What the host knows about the server it talks to, detected once per client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `SELECT version()`, verbatim.
+    pub version_text: String,
+    /// The parsed version.
+    pub version: ServerVersion,
+    /// Which of [`OPTIONAL_SETTINGS`] the server knows.
+    pub settings: BTreeSet<String>,
+    /// The server binds `{name:Type}` query parameters (`param_<name>`).
+    pub query_parameters: bool,
+}
+
+impl ServerInfo {
+    /// The server knows setting `name` (one of [`OPTIONAL_SETTINGS`]).
+    pub fn has_setting(&self, name: &str) -> bool {
+        self.settings.contains(name)
+    }
+
+    /// [`check`] against this server.
+    pub fn check<'a>(
+        &self,
+        columns: impl IntoIterator<Item = &'a Column>,
+    ) -> Result<(), Incompatible> {
+        check(&self.version_text, self.version, columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(owner: &str, name: &str, ty: &str) -> Column {
+        Column {
+            owner: owner.into(),
+            name: name.into(),
+            ty: ty.into(),
+        }
+    }
+
+    #[test]
+    fn parses_versions() {
+        let old = ServerVersion::parse("18.16.1").unwrap();
+        assert_eq!(old.to_string(), "18.16.1");
+        let new = ServerVersion::parse("26.9.1.123\n").unwrap();
+        assert_eq!((new.major, new.minor, new.patch), (26, 9, 1));
+        assert_eq!(ServerVersion::parse("24.3").unwrap().patch, 0);
+        assert!(old < new);
+        assert_eq!(ServerVersion::parse("devel"), None);
+        assert_eq!(ServerVersion::parse("1"), None);
+    }
+
+    #[test]
+    fn finds_the_features_of_a_type() {
+        use TypeFeature as F;
+        let features = |ty| type_features(ty).into_iter().collect::<Vec<_>>();
+        assert_eq!(features("Array(Nullable(Int64))"), vec![]);
+        assert_eq!(features("DateTime"), vec![]);
+        assert_eq!(features("DateTime64(3)"), vec![F::DateTime64]);
+        assert_eq!(
+            features("Map(String, Array(LowCardinality(String)))"),
+            vec![F::Map, F::LowCardinality]
+        );
+        assert_eq!(features("Nullable(Bool)"), vec![F::Bool]);
+        assert_eq!(features("JSON"), vec![F::Json]);
+        // Enum member names and tuple element names are not types.
+        assert_eq!(features("Enum8('Map' = 1, 'it\\'s Bool' = 2)"), vec![]);
+        assert_eq!(features("Tuple(`JSON` String, `a\\`Map` UInt8)"), vec![]);
+        assert_eq!(features("Tuple(`at` DateTime64(6))"), vec![F::DateTime64]);
+    }
+
+    #[test]
+    fn reports_every_column_an_old_server_cannot_store() {
+        let old = ServerVersion::parse("18.16.1").unwrap();
+        let columns = [
+            column("Order", "ts", "DateTime64(3)"),
+            column("Order", "id", "String"),
+            column("Order", "tags", "Map(String, Bool)"),
+            column("Event", "payload", "JSON"),
+            column("Order", "ts", "DateTime64(3)"),
+        ];
+        let error = check("18.16.1", old, &columns).unwrap_err();
+        assert_eq!(error.columns.len(), 3);
+        assert_eq!(
+            error.to_string(),
+            "ClickHouse 18.16.1 cannot store Event.payload JSON: JSON needs ClickHouse 25.3 or \
+             newer; Order.tags Map(String, Bool): Map needs ClickHouse 21.8 or newer, Bool \
+             needs ClickHouse 21.12 or newer; Order.ts DateTime64(3): DateTime64 needs \
+             ClickHouse 20.1 or newer"
+        );
+        assert!(check(
+            "18.16.1",
+            old,
+            &[column("A", "b", "LowCardinality(String)")]
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("LowCardinality needs ClickHouse 19.1 or newer"));
+        let new = ServerVersion::parse("26.9.1").unwrap();
+        assert_eq!(check("26.9.1", new, &columns), Ok(()));
+        let mid = ServerVersion::parse("21.8.3").unwrap();
+        let error = check("21.8.3", mid, &columns).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ClickHouse 21.8.3 cannot store Event.payload JSON: JSON needs ClickHouse 25.3 or \
+             newer; Order.tags Map(String, Bool): Bool needs ClickHouse 21.12 or newer"
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! How the Kafka clients are configured.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+
+use crate::stream::StreamError;
+
+/// Environment variable that overrides `streaming.bootstrap_servers`.
+pub const BROKERS_ENV: &str = "MOOSE_KAFKA_BROKERS";
+
+/// Compression of produced batches. Snappy is left out on purpose: some Kafka-compatible
+/// brokers fail to serve snappy batches back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    #[default]
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    fn codec(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Everything [`super::KafkaStreams`] needs to reach and use a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    /// `host:port[,host:port...]`.
+    pub bootstrap_servers: String,
+    /// Replication factor of the topics the host creates.
+    pub replication_factor: i32,
+    pub compression: Compression,
+    /// librdkafka properties set on every client, after (so over) the host's own.
+    pub properties: BTreeMap<String, String>,
+    /// Longest a metadata, admin or offset request may take.
+    pub request_timeout: Duration,
+}
+
+impl KafkaConfig {
+    /// A configuration for `bootstrap_servers` with the defaults: replication factor 1,
+    /// lz4, no extra properties, 10 s requests.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.into(),
+            replication_factor: 1,
+            compression: Compression::default(),
+            properties: BTreeMap::new(),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The configuration of `[streaming]`, with [`BROKERS_ENV`] over its bootstrap servers.
+    pub fn from_section(section: &crate::config::StreamingSection) -> Result<Self, StreamError> {
+        let brokers = std::env::var(BROKERS_ENV)
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+            .or_else(|| section.bootstrap_servers.clone())
+            .ok_or_else(|| {
+                StreamError::Backend(format!(
+                    "streaming.backend is \"kafka\" but neither streaming.bootstrap_servers nor {BROKERS_ENV} names a broker"
+                ))
+            })?;
+        Ok(Self {
+            replication_factor: i32::from(section.replication_factor),
+            compression: section.compression,
+            properties: section.librdkafka.clone(),
+            ..Self::new(brokers)
+        })
+    }
+
+    /// Settings shared by every client.
+    fn base(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("client.id", "moose")
+            // Topics are created by the host, with the stream's partitions.
+            .set("allow.auto.create.topics", "false");
+        config
+    }
+
+    fn finish(&self, mut config: ClientConfig) -> ClientConfig {
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// The idempotent producer: every record acknowledged by all in-sync replicas, keyed
+    /// records partitioned like the Java client (murmur2).
+    pub(super) fn producer(&self) -> ClientConfig {
+        let mut config = self.base();
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", self.compression.codec())
+            .set("partitioner", "murmur2_random")
+            // A broker that is down fails `produce` after this, rather than librdkafka's
+            // 5 minutes; the records are then reported as not stored.
+            .set("message.timeout.ms", "15000");
+        self.finish(config)
+    }
+
+    /// A consumer in `group` that commits only when told to, from the earliest offset for
+    /// a new group, with the eager rebalance protocol (every rebalance revokes everything
+    /// and assigns from committed offsets).
+    pub(super) fn group_consumer(&self, group: &str) -> ClientConfig {
+        let mut config = self.base();
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "range,roundrobin");
+        self.finish(config)
+    }
+
+    /// A consumer that only reads assigned partitions and never joins or commits for a
+    /// group.
+    pub(super) fn reader(&self) -> ClientConfig {
+        let mut config = self.base();
+        config
+            .set("group.id", "moose-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest");
+        self.finish(config)
+    }
+
+    /// The admin client.
+    pub(super) fn admin(&self) -> ClientConfig {
+        self.finish(self.base())
+    }
+}

@@ -1,0 +1,269 @@
+//! Consumer-group members and group-less partition reads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer as RdConsumer,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::{stream_error, KafkaConfig, LogContext};
+use crate::stream::{StoredRecord, StreamConsumer, StreamError};
+
+/// Next offset to commit per partition, for the records polled since the last commit.
+type Positions = Arc<Mutex<HashMap<i32, i64>>>;
+
+fn lock(positions: &Positions) -> MutexGuard<'_, HashMap<i32, i64>> {
+    positions.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Drops the uncommitted positions of partitions the group takes away or hands out anew.
+struct GroupContext {
+    positions: Positions,
+    group: String,
+}
+
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        LogContext.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        LogContext.error(error, reason);
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let (Rebalance::Revoke(list) | Rebalance::Assign(list)) = rebalance else {
+            if let Rebalance::Error(e) = rebalance {
+                tracing::warn!(target: "kafka", group = %self.group, "rebalance failed: {e}");
+            }
+            return;
+        };
+        let mut positions = lock(&self.positions);
+        for element in list.elements() {
+            if positions.remove(&element.partition()).is_some() {
+                tracing::info!(
+                    target: "kafka",
+                    group = %self.group,
+                    "partition {} of `{}` moved before its records were committed; they are delivered again",
+                    element.partition(),
+                    element.topic()
+                );
+            }
+        }
+    }
+}
+
+/// A member of one consumer group reading one topic.
+pub(super) struct KafkaConsumer {
+    consumer: Arc<RdConsumer<GroupContext>>,
+    topic: String,
+    group: String,
+    positions: Positions,
+}
+
+impl KafkaConsumer {
+    /// Joins `group` and subscribes to `topic`.
+    pub(super) fn subscribe(
+        config: &KafkaConfig,
+        topic: &str,
+        group: &str,
+    ) -> Result<Self, StreamError> {
+        let positions = Positions::default();
+        let consumer: RdConsumer<GroupContext> = config
+            .group_consumer(group)
+            .create_with_context(GroupContext {
+                positions: positions.clone(),
+                group: group.to_string(),
+            })
+            .map_err(|e| super::client_error(&format!("consumer of group `{group}`"), e))?;
+        consumer
+            .subscribe(&[topic])
+            .map_err(|e| stream_error(&format!("subscribing group `{group}` to `{topic}`"), &e))?;
+        Ok(Self {
+            consumer: Arc::new(consumer),
+            topic: topic.to_string(),
+            group: group.to_string(),
+            positions,
+        })
+    }
+}
+
+fn stored(message: &BorrowedMessage<'_>) -> StoredRecord {
+    StoredRecord {
+        partition: u32::try_from(message.partition()).unwrap_or_default(),
+        offset: u64::try_from(message.offset()).unwrap_or_default(),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl StreamConsumer for KafkaConsumer {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredRecord>, StreamError> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        while out.len() < max {
+            // After the first record only what is already fetched is taken: the timeout
+            // polls the receive once before it looks at its (passed) deadline.
+            let until = if out.is_empty() {
+                deadline
+            } else {
+                tokio::time::Instant::now()
+            };
+            match tokio::time::timeout_at(until, self.consumer.recv()).await {
+                Err(_) => break,
+                Ok(Ok(message)) => {
+                    lock(&self.positions).insert(message.partition(), message.offset() + 1);
+                    out.push(stored(&message));
+                }
+                Ok(Err(e)) if out.is_empty() => {
+                    return Err(stream_error(
+                        &format!("group `{}` reading `{}`", self.group, self.topic),
+                        &e,
+                    ))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(target: "kafka", group = %self.group, "reading `{}`: {e}", self.topic);
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn commit(&mut self) -> Result<(), StreamError> {
+        let pending: Vec<(i32, i64)> = lock(&self.positions)
+            .iter()
+            .map(|(&p, &o)| (p, o))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for &(partition, offset) in &pending {
+            list.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+                .map_err(|e| stream_error("building the commit", &e))?;
+        }
+        let consumer = self.consumer.clone();
+        let result = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| StreamError::Backend(format!("commit stopped: {e}")))?;
+        match result {
+            Ok(()) => {
+                let mut positions = lock(&self.positions);
+                for (partition, offset) in pending {
+                    if positions.get(&partition) == Some(&offset) {
+                        positions.remove(&partition);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if rebalanced(&e) => {
+                // The partitions are being reassigned from their committed offsets: the
+                // records since then are delivered again.
+                lock(&self.positions).clear();
+                Err(StreamError::Unavailable(format!(
+                    "group `{}` rebalanced before its commit on `{}`; the records polled since the last commit are delivered again ({e})",
+                    self.group, self.topic
+                )))
+            }
+            Err(e) => Err(stream_error(
+                &format!("committing group `{}` on `{}`", self.group, self.topic),
+                &e,
+            )),
+        }
+    }
+}
+
+/// Whether a commit was refused because this member's generation is over.
+fn rebalanced(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::UnknownMemberId
+                | RDKafkaErrorCode::FencedInstanceId
+                | RDKafkaErrorCode::StaleMemberEpoch
+                | RDKafkaErrorCode::State
+        )
+    )
+}
+
+/// Up to `max` records of one partition from `offset` to the high watermark at the time of
+/// the call.
+pub(super) async fn read(
+    config: KafkaConfig,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    max: usize,
+) -> Result<Vec<StoredRecord>, StreamError> {
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || read_blocking(&config, &topic, partition, offset, max))
+        .await
+        .map_err(|e| StreamError::Backend(format!("read stopped: {e}")))?
+}
+
+fn read_blocking(
+    config: &KafkaConfig,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    max: usize,
+) -> Result<Vec<StoredRecord>, StreamError> {
+    let what = || format!("reading `{topic}` partition {partition}");
+    let consumer: BaseConsumer<LogContext> = config
+        .reader()
+        .create_with_context(LogContext)
+        .map_err(|e| super::client_error("reader", e))?;
+    let p = i32::try_from(partition).map_err(|_| StreamError::UnknownPartition {
+        stream: topic.to_string(),
+        partition,
+    })?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, p, config.request_timeout)
+        .map_err(|e| stream_error(&what(), &e))?;
+    let from = i64::try_from(offset).unwrap_or(i64::MAX).max(low);
+    if max == 0 || from >= high {
+        return Ok(Vec::new());
+    }
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, p, Offset::Offset(from))
+        .map_err(|e| stream_error(&what(), &e))?;
+    consumer
+        .assign(&list)
+        .map_err(|e| stream_error(&what(), &e))?;
+    let wanted = usize::try_from(high - from).unwrap_or(usize::MAX).min(max);
+    let deadline = Instant::now() + config.request_timeout;
+    let mut out = Vec::with_capacity(wanted);
+    while out.len() < wanted {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(StreamError::Unavailable(format!(
+                "{}: only {} of {wanted} records arrived within {:?}",
+                what(),
+                out.len(),
+                config.request_timeout
+            )));
+        }
+        match consumer.poll(left) {
+            None => {}
+            Some(Ok(message)) if message.offset() >= high => break,
+            Some(Ok(message)) => out.push(stored(&message)),
+            Some(Err(e)) => return Err(stream_error(&what(), &e)),
+        }
+    }
+    Ok(out)
+}
