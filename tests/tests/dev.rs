@@ -278,7 +278,7 @@ fn quickstart_end_to_end() {
         .read_to_string()
         .expect("text");
     assert!(
-        metrics.contains("moose_records_total{kind=\"ingest\",name=\"Order\",outcome=\"In\"}"),
+        metrics.contains("moose_records_total{kind=\"ingest\",name=\"Order\",outcome=\"in\"}"),
         "{metrics}"
     );
     assert!(metrics.contains("moose_consumer_lag_records"), "{metrics}");
@@ -425,8 +425,9 @@ fn ingest_answers_each_kind_of_request() {
     assert_eq!(status, 404);
     assert_eq!(body["endpoints"], json!(["Order"]));
 
-    // A body over the limit is refused from its declared length, before it is read.
-    let status_line = {
+    // A body over the limit is refused from its declared length, before it is read, with
+    // a JSON error naming the limit.
+    let answer = {
         use std::io::{Read, Write};
         let addr = host.api.trim_start_matches("http://");
         let mut socket = std::net::TcpStream::connect(addr).expect("connect");
@@ -436,15 +437,33 @@ fn ingest_answers_each_kind_of_request() {
             "POST /ingest/Order HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n["
         )
         .expect("send headers");
-        let mut answer = [0u8; 64];
-        let n = socket.read(&mut answer).expect("read");
-        String::from_utf8_lossy(&answer[..n])
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !answer.ends_with(b"}") {
+            match socket.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
     };
-    assert!(status_line.contains(" 413 "), "{status_line}");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    let body: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("max_body_bytes")),
+        "{body}"
+    );
 
     wait_for("accepted records stored", Duration::from_secs(60), || {
         let n = count(&host, "SELECT count() AS n FROM `Order`");

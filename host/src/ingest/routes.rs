@@ -35,7 +35,8 @@ pub struct IngestState {
     pub metrics: Arc<Metrics>,
 }
 
-/// `POST /ingest/{endpoint}` with bodies of at most `max_body_bytes` (413 beyond).
+/// `POST /ingest/{endpoint}` with bodies of at most `max_body_bytes` (413 beyond, with a
+/// JSON error like every other answer).
 pub fn router(state: Arc<IngestState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/ingest/{endpoint}", post(ingest))
@@ -43,6 +44,22 @@ pub fn router(state: Arc<IngestState>, max_body_bytes: usize) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             max_body_bytes,
+        ))
+        .layer(axum::middleware::map_response(
+            move |response: Response| async move {
+                if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "the body is larger than {max_body_bytes} bytes ([http] max_body_bytes); \
+                             send the records in smaller bodies"
+                        ),
+                        json!({ "max_body_bytes": max_body_bytes }),
+                    )
+                } else {
+                    response
+                }
+            },
         ))
         .with_state(state)
 }

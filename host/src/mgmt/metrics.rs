@@ -8,9 +8,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 /// What happened to records at a stage.
-#[derive(
-    Debug, Clone, Copy, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelValue,
-)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
     /// Taken in (accepted by ingest, read by a function).
     In,
@@ -18,6 +16,21 @@ pub enum Outcome {
     Out,
     /// Sent to a dead-letter stream or refused.
     Failed,
+}
+
+/// Label values are lower-case, as Prometheus conventions have them.
+impl prometheus_client::encoding::EncodeLabelValue for Outcome {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        encoder.write_str(match self {
+            Outcome::In => "in",
+            Outcome::Out => "out",
+            Outcome::Failed => "failed",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
