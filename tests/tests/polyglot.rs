@@ -59,6 +59,12 @@ const API_CALLS: &[&str] = &[
     "?from=2024-05-03&limit=10000",
     "?limit=0",
     "?from=yesterday",
+    // Injection attempts through every parameter: a string stays a bound value, typed
+    // parameters refuse what does not parse.
+    "?customer=acme%27)%20UNION%20ALL%20SELECT%20name%2C%27x%27%2C0%2C0%20FROM%20system.tables%20--",
+    "?from=2024-05-01%27%20OR%201%3D1%20--",
+    "?to=2024-05-09)%3B%20DROP%20TABLE%20%60Order%60%3B%20--",
+    "?limit=1%20OR%201%3D1",
 ];
 
 fn observe(app: &str) -> Observed {
@@ -81,18 +87,29 @@ fn observe(app: &str) -> Observed {
     }
     let valid = (0..ORDERS).filter(|&i| !rejected(i)).count();
     let enriched = (0..ORDERS).filter(|&i| enriched(i)).count();
-    let count = |table: &str| -> usize {
-        host.query(&format!("SELECT count() AS n FROM `{table}`"))[0]["n"]
+    let number = |sql: &str| -> usize {
+        host.query(&format!("SELECT {sql} AS n"))[0]["n"]
             .as_u64()
             .unwrap_or(0) as usize
     };
+    // Every order stored raw and enriched, and counted by the aggregation.
+    let settled = || {
+        [
+            number("(SELECT count() FROM `Order`)"),
+            number("(SELECT count() FROM OrderEnriched)"),
+            number("(SELECT sum(orders) FROM DailyRevenue)"),
+        ]
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
-    while count("Order") < valid || count("OrderEnriched") < enriched {
+    loop {
+        let counts = settled();
+        if counts == [valid, enriched, enriched] {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
-            "{app}: {} raw and {} enriched rows after 2 minutes, expected {valid} and {enriched}",
-            count("Order"),
-            count("OrderEnriched")
+            "{app}: raw, enriched, aggregated {counts:?} after 2 minutes, expected {:?}",
+            [valid, enriched, enriched]
         );
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -156,6 +173,13 @@ fn the_quickstart_is_the_same_in_every_language() {
         (API_CALLS[4].to_string(), 200, "[]".to_string())
     );
     assert_eq!(rust.api[6].1, 400);
+    assert_eq!(
+        rust.api[8],
+        (API_CALLS[8].to_string(), 200, "[]".to_string())
+    );
+    for (query, status, body) in &rust.api[9..] {
+        assert_eq!(*status, 400, "{query}: {body}");
+    }
     for app in ["examples/quickstart-ts", "examples/quickstart-python"] {
         let other = observe(app);
         assert_eq!(other.raw, rust.raw, "{app}: raw orders differ");
