@@ -12,22 +12,24 @@ use anyhow::{anyhow, Context};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiEndpoint, ApiState};
+use crate::api::ApiState;
 use crate::app::App;
 use crate::assemble::{assemble, Step};
 use crate::config::{Project, StreamingBackend};
-use crate::functions::{self, Destination, FunctionRunner, RunnerOptions};
+use crate::functions::{self, Destination};
 use crate::infra::{infra, Infra};
+use crate::infra_map;
 use crate::ingest::{IngestEndpoint, IngestState};
 use crate::mgmt::metrics::Metrics;
 use crate::mgmt::{self, MgmtState};
-use crate::olap::{ddl, OlapQueryService, OlapStore, QueryLimits};
+use crate::olap::{OlapQueryService, OlapStore, QueryLimits};
 use crate::records::ModelValidator;
-use crate::runtime::{GuestComponent, Runtime};
+use crate::reload::{self, ComponentHandle, Reloader, Workers};
+use crate::runtime::Runtime;
 use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
 use crate::stream::kafka::{KafkaConfig, KafkaStreams};
 use crate::stream::Streams;
-use crate::sync::{self, SyncOptions, TableSync};
+use crate::sync;
 
 /// A progress line while the host starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
@@ -40,7 +42,9 @@ pub struct Host {
     pub management_addr: SocketAddr,
     pub clickhouse_url: String,
     stop: CancellationToken,
-    tasks: JoinSet<()>,
+    workers: Arc<tokio::sync::Mutex<Workers>>,
+    /// Taken by [`Host::watch`].
+    reloader: Option<Reloader>,
     servers: JoinSet<std::io::Result<()>>,
     olap: Option<OlapStore>,
 }
@@ -62,7 +66,7 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
     ));
     let olap = Arc::new(store.client().clone());
 
-    let runtime = Runtime::new(
+    let runtime = Arc::new(Runtime::new(
         config.runtime.runtime_config(),
         project.component_cache_dir(),
         Arc::new(OlapQueryService::new(
@@ -70,7 +74,7 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
             tokio::runtime::Handle::current(),
             QueryLimits::default(),
         )),
-    )?;
+    )?);
     // Building and describing are blocking work; progress stays live meanwhile.
     let assembled = tokio::task::block_in_place(|| {
         assemble(project, &runtime, |step| match step {
@@ -86,24 +90,12 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         })
     })?;
     let app = assembled.app;
-    let components: BTreeMap<String, Arc<GuestComponent>> = assembled
+    let components: BTreeMap<String, ComponentHandle> = assembled
         .components
         .into_iter()
-        .map(|c| (c.name().to_string(), Arc::new(c)))
+        .map(|c| (c.name().to_string(), reload::handle(c)))
         .collect();
-    let mut infra = infra(&app);
-    if let Some(partitions) = config.streaming.partitions {
-        for spec in &mut infra.streams {
-            let undeclared = app
-                .def
-                .streams
-                .iter()
-                .any(|s| s.name == spec.name && s.partitions == 0);
-            if undeclared {
-                spec.partitions = partitions;
-            }
-        }
-    }
+    let infra = app_infra(&app, project);
 
     let started = Instant::now();
     let streams: Arc<dyn Streams> = match config.streaming.backend {
@@ -129,56 +121,31 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         started.elapsed()
     ));
     let started = Instant::now();
-    // The server's version and the cluster decide the DDL's form and the types it can store.
-    let target = olap.target().await?;
-    let mut statements = ddl::plan(&app, &target)?;
-    statements.extend(ddl::dead_letter_tables(&app, &target));
-    ddl::apply(&olap, &statements).await?;
+    // The changes since the state applied last (stored in ClickHouse), destructive ones
+    // included, each with a warning line; everything on the first start.
+    let migrated = infra_map::migrate_dev(&olap, &app, progress).await?;
     progress(&format!(
-        "tables and views ready ({:.1?})",
+        "tables and views ready, {} changes applied ({:.1?})",
+        migrated.changes.len(),
         started.elapsed()
     ));
 
     let metrics = Arc::new(Metrics::new());
     let stop = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    let mut consumers = Vec::new();
-    for function in &app.def.functions {
-        let component = app
-            .function_component(&function.name)
-            .and_then(|c| components.get(&c.name))
-            .ok_or_else(|| anyhow!("no component runs function `{}`", function.name))?
-            .clone();
-        let destination = match &function.destination {
-            Some(stream) => Some(destination(&app, stream)?),
-            None => None,
-        };
-        consumers.push((function.source.clone(), functions::group(&function.name)));
-        let runner = FunctionRunner {
-            name: function.name.clone(),
-            source: function.source.clone(),
-            destination,
-            dead_letter: function.dead_letter.clone(),
-            component,
-            streams: streams.clone(),
-            metrics: metrics.clone(),
-            options: RunnerOptions::default(),
-        };
-        tasks.spawn(runner.run(stop.clone()));
-    }
-    for spec in &infra.syncs {
-        consumers.push((spec.stream.clone(), sync::group(&spec.table)));
-        let table_sync = TableSync {
-            stream: spec.stream.clone(),
-            table: spec.table.clone(),
-            dead_letter: spec.dead_letter.clone(),
-            streams: streams.clone(),
-            writer: olap.clone(),
-            metrics: metrics.clone(),
-            options: SyncOptions::default(),
-        };
-        tasks.spawn(table_sync.run(stop.clone()));
-    }
+    let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone());
+    workers.update(&app, &infra, &components).await?;
+    let mut consumers: Vec<(String, String)> = app
+        .def
+        .functions
+        .iter()
+        .map(|f| (f.source.clone(), functions::group(&f.name)))
+        .collect();
+    consumers.extend(
+        infra
+            .syncs
+            .iter()
+            .map(|spec| (spec.stream.clone(), sync::group(&spec.table))),
+    );
 
     let mut endpoints = BTreeMap::new();
     for ingest in &app.def.ingests {
@@ -194,29 +161,11 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
             },
         );
     }
-    let mut apis = BTreeMap::new();
-    for api in &app.def.apis {
-        let component = app
-            .api_component(&api.name)
-            .and_then(|c| components.get(&c.name))
-            .ok_or_else(|| anyhow!("no component serves API `{}`", api.name))?
-            .clone();
-        let key = match &api.version {
-            Some(version) => format!("{}/{version}", api.name),
-            None => api.name.clone(),
-        };
-        apis.insert(
-            key,
-            ApiEndpoint {
-                def: api.clone(),
-                component,
-            },
-        );
-    }
-    let api_routes = crate::api::router(Arc::new(ApiState {
-        apis,
+    let api_state = Arc::new(ApiState {
+        apis: arc_swap::ArcSwap::from_pointee(reload::api_endpoints(&app, &components)?),
         metrics: metrics.clone(),
-    }));
+    });
+    let api_routes = crate::api::router(api_state.clone());
     let ingest = crate::ingest::router(
         Arc::new(IngestState {
             endpoints,
@@ -231,7 +180,7 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         .with_context(|| format!("writing {}", openapi_file.display()))?;
     let mgmt_state = Arc::new(MgmtState {
         metrics,
-        streams,
+        streams: streams.clone(),
         consumers,
         catalog: mgmt::catalog_json(&app, &infra),
         openapi: document,
@@ -261,6 +210,18 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
     .await?;
     mgmt_state.ready.store(true, Ordering::Release);
 
+    let workers = Arc::new(tokio::sync::Mutex::new(workers));
+    let reloader = Reloader {
+        project: project.clone(),
+        runtime,
+        app: app.clone(),
+        components,
+        workers: workers.clone(),
+        apis: api_state,
+        streams,
+        olap,
+        infra: app_infra,
+    };
     Ok(Host {
         app,
         infra,
@@ -268,13 +229,34 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         management_addr,
         clickhouse_url: url,
         stop,
-        tasks,
+        workers,
+        reloader: Some(reloader),
         servers,
         olap: Some(store),
     })
 }
 
-fn destination(app: &App, stream: &str) -> anyhow::Result<Destination> {
+/// The infrastructure of `app` as the host runs it: streams that declare no partition
+/// count get the configured one.
+fn app_infra(app: &App, project: &Project) -> Infra {
+    let mut infra = infra(app);
+    if let Some(partitions) = project.config.streaming.partitions {
+        for spec in &mut infra.streams {
+            let undeclared = app
+                .def
+                .streams
+                .iter()
+                .any(|s| s.name == spec.name && s.partitions == 0);
+            if undeclared {
+                spec.partitions = partitions;
+            }
+        }
+    }
+    infra
+}
+
+/// Where records for `stream` go: its name, its model's validator and key fields.
+pub(crate) fn destination(app: &App, stream: &str) -> anyhow::Result<Destination> {
     let model = app
         .def
         .streams
@@ -312,6 +294,15 @@ async fn serve(
 }
 
 impl Host {
+    /// Watches the component sources and hot-reloads changed components until the host
+    /// stops; see [`crate::reload`].
+    pub fn watch(&mut self) -> anyhow::Result<()> {
+        if let Some(reloader) = self.reloader.take() {
+            reloader.spawn(self.stop.clone())?;
+        }
+        Ok(())
+    }
+
     /// Stops accepting requests, lets in-flight requests and batches finish and commit,
     /// then stops the embedded engine. Records still in streams are picked up on the next
     /// start.
@@ -319,7 +310,7 @@ impl Host {
         self.stop.cancel();
         let drained = tokio::time::timeout(grace, async {
             while self.servers.join_next().await.is_some() {}
-            while self.tasks.join_next().await.is_some() {}
+            self.workers.lock().await.join().await;
         })
         .await;
         if drained.is_err() {

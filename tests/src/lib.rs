@@ -132,6 +132,20 @@ impl DevHost {
         status.success()
     }
 
+    /// Waits up to `timeout` for a line of the host's stdout that contains `text`, skipping
+    /// the lines before it; returns the line.
+    pub fn wait_for_line(&self, text: &str, timeout: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stdout.recv_timeout(remaining) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the host printed no line with {text:?} within {timeout:?}"),
+            }
+        }
+    }
+
     /// Runs a query on the host's ClickHouse (the app's database) and returns the rows.
     pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
         self.query_text(sql, "JSONEachRow")

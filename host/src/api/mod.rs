@@ -6,4 +6,4 @@ mod params;
 mod routes;
 
 pub use params::{parse_params, ParamError};
-pub use routes::{router, ApiEndpoint, ApiState};
+pub use routes::{router, ApiEndpoint, ApiEndpoints, ApiState};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,18 +14,24 @@ use serde_json::json;
 
 use super::params::parse_params;
 use crate::mgmt::metrics::{Metrics, Outcome};
+use crate::reload::ComponentHandle;
 use crate::runtime::types::{ApiDef, ApiError, QueryError};
-use crate::runtime::{CallError, GuestComponent};
+use crate::runtime::CallError;
 
 /// One query API and the component that serves it.
 pub struct ApiEndpoint {
     pub def: ApiDef,
-    pub component: Arc<GuestComponent>,
+    /// Read once per request: a reload swaps it between requests.
+    pub component: ComponentHandle,
 }
 
-/// Shared state of the API routes, keyed by `name` or `name/version`.
+/// The APIs keyed by `name` or `name/version`.
+pub type ApiEndpoints = BTreeMap<String, ApiEndpoint>;
+
+/// Shared state of the API routes.
 pub struct ApiState {
-    pub apis: BTreeMap<String, ApiEndpoint>,
+    /// Replaced as a whole when a reload adds, changes or removes APIs.
+    pub apis: ArcSwap<ApiEndpoints>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -57,8 +64,9 @@ async fn versioned(
 
 async fn call(state: Arc<ApiState>, api: String, query: Vec<(String, String)>) -> Response {
     let started = Instant::now();
-    let Some(endpoint) = state.apis.get(&api) else {
-        let known: Vec<&String> = state.apis.keys().collect();
+    let apis = state.apis.load_full();
+    let Some(endpoint) = apis.get(&api) else {
+        let known: Vec<&String> = apis.keys().collect();
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": format!("no API `{api}`"), "apis": known })),
@@ -69,7 +77,7 @@ async fn call(state: Arc<ApiState>, api: String, query: Vec<(String, String)>) -
         Ok(params) => params.to_string().into_bytes(),
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let component = endpoint.component.clone();
+    let component = endpoint.component.load_full();
     let name = api.clone();
     let outcome = tokio::task::spawn_blocking(move || component.handle_api(&name, &params)).await;
     let response = match outcome {

@@ -1,14 +1,13 @@
 //! `moose build`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::app::{render, Section};
 use crate::assemble::{assemble, Step};
 use crate::config::Project;
-use crate::runtime::{LoadSource, NoQueryService, Runtime};
+use crate::runtime::LoadSource;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,11 +21,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let project = Project::load(&args.dir)?;
-    let runtime = Runtime::new(
-        project.config.runtime.runtime_config(),
-        project.component_cache_dir(),
-        Arc::new(NoQueryService),
-    )?;
+    let runtime = super::offline_runtime(&project)?;
     let assembled = assemble(&project, &runtime, |step| match step {
         Step::Built { component, elapsed } => {
             eprintln!("  built     {component} in {:.2?}", elapsed)

@@ -1,4 +1,5 @@
-//! `moose dev`: the whole data stack of an app on this machine, embedded defaults.
+//! `moose dev`: the whole data stack of an app on this machine, embedded defaults, with
+//! changed component sources rebuilt and hot-reloaded.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,7 +26,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let started = Instant::now();
         eprintln!("Starting `{}`...", project.config.app.name);
         let mut progress = |line: &str| eprintln!("  {line}");
-        let host = serve::start(&project, &mut progress).await?;
+        let mut host = serve::start(&project, &mut progress).await?;
+        host.watch()?;
         print_summary(&host, started.elapsed());
         wait_for_stop().await;
         eprintln!("Stopping: finishing in-flight requests and batches...");
@@ -67,6 +69,7 @@ fn print_summary(host: &serve::Host, elapsed: Duration) {
         "  management  http://{}/health /ready /metrics /catalog",
         host.management_addr
     );
+    println!("Watching the component sources: changes are rebuilt and reloaded.");
     println!("Press Ctrl-C to stop.");
 }
 

@@ -1,12 +1,10 @@
 //! `moose generate`: things a user needs to configure an app or to use it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::assemble::assemble;
 use crate::auth;
 use crate::config::Project;
-use crate::runtime::{NoQueryService, Runtime};
 use crate::sdkgen::{self, Language};
 
 #[derive(Debug, clap::Subcommand)]
@@ -48,11 +46,7 @@ pub fn run(what: What) -> anyhow::Result<()> {
 
 fn sdk(args: SdkArgs) -> anyhow::Result<()> {
     let project = Project::load(&args.dir)?;
-    let runtime = Runtime::new(
-        project.config.runtime.runtime_config(),
-        project.component_cache_dir(),
-        Arc::new(NoQueryService),
-    )?;
+    let runtime = super::offline_runtime(&project)?;
     let assembled = assemble(&project, &runtime, |_| {})?;
     let files = sdkgen::generate(&assembled.app, args.language)?;
     for path in sdkgen::write(&args.out, &files)? {

@@ -6,8 +6,24 @@ mod generate;
 
 mod init;
 mod ls;
+mod plan;
+
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+use crate::config::Project;
+use crate::runtime::{NoQueryService, Runtime};
+
+/// A runtime for the project's components that serves no queries: for commands that
+/// build and describe an app without running it.
+fn offline_runtime(project: &Project) -> anyhow::Result<Runtime> {
+    Ok(Runtime::new(
+        project.config.runtime.runtime_config(),
+        project.component_cache_dir(),
+        Arc::new(NoQueryService),
+    )?)
+}
 
 /// Moose: declare data models, streaming functions and query APIs in Rust, and run the
 /// whole data stack from them.
@@ -28,6 +44,8 @@ enum Command {
     Ls(ls::Args),
     /// Run the app's whole data stack locally: embedded streams and ClickHouse.
     Dev(dev::Args),
+    /// Show what applying the app would change in its database: safe and destructive.
+    Plan(plan::Args),
     /// Generate configuration values.
     #[command(subcommand)]
     Generate(generate::What),
@@ -40,6 +58,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Build(args) => build::run(args),
         Command::Ls(args) => ls::run(args),
         Command::Dev(args) => dev::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Generate(what) => generate::run(what),
     }
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ingest::record_key;
 use crate::mgmt::metrics::{Metrics, Outcome};
 use crate::records::{DeadLetter, ErrorKind, ModelValidator};
+use crate::reload::ComponentHandle;
 use crate::runtime::types::{Batch, Encoding, ProcessOutput};
 use crate::runtime::GuestComponent;
 use crate::stream::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
@@ -47,7 +48,8 @@ pub struct FunctionRunner {
     pub source: String,
     pub destination: Option<Destination>,
     pub dead_letter: Option<String>,
-    pub component: Arc<GuestComponent>,
+    /// Read once per batch: a reload swaps it between batches.
+    pub component: ComponentHandle,
     pub streams: Arc<dyn Streams>,
     pub metrics: Arc<Metrics>,
     pub options: RunnerOptions,
@@ -164,10 +166,12 @@ impl FunctionRunner {
         }
     }
 
-    /// Runs the batch; on a failed call, runs its records one at a time.
+    /// Runs the batch, all of it on the component version current when it starts; on a
+    /// failed call, runs its records one at a time.
     async fn process(&self, batch: &[StoredRecord]) -> Produced {
+        let component = self.component.load_full();
         let mut produced = Produced::default();
-        match self.call(batch).await {
+        match self.call(&component, batch).await {
             Ok(output) => self.collect(batch, output, &mut produced),
             Err(error) if batch.len() == 1 => {
                 produced
@@ -178,7 +182,7 @@ impl FunctionRunner {
                 tracing::warn!(function = %self.name, "batch of {} failed ({error}); retrying record by record", batch.len());
                 for record in batch {
                     let single = std::slice::from_ref(record);
-                    match self.call(single).await {
+                    match self.call(&component, single).await {
                         Ok(output) => self.collect(single, output, &mut produced),
                         Err(error) => produced.dead_letters.push(self.dead_letter(record, error)),
                     }
@@ -188,7 +192,11 @@ impl FunctionRunner {
         produced
     }
 
-    async fn call(&self, batch: &[StoredRecord]) -> Result<ProcessOutput, String> {
+    async fn call(
+        &self,
+        component: &Arc<GuestComponent>,
+        batch: &[StoredRecord],
+    ) -> Result<ProcessOutput, String> {
         let mut data = Vec::with_capacity(batch.iter().map(|r| r.value.len() + 1).sum());
         for (i, record) in batch.iter().enumerate() {
             if i > 0 {
@@ -201,7 +209,7 @@ impl FunctionRunner {
             count: batch.len() as u32,
             data,
         };
-        let component = self.component.clone();
+        let component = component.clone();
         let function = self.name.clone();
         let outcome =
             tokio::task::spawn_blocking(move || component.process(&function, &input)).await;

@@ -41,6 +41,21 @@ pub enum OlapError {
 }
 
 impl OlapError {
+    /// The same error with `context` (e.g. the statement's purpose) before ClickHouse's text.
+    pub fn with_context(self, context: &str) -> Self {
+        match self {
+            OlapError::Rejected { code, message } => OlapError::Rejected {
+                code,
+                message: format!("{context}{message}"),
+            },
+            OlapError::Unavailable { code, message } => OlapError::Unavailable {
+                code,
+                message: format!("{context}{message}"),
+            },
+            other => other,
+        }
+    }
+
     /// ClickHouse's exception code, when the server reported one.
     pub fn code(&self) -> Option<i32> {
         match self {

@@ -1,0 +1,280 @@
+//! The infrastructure map: every object an app needs, as plain data that can be stored,
+//! compared and printed. Objects are keyed by name (`BTreeMap`), so the JSON form is
+//! stable: the same app always gives the same map and the same [`InfraMap::hash`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+use crate::olap::ddl::{self, DEAD_LETTER_COLUMNS};
+use crate::olap::OlapError;
+use crate::runtime::types::TableDef;
+
+/// Everything an app needs from the streams, ClickHouse and the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfraMap {
+    pub streams: BTreeMap<String, StreamSpec>,
+    pub tables: BTreeMap<String, TableSpec>,
+    pub views: BTreeMap<String, ViewSpec>,
+    pub materialized_views: BTreeMap<String, MaterializedViewSpec>,
+    pub functions: BTreeMap<String, FunctionSpec>,
+    /// Keyed by `name` or `name/version`.
+    pub apis: BTreeMap<String, ApiSpec>,
+    pub ingests: BTreeMap<String, IngestSpec>,
+}
+
+/// A stream (declared or dead-letter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSpec {
+    pub partitions: u32,
+    pub retention_secs: u64,
+}
+
+/// What a table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    /// A table of the app (rows of its model).
+    Table,
+    /// The table an aggregation's materialized view writes into.
+    AggregationTarget,
+    /// Records a stream, an ingest or a function refused.
+    DeadLetter,
+}
+
+/// A ClickHouse table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSpec {
+    pub kind: TableKind,
+    /// In declaration order.
+    pub columns: Vec<ColumnSpec>,
+    /// The engine clause, e.g. `SummingMergeTree`.
+    pub engine: String,
+    pub order_by: Vec<String>,
+}
+
+impl TableSpec {
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A column of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    pub name: String,
+    /// The ClickHouse type, e.g. `Nullable(String)`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The `DEFAULT` expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+impl ColumnSpec {
+    /// Rows that lack the column read as `NULL` or as its default.
+    pub fn is_optional(&self) -> bool {
+        self.default.is_some() || self.ty.starts_with("Nullable(")
+    }
+}
+
+/// A plain view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewSpec {
+    pub select: String,
+    pub sources: Vec<String>,
+}
+
+/// A materialized view feeding an aggregation's target table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterializedViewSpec {
+    pub select: String,
+    pub sources: Vec<String>,
+    /// The table it writes into.
+    pub target: String,
+}
+
+/// A streaming function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    pub source: String,
+    pub destination: Option<String>,
+    pub dead_letter: Option<String>,
+}
+
+/// A query API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSpec {
+    /// `name type` of each parameter, `?` after optional ones.
+    pub params: Vec<String>,
+    pub response: String,
+}
+
+/// An ingest route, `POST /ingest/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestSpec {
+    pub model: String,
+    pub stream: String,
+    pub dead_letter: Option<String>,
+}
+
+impl InfraMap {
+    /// The map of a validated app. Fails on a table whose columns cannot be typed.
+    pub fn from_app(app: &App) -> Result<Self, OlapError> {
+        let def = &app.def;
+        let mut map = InfraMap::default();
+        for stream in crate::infra::infra(app).streams {
+            map.streams.insert(
+                stream.name,
+                StreamSpec {
+                    partitions: stream.partitions,
+                    retention_secs: stream.retention.as_secs(),
+                },
+            );
+        }
+        for table in &def.tables {
+            map.tables.insert(
+                table.name.clone(),
+                table_spec(app, table, TableKind::Table)?,
+            );
+        }
+        for aggregation in &def.aggregations {
+            let target = &aggregation.target;
+            map.tables.insert(
+                target.name.clone(),
+                table_spec(app, target, TableKind::AggregationTarget)?,
+            );
+            map.materialized_views.insert(
+                ddl::materialized_view_name(aggregation),
+                MaterializedViewSpec {
+                    select: normalize_sql(&aggregation.select),
+                    sources: aggregation.sources.clone(),
+                    target: target.name.clone(),
+                },
+            );
+        }
+        for name in ddl::dead_letter_streams(app) {
+            map.tables.insert(
+                name,
+                TableSpec {
+                    kind: TableKind::DeadLetter,
+                    columns: DEAD_LETTER_COLUMNS
+                        .iter()
+                        .map(|(name, ty)| ColumnSpec {
+                            name: name.to_string(),
+                            ty: ty.to_string(),
+                            default: None,
+                        })
+                        .collect(),
+                    engine: "MergeTree".into(),
+                    order_by: vec!["failed_at".into()],
+                },
+            );
+        }
+        for view in &def.views {
+            map.views.insert(
+                view.name.clone(),
+                ViewSpec {
+                    select: normalize_sql(&view.select),
+                    sources: view.sources.clone(),
+                },
+            );
+        }
+        for function in &def.functions {
+            map.functions.insert(
+                function.name.clone(),
+                FunctionSpec {
+                    source: function.source.clone(),
+                    destination: function.destination.clone(),
+                    dead_letter: function.dead_letter.clone(),
+                },
+            );
+        }
+        for api in &def.apis {
+            let key = match &api.version {
+                Some(version) => format!("{}/{version}", api.name),
+                None => api.name.clone(),
+            };
+            let params = api
+                .params
+                .iter()
+                .map(|p| {
+                    let optional = if p.required { "" } else { "?" };
+                    format!("{}{optional} {}", p.name, p.data_type.type_name())
+                })
+                .collect();
+            map.apis.insert(
+                key,
+                ApiSpec {
+                    params,
+                    response: api.response.clone(),
+                },
+            );
+        }
+        for ingest in &def.ingests {
+            map.ingests.insert(
+                ingest.name.clone(),
+                IngestSpec {
+                    model: ingest.model.clone(),
+                    stream: ingest.stream.clone(),
+                    dead_letter: ingest.dead_letter.clone(),
+                },
+            );
+        }
+        Ok(map)
+    }
+
+    /// The map as pretty JSON; the same map always gives the same text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("an infrastructure map always serializes")
+    }
+
+    /// Hex SHA-256 of [`InfraMap::to_json`].
+    pub fn hash(&self) -> String {
+        sha256_hex(&self.to_json())
+    }
+}
+
+/// Hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A view's SQL as the DDL uses it: trimmed, without a trailing `;`.
+fn normalize_sql(select: &str) -> String {
+    select.trim().trim_end_matches(';').trim_end().to_string()
+}
+
+fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec, OlapError> {
+    let model = app.model(&table.model).ok_or_else(|| {
+        OlapError::Schema(format!(
+            "table `{}`: model `{}` is not declared",
+            table.name, table.model
+        ))
+    })?;
+    let columns = model
+        .fields
+        .iter()
+        .map(|field| {
+            Ok(ColumnSpec {
+                name: field.name.clone(),
+                ty: ddl::column_type(app, &field.data_type).map_err(|e| {
+                    OlapError::Schema(format!(
+                        "table `{}`, field `{}`: {e}",
+                        table.name, field.name
+                    ))
+                })?,
+                default: field.default.clone().filter(|d| !d.trim().is_empty()),
+            })
+        })
+        .collect::<Result<Vec<_>, OlapError>>()?;
+    Ok(TableSpec {
+        kind,
+        columns,
+        engine: ddl::engine(&table.engine),
+        order_by: app.order_by(table),
+    })
+}
