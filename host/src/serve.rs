@@ -181,6 +181,7 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
     let mgmt_state = Arc::new(MgmtState {
         metrics,
         streams: streams.clone(),
+        olap: olap.clone(),
         consumers,
         catalog: mgmt::catalog_json(&app, &infra),
         openapi: document,

@@ -6,6 +6,7 @@ mod generate;
 
 mod init;
 mod ls;
+mod ops;
 mod plan;
 
 use std::sync::Arc;
@@ -46,6 +47,12 @@ enum Command {
     Dev(dev::Args),
     /// Show what applying the app would change in its database: safe and destructive.
     Plan(plan::Args),
+    /// List a running host's functions and table syncs with their lag and record counts.
+    Ps(ops::PsArgs),
+    /// Print the last records of a stream or rows of a table of a running host.
+    Peek(ops::PeekArgs),
+    /// Print a running host's recent log lines.
+    Logs(ops::LogsArgs),
     /// Generate configuration values.
     #[command(subcommand)]
     Generate(generate::What),
@@ -59,6 +66,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::Ls(args) => ls::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Ps(args) => ops::ps(args),
+        Command::Peek(args) => ops::peek(args),
+        Command::Logs(args) => ops::logs(args),
         Command::Generate(what) => generate::run(what),
     }
 }

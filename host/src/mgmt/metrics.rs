@@ -116,6 +116,17 @@ impl Metrics {
         }
     }
 
+    /// How many records of stage `kind`/`name` had `outcome` so far.
+    pub fn records(&self, kind: &str, name: &str, outcome: Outcome) -> u64 {
+        self.records
+            .get(&StageLabels {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                outcome,
+            })
+            .map_or(0, |counter| counter.get())
+    }
+
     /// Records how long one batch of stage `kind`/`name` took.
     pub fn batch(&self, kind: &str, name: &str, seconds: f64) {
         self.batch_seconds

@@ -1,7 +1,9 @@
-//! The management API: `/health`, `/ready`, `/metrics` (Prometheus), `/catalog` and
-//! `/openapi.json`.
+//! The management API: `/health`, `/ready`, `/metrics` (Prometheus), `/catalog`,
+//! `/openapi.json`, and the operations endpoints `/ps`, `/peek/{name}` and `/logs`.
 
+pub mod logbuf;
 pub mod metrics;
+mod ops;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::infra::Infra;
+use crate::olap::OlapClient;
 use crate::stream::Streams;
 use metrics::Metrics;
 
@@ -22,6 +25,8 @@ use metrics::Metrics;
 pub struct MgmtState {
     pub metrics: Arc<Metrics>,
     pub streams: Arc<dyn Streams>,
+    /// The app's database, for `/peek` of tables.
+    pub olap: Arc<OlapClient>,
     /// `(stream, consumer group)` pairs whose lag is reported.
     pub consumers: Vec<(String, String)>,
     pub catalog: Value,
@@ -38,6 +43,9 @@ pub fn router(state: Arc<MgmtState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/catalog", get(catalog))
         .route("/openapi.json", get(openapi))
+        .route("/ps", get(ops::ps))
+        .route("/peek/{name}", get(ops::peek))
+        .route("/logs", get(ops::logs))
         .with_state(state)
 }
 
@@ -55,16 +63,7 @@ async fn ready(State(state): State<Arc<MgmtState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<MgmtState>>) -> Response {
     for (stream, group) in &state.consumers {
-        match state.streams.lag(stream, group).await {
-            Ok(partitions) => {
-                let lag = partitions
-                    .iter()
-                    .map(|p| p.end.saturating_sub(p.committed))
-                    .sum();
-                state.metrics.set_lag(stream, group, lag);
-            }
-            Err(e) => tracing::warn!("lag of {group} on {stream}: {e}"),
-        }
+        refresh_lag(&state, stream, group).await;
     }
     (
         [(
@@ -74,6 +73,25 @@ async fn metrics(State(state): State<Arc<MgmtState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The total lag of `group` on `stream`, also stored in the metrics; `None` (logged) when
+/// the backend cannot tell.
+async fn refresh_lag(state: &MgmtState, stream: &str, group: &str) -> Option<u64> {
+    match state.streams.lag(stream, group).await {
+        Ok(partitions) => {
+            let lag = partitions
+                .iter()
+                .map(|p| p.end.saturating_sub(p.committed))
+                .sum();
+            state.metrics.set_lag(stream, group, lag);
+            Some(lag)
+        }
+        Err(e) => {
+            tracing::warn!("lag of {group} on {stream}: {e}");
+            None
+        }
+    }
 }
 
 async fn catalog(State(state): State<Arc<MgmtState>>) -> Json<Value> {

@@ -1,0 +1,166 @@
+//! Operations endpoints of the management API: `/ps` (what runs, its lag and counts),
+//! `/peek/{name}` (the last records of a stream or rows of a table) and `/logs` (the
+//! host's recent log lines).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::metrics::Outcome;
+use super::{logbuf, MgmtState};
+use crate::olap::ddl::quote_ident;
+
+/// Records or rows `/peek` returns when no limit is given.
+const DEFAULT_LIMIT: usize = 10;
+/// The largest `limit` (and `tail`) accepted.
+const MAX_LIMIT: usize = 1000;
+
+/// `GET /ps`: every streaming function and table sync, with its source stream, consumer
+/// group, total lag and record counts since the host started.
+pub async fn ps(State(state): State<Arc<MgmtState>>) -> Response {
+    let mut rows = Vec::with_capacity(state.consumers.len());
+    for (stream, group) in &state.consumers {
+        // Groups are `function:NAME` or `table:NAME`, named after the metric's stage.
+        let (kind, name) = group.split_once(':').unwrap_or(("", group));
+        let lag = super::refresh_lag(&state, stream, group).await;
+        let count = |outcome| state.metrics.records(kind, name, outcome);
+        rows.push(json!({
+            "kind": kind, "name": name, "source": stream, "group": group, "lag": lag,
+            "in": count(Outcome::In), "out": count(Outcome::Out), "failed": count(Outcome::Failed),
+        }));
+    }
+    Json(json!({ "processes": rows })).into_response()
+}
+
+/// `GET /peek/{name}?limit=N&kind=stream|table`: the last `limit` records of a stream, or
+/// `limit` rows of a table. A name that is both prefers the stream unless `kind=table`.
+pub async fn peek(
+    State(state): State<Arc<MgmtState>>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let limit = match parse_limit(query.get("limit"), DEFAULT_LIMIT) {
+        Ok(limit) => limit,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let wants = query.get("kind").map(String::as_str);
+    if let Some(kind) = wants.filter(|k| !matches!(*k, "stream" | "table")) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("kind must be `stream` or `table`, not `{kind}`"),
+        );
+    }
+    let streams = catalog_names(&state.catalog, "streams");
+    let tables = catalog_names(&state.catalog, "tables");
+    let result = if wants != Some("table") && streams.contains(&name) {
+        peek_stream(&state, &name, limit)
+            .await
+            .map(|records| ("stream", records))
+    } else if wants != Some("stream") && tables.contains(&name) {
+        peek_table(&state, &name, limit)
+            .await
+            .map(|rows| ("table", rows))
+    } else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no stream or table named `{name}`; streams: {}; tables: {}",
+                streams.join(", "),
+                tables.join(", ")
+            ),
+        );
+    };
+    match result {
+        Ok((kind, records)) => {
+            Json(json!({ "name": name, "kind": kind, "records": records })).into_response()
+        }
+        Err(message) => error(StatusCode::SERVICE_UNAVAILABLE, message),
+    }
+}
+
+/// `GET /logs?tail=N`: the host's last `tail` log lines (default and most: all kept).
+pub async fn logs(Query(query): Query<HashMap<String, String>>) -> Response {
+    match parse_limit(query.get("tail"), logbuf::CAPACITY) {
+        Ok(tail) => Json(json!({ "lines": logbuf::tail(tail) })).into_response(),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// A positive count of at most [`MAX_LIMIT`]; `default` when absent.
+fn parse_limit(value: Option<&String>, default: usize) -> Result<usize, String> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!("`{value}` is not a count from 1 to {MAX_LIMIT}")),
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// The names of the catalog's `streams` or `tables`.
+fn catalog_names(catalog: &Value, section: &str) -> Vec<String> {
+    catalog[section]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The last `limit` records of `stream` over all its partitions, oldest first; values
+/// that are not JSON come back as strings.
+async fn peek_stream(state: &MgmtState, stream: &str, limit: usize) -> Result<Vec<Value>, String> {
+    // Any group gives the partitions' ends; this one never commits.
+    let partitions = state
+        .streams
+        .lag(stream, "moose:peek")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut records = Vec::new();
+    for p in partitions {
+        let from = p.end.saturating_sub(limit as u64);
+        let read = state
+            .streams
+            .read(stream, p.partition, from, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        records.extend(read);
+    }
+    records.sort_by_key(|r| (r.timestamp_ms, r.partition, r.offset));
+    let skip = records.len().saturating_sub(limit);
+    Ok(records
+        .into_iter()
+        .skip(skip)
+        .map(|r| {
+            serde_json::from_slice(&r.value)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.value).into_owned()))
+        })
+        .collect())
+}
+
+/// Up to `limit` rows of `table`.
+async fn peek_table(state: &MgmtState, table: &str, limit: usize) -> Result<Vec<Value>, String> {
+    let sql = format!("SELECT * FROM {} LIMIT {limit}", quote_ident(table));
+    let body = state
+        .olap
+        .fetch_bytes(
+            &sql,
+            "JSONEachRow",
+            &[("output_format_json_quote_64bit_integers", "0")],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    body.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).map_err(|e| format!("row of `{table}`: {e}")))
+        .collect()
+}
