@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use moose_host::builder::{self, BuiltComponent};
+use moose_host::runtime::types::{Batch, Encoding, ProcessOutput};
+use serde_json::Value;
 
 pub mod tansu;
 
@@ -31,6 +33,36 @@ pub fn built_guest(dir: &str) -> BuiltComponent {
         .unwrap_or_else(|error| panic!("building {dir}: {error}"));
     cache.insert(dir.to_string(), built.clone());
     built
+}
+
+/// A JSON batch of `records`, one compact line each, as the host passes to `process`.
+pub fn json_batch(records: &[Value]) -> Batch {
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    Batch {
+        encoding: Encoding::Json,
+        count: records.len() as u32,
+        data: lines.join("\n").into_bytes(),
+    }
+}
+
+/// The records of a `process` call's output batch; panics when they are not one JSON
+/// object per line or their number is not the batch's count.
+pub fn output_records(output: &ProcessOutput) -> Vec<Value> {
+    if output.output.count == 0 {
+        return vec![];
+    }
+    let records: Vec<Value> = output
+        .output
+        .data
+        .split(|b| *b == b'\n')
+        .map(|line| serde_json::from_slice(line).expect("an output record is one JSON line"))
+        .collect();
+    assert_eq!(
+        records.len(),
+        output.output.count as usize,
+        "count matches the data"
+    );
+    records
 }
 
 /// The quickstart app's component.

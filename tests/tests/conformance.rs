@@ -8,11 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use moose_host::builder::BuiltComponent;
-use moose_host::runtime::types::{
-    AppDef, Batch, DataType, Encoding, Field, ProcessOutput, ScalarType, TypeWrapper,
-};
+use moose_host::runtime::types::{AppDef, DataType, Field, ScalarType, TypeWrapper};
 use moose_host::runtime::{GuestComponent, NoQueryService, Runtime, RuntimeConfig};
-use moose_tests::{built_guest, repo_root};
+use moose_tests::{built_guest, json_batch, output_records, repo_root};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -76,33 +74,6 @@ fn component(language: &str) -> (GuestComponent, BuiltComponent) {
         .load(&built.name, &built.wasm)
         .unwrap_or_else(|e| panic!("loading {}: {e}", built.wasm.display()));
     (component, built)
-}
-
-fn batch(records: &[Value]) -> Batch {
-    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
-    Batch {
-        encoding: Encoding::Json,
-        count: records.len() as u32,
-        data: lines.join("\n").into_bytes(),
-    }
-}
-
-fn output_records(output: &ProcessOutput) -> Vec<Value> {
-    if output.output.count == 0 {
-        return vec![];
-    }
-    let records: Vec<Value> = output
-        .output
-        .data
-        .split(|b| *b == b'\n')
-        .map(|line| serde_json::from_slice(line).expect("an output record is one JSON line"))
-        .collect();
-    assert_eq!(
-        records.len(),
-        output.output.count as usize,
-        "count matches the data"
-    );
-    records
 }
 
 /// Compares values by meaning, guided by the models: numbers numerically (64-bit integers
@@ -301,7 +272,7 @@ fn conforms(language: &str) {
     let mut failures = Vec::new();
     for case in &suite.cases {
         let result = component
-            .process(&case.function, &batch(&case.input))
+            .process(&case.function, &json_batch(&case.input))
             .unwrap_or_else(|e| panic!("{language} {}: the call failed: {e}", case.name));
         let output = match result {
             Ok(output) => output,

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moose_host::runtime::types::{
-    ApiError, Batch, Encoding, ProcessOutput, QueryError, ScalarType, TableEngine,
+    ApiError, Batch, ProcessOutput, QueryError, ScalarType, TableEngine,
 };
 use moose_host::runtime::{
     CallError, GuestComponent, LoadSource, NoQueryService, QueryParam, QueryService, Runtime,
     RuntimeConfig,
 };
-use moose_tests::{misbehave, quickstart};
+use moose_tests::{json_batch, misbehave, output_records, quickstart};
 use serde_json::{json, Value};
 
 fn config() -> RuntimeConfig {
@@ -34,36 +34,9 @@ fn load(runtime: &Runtime, built: &moose_host::builder::BuiltComponent) -> Guest
         .unwrap_or_else(|e| panic!("loading {}: {e}", built.wasm.display()))
 }
 
-fn batch(records: &[Value]) -> Batch {
-    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
-    Batch {
-        encoding: Encoding::Json,
-        count: records.len() as u32,
-        data: lines.join("\n").into_bytes(),
-    }
-}
-
-fn records(output: &ProcessOutput) -> Vec<Value> {
-    if output.output.count == 0 {
-        return vec![];
-    }
-    let records: Vec<Value> = output
-        .output
-        .data
-        .split(|b| *b == b'\n')
-        .map(|line| serde_json::from_slice(line).expect("output record is JSON"))
-        .collect();
-    assert_eq!(
-        records.len(),
-        output.output.count as usize,
-        "count matches the data"
-    );
-    records
-}
-
 fn process(component: &GuestComponent, function: &str, input: &[Value]) -> ProcessOutput {
     component
-        .process(function, &batch(input))
+        .process(function, &json_batch(input))
         .expect("the call succeeds")
         .expect("the guest accepts the batch")
 }
@@ -192,7 +165,7 @@ fn describe_matches_the_quickstart_app() {
 fn enrich_order_transforms_filters_and_rejects() {
     let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
     let component = load(&runtime, &quickstart());
-    let input = batch(&[
+    let input = json_batch(&[
         json!({"id": "o1", "customer": "acme", "amount": 12.345, "ts": "2024-05-01T23:59:59Z"}),
         json!({"id": "o2", "customer": "acme", "amount": -5.0, "ts": "2024-05-01T10:00:00Z"}),
         json!({"id": "o3", "customer": "  ", "amount": 20.0, "ts": "2024-05-01T10:00:00Z"}),
@@ -205,7 +178,7 @@ fn enrich_order_transforms_filters_and_rejects() {
         .expect("batch accepted");
 
     assert_eq!(
-        records(&output),
+        output_records(&output),
         vec![
             json!({"id": "o1", "customer": "acme", "amount": 12.345, "amount_cents": 1235,
                    "tier": "small", "day": "2024-05-01", "ts": "2024-05-01T23:59:59Z"}),
@@ -233,7 +206,7 @@ fn per_record_errors_and_fan_out_keep_the_rest_of_the_batch() {
     let component = load(&runtime, &misbehave());
 
     let output = process(&component, "fail_odd", &items(0..6));
-    assert_eq!(records(&output), items([0, 2, 4]));
+    assert_eq!(output_records(&output), items([0, 2, 4]));
     assert_eq!(output.sources, vec![0, 2, 4]);
     let failed: Vec<(u32, &str)> = output
         .errors
@@ -251,13 +224,13 @@ fn per_record_errors_and_fan_out_keep_the_rest_of_the_batch() {
         vec![1, 1, 2, 2, 2, 3],
         "n copies for n <= 3, else one"
     );
-    assert_eq!(records(&output).len(), 6);
+    assert_eq!(output_records(&output).len(), 6);
 
     let empty = process(&component, "passthrough", &[]);
     assert_eq!((empty.output.count, empty.errors.len()), (0, 0));
 
     let unknown = component
-        .process("no_such_function", &batch(&items([1])))
+        .process("no_such_function", &json_batch(&items([1])))
         .expect("call");
     assert!(
         unknown.is_err(),
@@ -268,7 +241,7 @@ fn per_record_errors_and_fan_out_keep_the_rest_of_the_batch() {
 /// A failure of any kind fails only its own call; the next call gets a fresh instance.
 fn assert_recovers(component: &GuestComponent) {
     let output = process(component, "passthrough", &items([10, 11]));
-    assert_eq!(records(&output), items([10, 11]));
+    assert_eq!(output_records(&output), items([10, 11]));
 }
 
 #[test]
@@ -276,7 +249,7 @@ fn a_trap_fails_one_batch_and_the_host_keeps_serving() {
     let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
     let component = load(&runtime, &misbehave());
     assert_recovers(&component);
-    match component.process("trap", &batch(&items([1]))) {
+    match component.process("trap", &json_batch(&items([1]))) {
         Err(CallError::Trap { call, message, .. }) => {
             assert_eq!(call, "process");
             assert!(message.contains("unreachable"), "{message}");
@@ -291,7 +264,7 @@ fn an_infinite_loop_hits_the_deadline_and_the_host_keeps_serving() {
     let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
     let component = load(&runtime, &misbehave());
     let started = std::time::Instant::now();
-    match component.process("spin", &batch(&items([1]))) {
+    match component.process("spin", &json_batch(&items([1]))) {
         Err(CallError::Timeout { timeout, .. }) => assert_eq!(timeout, config().call_timeout),
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -306,7 +279,7 @@ fn an_infinite_loop_hits_the_deadline_and_the_host_keeps_serving() {
 fn a_memory_bomb_hits_the_limit_and_the_host_keeps_serving() {
     let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
     let component = load(&runtime, &misbehave());
-    match component.process("hog", &batch(&items([1]))) {
+    match component.process("hog", &json_batch(&items([1]))) {
         Err(CallError::MemoryLimit { source, .. }) => {
             assert_eq!(source.limit, config().memory_limit);
             assert!(source.requested > source.limit);
@@ -327,7 +300,7 @@ fn one_component_serves_many_threads() {
                 for round in 0..50i64 {
                     let ns: Vec<i64> = (0..20).map(|i| t * 100_000 + round * 100 + i).collect();
                     let output = process(component, "passthrough", &items(ns.clone()));
-                    assert_eq!(records(&output), items(ns));
+                    assert_eq!(output_records(&output), items(ns));
                 }
             });
         }
@@ -401,7 +374,7 @@ impl QueryService for RecordingQueries {
                 .map(|p| (p.name.clone(), p.value.clone()))
                 .collect(),
         ));
-        Ok(batch(&[
+        Ok(json_batch(&[
             json!({"day": "2024-05-01", "customer": "acme", "revenue": 12.5, "orders": 2}),
         ]))
     }
