@@ -1,7 +1,7 @@
 //! Shared harness for the integration tests: paths, guest builds (once per test binary)
 //! and the `moose` binary.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -185,6 +185,29 @@ impl DevHost {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).expect("row is JSON"))
             .collect()
+    }
+
+    /// Asserts the quickstart's `DailyRevenue` aggregation equals `expected`: per (day,
+    /// customer), the revenue (to a relative 1e-6) and the order count.
+    pub fn assert_daily_revenue(&self, expected: &BTreeMap<(String, String), (f64, u64)>) {
+        let rows = self.query(
+            "SELECT toString(day) AS day, customer, sum(revenue) AS revenue, sum(orders) AS orders \
+             FROM DailyRevenue GROUP BY day, customer ORDER BY day, customer",
+        );
+        assert_eq!(rows.len(), expected.len());
+        for row in rows {
+            let key = (
+                row["day"].as_str().expect("day").to_string(),
+                row["customer"].as_str().expect("customer").to_string(),
+            );
+            let (revenue, orders) = expected[&key];
+            assert_eq!(row["orders"].as_u64(), Some(orders), "{key:?}");
+            let got = row["revenue"].as_f64().expect("revenue");
+            assert!(
+                (got - revenue).abs() <= 1e-6 * revenue.max(1.0),
+                "{key:?}: {got} != {revenue}"
+            );
+        }
     }
 
     /// Runs a query on the host's ClickHouse (the app's database) and returns the result

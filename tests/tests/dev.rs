@@ -209,24 +209,7 @@ fn quickstart_end_to_end() {
         entry.0 += amount(*i);
         entry.1 += 1;
     }
-    let rows = host.query(
-        "SELECT toString(day) AS day, customer, sum(revenue) AS revenue, sum(orders) AS orders \
-         FROM DailyRevenue GROUP BY day, customer ORDER BY day, customer",
-    );
-    assert_eq!(rows.len(), expected.len());
-    for row in rows {
-        let key = (
-            row["day"].as_str().expect("day").to_string(),
-            row["customer"].as_str().expect("customer").to_string(),
-        );
-        let (revenue, orders) = expected[&key];
-        assert_eq!(row["orders"].as_u64(), Some(orders), "{key:?}");
-        let got = row["revenue"].as_f64().expect("revenue");
-        assert!(
-            (got - revenue).abs() <= 1e-6 * revenue.max(1.0),
-            "{key:?}: {got} != {revenue}"
-        );
-    }
+    host.assert_daily_revenue(&expected);
 
     // The revenue API answers from the aggregation, through the guest's bound query.
     let revenue = |query: &str| send_get(&format!("{}/api/revenue?{query}", host.api));
