@@ -11,22 +11,9 @@ if command -v clickhouse-server >/dev/null 2>&1 && command -v clickhouse-client 
   exit 0
 fi
 
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null 2>&1; then
-    log "run as root or install sudo: apt-get must install clickhouse-server"
-    exit 1
-  fi
-  SUDO=(sudo)
-fi
-
-if ! apt-cache show clickhouse-server >/dev/null 2>&1; then
-  log "updating the apt package lists"
-  "${SUDO[@]}" apt-get update -qq
-fi
-log "installing clickhouse-server and clickhouse-client"
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
+apt_install clickhouse-server clickhouse-client
 command -v clickhouse-server >/dev/null 2>&1 || {
   log "clickhouse-server was installed but is not on PATH"
   exit 1

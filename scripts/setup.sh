@@ -42,3 +42,6 @@ done
 
 # The Kafka-compatible broker (tansu) the Kafka backend's end-to-end test and benchmark use.
 ./scripts/setup-kafka.sh
+
+# skopeo and umoci, which the production image test unpacks `moose build --docker` images with.
+./scripts/setup-image-tools.sh

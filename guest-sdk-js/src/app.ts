@@ -1,6 +1,7 @@
 /**
- * Declaring an app: streams, tables, ingest endpoints, streaming functions, SQL
- * aggregations, views and query APIs, and running its functions and APIs.
+ * Declaring an app: streams, tables, ingest endpoints, streaming functions, SQL and
+ * windowed aggregations, views and query APIs, and running its functions, windowed
+ * aggregations and APIs.
  *
  * Handles carry their record type, so wiring a function between streams of the wrong
  * models, or giving it the wrong signature, does not type-check.
@@ -10,6 +11,7 @@ import type { Batch } from "./host.js";
 import { CountMismatch, decodeText, encodeText, InvalidLine, parseJson, parseLines } from "./json.js";
 import { ConvertError, Model, type DataType, type Encoder, type Field, type InferShape, type Shape, type Type } from "./schema.js";
 import { QueryError } from "./sql.js";
+import { decodeState, encodeState, lateness, toWindow, type Window, type WindowBounds, type WindowSize } from "./window.js";
 
 // ------------------------------------------------------------------ app definition
 
@@ -98,6 +100,23 @@ export interface ApiDef {
   doc: string | undefined;
 }
 
+/** How a windowed aggregation tiles event time (`moose:app/types.window-spec`). */
+export interface WindowSpec {
+  sizeSeconds: number;
+  hopSeconds: number;
+  allowedLatenessSeconds: number;
+}
+
+export interface WindowedAggregationDef {
+  name: string;
+  source: string;
+  timeField: string;
+  window: WindowSpec;
+  target: TableDef;
+  stateVersion: number;
+  deadLetter: string | undefined;
+}
+
 /** A component's part of the app (`moose:app/types.app-def`), as `describe` returns it. */
 export interface AppDef {
   models: ModelDef[];
@@ -106,6 +125,7 @@ export interface AppDef {
   ingests: IngestDef[];
   functions: FunctionDef[];
   aggregations: AggregationDef[];
+  windowedAggregations: WindowedAggregationDef[];
   views: ViewDef[];
   apis: ApiDef[];
 }
@@ -131,6 +151,12 @@ export type GuestError =
   | { tag: "unknown-function"; val: string }
   | { tag: "unsupported-encoding"; val: string }
   | { tag: "failed"; val: string };
+
+/** What `window-accumulate` returns: the new state and the records that failed. */
+export interface AccumulateOutput {
+  state: Uint8Array;
+  errors: RecordError[];
+}
 
 export interface ApiResponse {
   status: number;
@@ -298,6 +324,52 @@ export interface ApiConfig<P extends ParamShape, R extends Shape> {
   doc?: string;
 }
 
+/** The fields of `T` that can hold an event time (`Date`, `DateTime` or `DateTime64` columns). */
+export type TimeField<T> = { [K in keyof T & string]: T[K] extends Date | string ? K : never }[keyof T & string];
+
+/**
+ * Declaration of a windowed aggregation over a stream of `T` records, keeping a state
+ * `S` per window and emitting rows of the target model `R` when a window closes.
+ */
+export interface WindowedAggregationConfig<T, S, R extends Shape> {
+  /** The field holding each record's event time. */
+  timeField: TimeField<T>;
+  /** `tumbling(size)` or `hopping(size, hop)`, in seconds. */
+  window: WindowSize;
+  /** How long, in seconds, a window keeps accepting records after its end (default 0). */
+  allowedLateness?: number;
+  /** Model of the rows written to the target table. */
+  target: Model<R>;
+  /** Settings of the target table. */
+  table?: TableConfig<InferShape<R>>;
+  /** Version of the state's layout (default 1): change it when `S` changes incompatibly,
+   * and the host drops kept states instead of decoding them. */
+  stateVersion?: number;
+  /** Where late records and records `accumulate` fails on go. */
+  deadLetter?: DeadLetterQueue;
+  /** The state of an empty window. */
+  init: (window: Window) => S;
+  /** Folds one record into the state and returns the new state. A thrown error rejects
+   * the record (to the dead-letter stream); return a new value rather than mutating
+   * `state` so that a rejected record leaves no trace. */
+  accumulate: (state: S, record: T, window: Window) => S;
+  /** Combines two states of the same window (from different partitions). */
+  merge: (a: S, b: S, window: Window) => S;
+  /** The rows of a closed window: a row, an array of rows, or `null` for none. */
+  emit: (state: S, window: Window) => TransformResult<InferShape<R>>;
+}
+
+interface RegisteredWindowed {
+  model: Model<Shape>;
+  encode: Encoder;
+  init: (window: Window) => unknown;
+  accumulate: (state: unknown, record: unknown, window: Window) => unknown;
+  merge: (a: unknown, b: unknown, window: Window) => unknown;
+  emit: (state: unknown, window: Window) => TransformResult<unknown>;
+}
+
+const TIME_TYPES = new Set(["date", "date-time", "date-time64"]);
+
 type BatchFunction = (input: Batch) => Result<ProcessOutput, GuestError>;
 
 interface RegisteredApi {
@@ -322,6 +394,22 @@ function apiRef(def: ApiDef): string {
   return def.version === undefined ? def.name : `${def.name}/${def.version}`;
 }
 
+/** The version in a model reference (`Order@1.1` → `1.1`, `Order` → none). */
+function versionOf(ref: string): string | undefined {
+  const at = ref.indexOf("@");
+  return at < 0 ? undefined : ref.slice(at + 1);
+}
+
+/** The route of an ingest endpoint under `/ingest/`: `name`, or `name/version`. */
+function ingestRoute(name: string, version: string | undefined): string {
+  return version === undefined ? name : `${name}/${version}`;
+}
+
+/** A pipeline's stream and table name: `name`, or `name_<version>` with the version's dots as `_`. */
+function versionedName(name: string, version: string | undefined): string {
+  return version === undefined ? name : `${name}_${version.replaceAll(".", "_")}`;
+}
+
 /**
  * The app a component provides: declare everything on it, then `export default app`.
  * Declaration mistakes (two streams with one name, an invalid API default, ...) throw
@@ -334,6 +422,8 @@ export class App {
   private readonly ingests: IngestDef[] = [];
   private readonly functions: FunctionDef[] = [];
   private readonly aggregations: AggregationDef[] = [];
+  private readonly windowedAggregations: WindowedAggregationDef[] = [];
+  private readonly windowedImpls = new Map<string, RegisteredWindowed>();
   private readonly views: ViewDef[] = [];
   private readonly apis: RegisteredApi[] = [];
   private readonly functionImpls = new Map<string, BatchFunction>();
@@ -376,14 +466,23 @@ export class App {
     source?: Stream<InferShape<S>>,
   ): Table<InferShape<S>> {
     this.addModel(model as unknown as Model<Shape>);
-    checkNew("table", name, [...names(this.tables), ...this.aggregations.map((a) => a.target.name)]);
+    checkNew("table", name, this.tableNames());
     this.tables.push(tableDef(name, model, config, source?.name));
     return new Table(name);
   }
 
-  /** Declares `POST /ingest/<name>`, writing valid records to `stream`. */
+  /**
+   * Declares `POST /ingest/<name>`, writing valid records to `stream`. When the stream's
+   * model is versioned (`{ version: "1.1" }`) the route is `POST /ingest/<name>/1.1`, so
+   * several versions of a model may share one endpoint name.
+   */
   ingest<T>(name: string, stream: Stream<T>, deadLetter?: DeadLetterQueue): Ingest<T> {
-    checkNew("ingest endpoint", name, names(this.ingests));
+    if (name === "") throw new Error("an ingest endpoint needs a non-empty name");
+    checkNew(
+      "ingest endpoint",
+      ingestRoute(name, stream.model.options.version),
+      this.ingests.map((i) => ingestRoute(i.name, versionOf(i.model))),
+    );
     this.addModel(stream.model);
     this.ingests.push({ name, model: stream.model.ref, stream: stream.name, deadLetter: deadLetter?.name });
     return new Ingest(name);
@@ -393,17 +492,23 @@ export class App {
    * Declares an ingest pipeline named `name`: the stream `name`, and as `config` says (all
    * by default) the ingest endpoint `name`, the table `name` filled from the stream and
    * the ingest endpoint's dead-letter stream `<name>_dead_letter`.
+   *
+   * For a versioned model the stream and the table carry the version, dots as `_`, so
+   * versions run side by side: `Order@1.1` in pipeline `Order` has stream and table
+   * `Order_1_1`, dead-letter stream `Order_1_1_dead_letter` and the ingest route
+   * `POST /ingest/Order/1.1`.
    */
   ingestPipeline<S extends Shape>(
     name: string,
     model: Model<S>,
     config: PipelineConfig<InferShape<S>> = {},
   ): Pipeline<InferShape<S>> {
-    const stream = this.stream(name, model, config.stream);
-    const table = config.table === false ? undefined : this.table(name, model, config.table ?? {}, stream);
+    const storage = versionedName(name, model.options.version);
+    const stream = this.stream(storage, model, config.stream);
+    const table = config.table === false ? undefined : this.table(storage, model, config.table ?? {}, stream);
     const withIngest = config.ingest ?? true;
     const deadLetter =
-      withIngest && (config.deadLetter ?? true) ? new DeadLetterQueue(`${name}_dead_letter`) : undefined;
+      withIngest && (config.deadLetter ?? true) ? new DeadLetterQueue(`${storage}_dead_letter`) : undefined;
     const ingest = withIngest ? this.ingest(name, stream, deadLetter) : undefined;
     return { stream, table, ingest, deadLetter };
   }
@@ -436,12 +541,74 @@ export class App {
   ): Table<InferShape<S>> {
     checkNew("aggregation", name, names(this.aggregations));
     this.addModel(model as unknown as Model<Shape>);
-    checkNew("table", name, names(this.tables));
+    checkNew("table", name, this.tableNames());
     this.aggregations.push({
       name,
       select: config.select,
       sources: config.sources.map((s) => (typeof s === "string" ? s : s.name)),
       target: tableDef(name, model, config.table ?? {}, undefined),
+    });
+    return new Table(name);
+  }
+
+  /** Names of the tables declared so far, targets of aggregations included. */
+  private tableNames(): string[] {
+    return [
+      ...names(this.tables),
+      ...this.aggregations.map((a) => a.target.name),
+      ...this.windowedAggregations.map((a) => a.target.name),
+    ];
+  }
+
+  /**
+   * Declares windowed aggregation `name` over `source`: the host groups its records into
+   * event-time windows of `config.window` by `config.timeField`, keeps a state per window
+   * through `init`, `accumulate` and `merge`, and when a window closes (its end plus the
+   * allowed lateness has passed in event time) writes the rows of `emit` into the table
+   * `name` of `config.target` rows.
+   */
+  windowedAggregation<T, S, R extends Shape>(
+    name: string,
+    source: Stream<T>,
+    config: WindowedAggregationConfig<T, S, R>,
+  ): Table<InferShape<R>> {
+    checkNew("windowed aggregation", name, names(this.windowedAggregations));
+    const timeField = source.model.fields.find((f) => f.name === config.timeField);
+    if (timeField === undefined || timeField.dataType.wrappers.length > 0 || !TIME_TYPES.has(timeField.dataType.leaf.tag)) {
+      throw new Error(
+        `windowed aggregation \`${name}\`: time field \`${config.timeField}\` must be a Date, DateTime or DateTime64 field of ${source.model.ref}`,
+      );
+    }
+    const stateVersion = config.stateVersion ?? 1;
+    if (!Number.isInteger(stateVersion) || stateVersion < 0 || stateVersion > 2 ** 32 - 1) {
+      throw new Error(`windowed aggregation \`${name}\`: stateVersion must be a u32, got ${stateVersion}`);
+    }
+    for (const part of ["init", "accumulate", "merge", "emit"] as const) {
+      if (typeof config[part] !== "function") throw new Error(`windowed aggregation \`${name}\`: \`${part}\` must be a function`);
+    }
+    const target = config.target as unknown as Model<Shape>;
+    this.addModel(target);
+    checkNew("table", name, this.tableNames());
+    this.windowedAggregations.push({
+      name,
+      source: source.name,
+      timeField: config.timeField,
+      window: {
+        sizeSeconds: config.window.sizeSeconds,
+        hopSeconds: config.window.hopSeconds,
+        allowedLatenessSeconds: lateness(config.allowedLateness ?? 0),
+      },
+      target: tableDef(name, config.target, config.table ?? {}, undefined),
+      stateVersion,
+      deadLetter: config.deadLetter?.name,
+    });
+    this.windowedImpls.set(name, {
+      model: source.model,
+      encode: target.encode,
+      init: config.init,
+      accumulate: config.accumulate as RegisteredWindowed["accumulate"],
+      merge: config.merge as RegisteredWindowed["merge"],
+      emit: config.emit as RegisteredWindowed["emit"],
     });
     return new Table(name);
   }
@@ -490,6 +657,7 @@ export class App {
       ingests: this.ingests.map((d) => ({ ...d })),
       functions: this.functions.map((d) => ({ ...d })),
       aggregations: this.aggregations.map((d) => ({ ...d })),
+      windowedAggregations: this.windowedAggregations.map((d) => ({ ...d, window: { ...d.window }, target: { ...d.target } })),
       views: this.views.map((d) => ({ ...d })),
       apis: this.apis.map((a) => a.def),
     };
@@ -500,6 +668,68 @@ export class App {
     const run = this.functionImpls.get(name);
     if (run === undefined) return { tag: "err", val: { tag: "unknown-function", val: name } };
     return run(input);
+  }
+
+  /** `window-init`: the encoded state of an empty window of aggregation `name`. */
+  windowInit(name: string, bounds: WindowBounds): Result<Uint8Array, GuestError> {
+    return this.windowCall(name, bounds, (impl, window) => encodeState(impl.init(window)));
+  }
+
+  /** `window-accumulate`: folds a batch of records of one window into its encoded state.
+   * Records that do not fit the source model, or on which `accumulate` throws, are
+   * record errors and leave the state as it was. */
+  windowAccumulate(name: string, bounds: WindowBounds, state: Uint8Array, input: Batch): Result<AccumulateOutput, GuestError> {
+    return this.windowCall(name, bounds, (impl, window) => {
+      let current = decodeState(state);
+      const result = runBatch(
+        input,
+        impl.model,
+        (record) => {
+          current = impl.accumulate(current, record, window);
+          return null;
+        },
+        undefined,
+      );
+      if (result.tag === "err") throw new CallFailure(result.val);
+      return { state: encodeState(current), errors: result.val.errors };
+    });
+  }
+
+  /** `window-merge`: combines two encoded states of one window. */
+  windowMerge(name: string, bounds: WindowBounds, a: Uint8Array, b: Uint8Array): Result<Uint8Array, GuestError> {
+    return this.windowCall(name, bounds, (impl, window) => encodeState(impl.merge(decodeState(a), decodeState(b), window)));
+  }
+
+  /** `window-emit`: the rows of a closed window, as a batch of target-model records. */
+  windowEmit(name: string, bounds: WindowBounds, state: Uint8Array): Result<Batch, GuestError> {
+    return this.windowCall(name, bounds, (impl, window) => {
+      const result = impl.emit(decodeState(state), window);
+      const rows = result === null || result === undefined ? [] : Array.isArray(result) ? result : [result];
+      const lines = rows.map((row, i) => {
+        try {
+          return serialize(row, impl.encode);
+        } catch (e) {
+          throw new Error(`cannot serialize emitted row ${i}: ${messageOf(e)}`);
+        }
+      });
+      return { encoding: "json", count: lines.length, data: encodeText(lines.join("\n")) };
+    });
+  }
+
+  /** Runs one window call of aggregation `name`; a thrown error fails the whole call. */
+  private windowCall<T>(
+    name: string,
+    bounds: WindowBounds,
+    run: (impl: RegisteredWindowed, window: Window) => T,
+  ): Result<T, GuestError> {
+    const impl = this.windowedImpls.get(name);
+    if (impl === undefined) return { tag: "err", val: { tag: "unknown-function", val: name } };
+    try {
+      return { tag: "ok", val: run(impl, toWindow(bounds)) };
+    } catch (e) {
+      if (e instanceof CallFailure) return { tag: "err", val: e.error };
+      return { tag: "err", val: { tag: "failed", val: `windowed aggregation \`${name}\`: ${messageOf(e)}` } };
+    }
   }
 
   /** Runs query API `api` (`name` or `name/version`) with `params`, a JSON object. */
@@ -522,6 +752,13 @@ export class App {
       if (e instanceof QueryError) return { tag: "err", val: { tag: "query", val: e.toVariant() } };
       return { tag: "err", val: { tag: "failed", val: messageOf(e) } };
     }
+  }
+}
+
+/** A whole-call error raised inside a window call. */
+class CallFailure extends Error {
+  constructor(readonly error: GuestError) {
+    super(error.tag);
   }
 }
 

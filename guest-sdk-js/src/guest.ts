@@ -5,6 +5,7 @@
 
 import { App } from "./app.js";
 import { connectHost, type Batch, type HostImports } from "./host.js";
+import type { WindowBounds } from "./window.js";
 
 /** Finds the app a module exports: `export default app`, or an export named `app`. */
 export function findApp(module: Record<string, unknown>): App {
@@ -27,5 +28,10 @@ export function exportGuest(module: Record<string, unknown>, host: HostImports) 
     describe: () => app.describe(),
     process: (name: string, input: Batch) => app.process(name, input),
     handleApi: (api: string, params: Uint8Array) => app.handleApi(api, params),
+    windowInit: (name: string, window: WindowBounds) => app.windowInit(name, window),
+    windowAccumulate: (name: string, window: WindowBounds, state: Uint8Array, input: Batch) =>
+      app.windowAccumulate(name, window, state, input),
+    windowMerge: (name: string, window: WindowBounds, a: Uint8Array, b: Uint8Array) => app.windowMerge(name, window, a, b),
+    windowEmit: (name: string, window: WindowBounds, state: Uint8Array) => app.windowEmit(name, window, state),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * `@moose/guest`: declare Moose data models, streaming functions, SQL aggregations and
- * query APIs in TypeScript; `moose build` compiles them into a WebAssembly component.
+ * `@moose/guest`: declare Moose data models, streaming functions, SQL and windowed
+ * aggregations and query APIs in TypeScript; `moose build` compiles them into a
+ * WebAssembly component.
  *
  * ```ts
  * import { App, model, t, type Infer } from "@moose/guest";
@@ -20,7 +21,10 @@ export { App, ApiError, DeadLetterQueue, Stream, Table, View, Ingest, engines } 
 export type {
   AppDef, ApiConfig, ApiDef, ApiParamDef, FunctionOptions, InferParams, ParamShape, Pipeline, PipelineConfig,
   StreamConfig, TableConfig, TableEngine, TransformResult, ProcessOutput, RecordError, Result,
+  AccumulateOutput, TimeField, WindowSpec, WindowedAggregationConfig, WindowedAggregationDef,
 } from "./app.js";
+export { tumbling, hopping, encodeState, decodeState, StateError } from "./window.js";
+export type { Window, WindowBounds, WindowSize } from "./window.js";
 export { sql, query, QueryError, Sql, Identifier, Param } from "./sql.js";
 export type { SqlValue, QueryErrorKind } from "./sql.js";
 export { log, connectHost } from "./host.js";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { App, model, t } from "@moose/guest";
 import app from "../../examples/quickstart-ts/app.js";
 
 const plain = (leaf: string) => ({ wrappers: [], leaf: { tag: leaf } });
@@ -60,6 +61,7 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
         },
       },
     ],
+    windowedAggregations: [],
     views: [],
     apis: [
       {
@@ -75,4 +77,39 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
       },
     ],
   });
+});
+
+// The declaration of the Rust SDK's `versions_of_a_model_get_their_own_pipelines`.
+const Big = model("Big", { id: t.string() });
+const BigV11 = model("Big", { id: t.string(), note: t.nullable(t.string()) }, { version: "1.1" });
+
+test("versions of a model get their own pipelines, named as the Rust SDK names them", () => {
+  const versioned = new App();
+  versioned.ingestPipeline("Big", Big);
+  const v11 = versioned.ingestPipeline("Big", BigV11);
+  assert.equal(v11.stream.name, "Big_1_1");
+  assert.equal(v11.table?.name, "Big_1_1");
+  assert.equal(v11.deadLetter?.name, "Big_1_1_dead_letter");
+  const def = versioned.describe();
+  assert.deepEqual(
+    def.ingests.map((i) => [i.name, i.model, i.stream]),
+    [
+      ["Big", "Big", "Big"],
+      ["Big", "Big@1.1", "Big_1_1"],
+    ],
+  );
+  assert.deepEqual(
+    def.models.map((m) => (m.version === undefined ? m.name : `${m.name}@${m.version}`)),
+    ["Big", "Big@1.1"],
+  );
+  assert.deepEqual(
+    def.ingests.map((i) => i.deadLetter),
+    ["Big_dead_letter", "Big_1_1_dead_letter"],
+  );
+});
+
+test("one ingest route per model version", () => {
+  const versioned = new App();
+  const v11 = versioned.ingestPipeline("Big", BigV11);
+  assert.throws(() => versioned.ingest("Big", v11.stream), /two ingest endpoints are named `Big\/1\.1`/);
 });

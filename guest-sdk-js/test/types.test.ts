@@ -1,6 +1,7 @@
 // Type-level tests: checked by tsc (`npm test` type-checks before running).
+import assert from "node:assert/strict";
 import { test } from "node:test";
-import { App, model, t, type Infer, type InferParams } from "@moose/guest";
+import { App, hopping, model, t, tumbling, type Infer, type InferParams, type Table } from "@moose/guest";
 
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
 function expectType<_ extends true>(): void {}
@@ -69,4 +70,32 @@ test("transforms must return records of the destination model", () => {
   // @ts-expect-error order-by columns are fields of the model
   app.table("T", Inner, { orderBy: ["nope"] });
   app.table("T2", Inner, { orderBy: ["name"] });
+});
+
+test("windowed aggregations are typed by the source model, the state and the target model", () => {
+  const app = new App();
+  const source = app.stream("Events", All);
+  const Row = model("Row", { s: t.key(t.string()), n: t.uint64(), start: t.dateTime() });
+  const table = app.windowedAggregation("per_s", source, {
+    timeField: "dt",
+    window: tumbling(60),
+    target: Row,
+    init: () => ({ n: 0n, s: "" }),
+    accumulate: (state, record) => {
+      expectType<Equal<typeof record, Infer<typeof All>>>();
+      expectType<Equal<typeof state, { n: bigint; s: string }>>();
+      return { n: state.n + 1n, s: record.s };
+    },
+    merge: (a, b) => ({ n: a.n + b.n, s: a.s || b.s }),
+    emit: (state, window) => ({ s: state.s, n: state.n, start: window.start }),
+  });
+  expectType<Equal<typeof table, Table<Infer<typeof Row>>>>();
+  const base = { window: hopping(120, 60), target: Row, init: () => 0, merge: (a: number, b: number) => a + b, accumulate: (n: number) => n + 1 };
+  assert.throws(
+    // @ts-expect-error the time field must hold a date or date-time
+    () => app.windowedAggregation("bad_time", source, { ...base, timeField: "i8", emit: () => null }),
+    /time field `i8` must be a Date, DateTime or DateTime64 field/,
+  );
+  // @ts-expect-error emitted rows are rows of the target model
+  app.windowedAggregation("bad_row", source, { ...base, timeField: "d", emit: (n) => ({ s: "x", n }) });
 });

@@ -95,6 +95,7 @@ EXPECTED = {
             },
         }
     ],
+    "windowed_aggregations": [],
     "views": [],
     "apis": [
         {
@@ -194,3 +195,51 @@ class DeclarationsTest(unittest.TestCase):
         self.assertEqual(d["views"], [{"name": "recent", "select": "SELECT * FROM Event ORDER BY version DESC LIMIT 10", "sources": ["Event"]}])
         self.assertEqual([m["name"] for m in d["models"]], ["Event"])
         self.assertIsNone(copy.ingest)
+
+
+class VersionedModelsTest(unittest.TestCase):
+    """The declaration of the Rust SDK's `versions_of_a_model_get_their_own_pipelines`."""
+
+    def declare(self):  # type: ignore[no-untyped-def]
+        from dataclasses import dataclass
+        from typing import Optional
+
+        from moose_guest import App, model
+
+        @dataclass
+        class Big:
+            id: str
+
+        @model(name="Big", version="1.1")
+        @dataclass
+        class BigV11:
+            id: str
+            note: Optional[str]
+
+        return App(), Big, BigV11
+
+    def test_versions_of_a_model_get_their_own_pipelines(self) -> None:
+        app, big, big_v11 = self.declare()
+        app.ingest_pipeline("Big", big)
+        v11 = app.ingest_pipeline("Big", big_v11)
+        self.assertEqual(v11.stream.name, "Big_1_1")
+        self.assertEqual(v11.table.name if v11.table else None, "Big_1_1")
+        self.assertEqual(v11.dead_letter.name if v11.dead_letter else None, "Big_1_1_dead_letter")
+        d = to_json(app.describe())
+        self.assertEqual(
+            [(i["name"], i["model"], i["stream"]) for i in d["ingests"]],
+            [("Big", "Big", "Big"), ("Big", "Big@1.1", "Big_1_1")],
+        )
+        self.assertEqual([i["dead_letter"] for i in d["ingests"]], ["Big_dead_letter", "Big_1_1_dead_letter"])
+        self.assertEqual(
+            [m["name"] if m["version"] is None else f"{m['name']}@{m['version']}" for m in d["models"]],
+            ["Big", "Big@1.1"],
+        )
+
+    def test_one_ingest_route_per_model_version(self) -> None:
+        from moose_guest.app import DeclarationError
+
+        app, _, big_v11 = self.declare()
+        v11 = app.ingest_pipeline("Big", big_v11)
+        with self.assertRaisesRegex(DeclarationError, "two ingest endpoints are named `Big/1.1`"):
+            app.ingest("Big", v11.stream)

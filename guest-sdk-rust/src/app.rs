@@ -10,13 +10,16 @@ use std::marker::PhantomData;
 use crate::api::{ApiError, ApiHandler, ApiParams, ApiResponse, Handler};
 use crate::defs::{
     AggregationDef, ApiDef, AppDef, FunctionDef, IngestDef, StreamDef, TableDef, TableEngine,
-    ViewDef,
+    ViewDef, WindowedAggregationDef,
 };
 use crate::process::{
     Batch, Consumer, ConsumerOutcome, GuestError, IntoOutputs, ProcessOutput, StreamFunction,
     Transform,
 };
 use crate::schema::{Model, ModelSet};
+use crate::window::{
+    AccumulateOutput, Erased, Window, WindowAggregator, WindowBounds, WindowFunction,
+};
 
 /// A stream of `T` records.
 pub struct Stream<T> {
@@ -214,8 +217,10 @@ pub struct App {
     ingests: Vec<IngestDef>,
     functions: Vec<FunctionDef>,
     aggregations: Vec<AggregationDef>,
+    windowed_aggregations: Vec<WindowedAggregationDef>,
     views: Vec<ViewDef>,
     function_impls: BTreeMap<String, Box<dyn StreamFunction>>,
+    window_impls: BTreeMap<String, Box<dyn WindowFunction>>,
     apis: Vec<RegisteredApi>,
 }
 
@@ -234,6 +239,31 @@ pub struct FunctionOptions<'a> {
 
 impl FunctionOptions<'_> {
     /// Sends records the function rejects or fails on to `stream`.
+    pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
+        if let Some(def) = self.def.as_deref_mut() {
+            def.dead_letter = Some(queue.name.clone());
+        }
+        self
+    }
+}
+
+/// Options of a windowed aggregation just declared.
+pub struct WindowedAggregationOptions<'a> {
+    def: Option<&'a mut WindowedAggregationDef>,
+}
+
+impl WindowedAggregationOptions<'_> {
+    /// Sets the version of the state's layout (default 1). Raise it when the state type
+    /// changes incompatibly: the host then drops the kept state of open windows instead of
+    /// handing old bytes to the new code.
+    pub fn state_version(mut self, version: u32) -> Self {
+        if let Some(def) = self.def.as_deref_mut() {
+            def.state_version = version;
+        }
+        self
+    }
+
+    /// Sends late records and records the aggregator rejects to `queue`.
     pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
         if let Some(def) = self.def.as_deref_mut() {
             def.dead_letter = Some(queue.name.clone());
@@ -287,6 +317,28 @@ fn api_ref(def: &ApiDef) -> String {
     match &def.version {
         Some(version) => format!("{}/{version}", def.name),
         None => def.name.clone(),
+    }
+}
+
+/// The version in a model reference (`Order@1.1` → `1.1`, `Order` → none).
+fn version_of(reference: &str) -> Option<&str> {
+    reference.split_once('@').map(|(_, version)| version)
+}
+
+/// The route of an ingest endpoint under `/ingest/`: `name`, or `name/version`.
+fn ingest_route(name: &str, version: Option<&str>) -> String {
+    match version {
+        Some(version) => format!("{name}/{version}"),
+        None => name.to_owned(),
+    }
+}
+
+/// The name of a pipeline's stream and table: `name`, or `name_<version>` with the
+/// version's dots as `_` (`Order`, `1.1` → `Order_1_1`).
+fn versioned_name(name: &str, version: Option<&str>) -> String {
+    match version {
+        Some(version) => format!("{name}_{}", version.replace('.', "_")),
+        None => name.to_owned(),
     }
 }
 
@@ -345,17 +397,26 @@ impl App {
         self.tables.push(def);
     }
 
-    /// Declares `POST /ingest/<name>`, writing valid `T` records to `stream`.
+    /// Declares `POST /ingest/<name>`, writing valid `T` records to `stream`. When `T` is
+    /// versioned (`#[moose(version = "1.1")]`) the route is `POST /ingest/<name>/1.1`, so
+    /// several versions of a model may share one endpoint name.
     pub fn ingest<T: Model>(
         &mut self,
         name: &str,
         stream: &Stream<T>,
         dead_letter: Option<&DeadLetterQueue>,
     ) -> Ingest<T> {
+        assert!(
+            !name.is_empty(),
+            "an ingest endpoint needs a non-empty name"
+        );
+        let route = ingest_route(name, version_of(T::REF));
         check_new(
             "ingest endpoint",
-            name,
-            self.ingests.iter().map(|i| &i.name),
+            &route,
+            self.ingests
+                .iter()
+                .map(|i| ingest_route(&i.name, version_of(&i.model))),
         );
         self.models.add_model::<T>();
         self.ingests.push(IngestDef {
@@ -370,13 +431,19 @@ impl App {
     /// Declares an ingest pipeline named `name`: the stream `name`, and as `config` says
     /// (all by default) the ingest endpoint `name`, the table `name` filled from the stream
     /// and the ingest endpoint's dead-letter stream `<name>_dead_letter`.
+    ///
+    /// For a versioned model the stream and the table carry the version, dots as `_`,
+    /// so versions run side by side: `Order@1.1` in pipeline `Order` has stream and table
+    /// `Order_1_1`, dead-letter stream `Order_1_1_dead_letter` and the ingest route
+    /// `POST /ingest/Order/1.1`.
     pub fn ingest_pipeline<T: Model>(&mut self, name: &str, config: PipelineConfig) -> Pipeline<T> {
-        let stream = self.stream::<T>(name, config.stream.clone());
+        let storage = versioned_name(name, version_of(T::REF));
+        let stream = self.stream::<T>(&storage, config.stream.clone());
         let table = config
             .table
-            .map(|table| self.table::<T>(name, table, Some(&stream)));
+            .map(|table| self.table::<T>(&storage, table, Some(&stream)));
         let dead_letter = (config.ingest && config.dead_letter)
-            .then(|| DeadLetterQueue::named(&format!("{name}_dead_letter")));
+            .then(|| DeadLetterQueue::named(&format!("{storage}_dead_letter")));
         let ingest = config
             .ingest
             .then(|| self.ingest::<T>(name, &stream, dead_letter.as_ref()));
@@ -483,6 +550,103 @@ impl App {
         Table::new(name)
     }
 
+    /// Declares windowed aggregation `name`: the records of `source` are grouped into the
+    /// windows of `window` by their event-time field `time_field` (a `Date` or `DateTime`
+    /// field of the source model), aggregated by `aggregator`, and each closed window's
+    /// rows go to the table `name` of `A::Output` (with `target`'s settings). Chain
+    /// `.state_version(n)` and `.dead_letter(&queue)`; see [`crate::window`].
+    ///
+    /// # Panics
+    /// When the name is taken or `time_field` is not a field of the source model.
+    pub fn windowed_aggregation<A: WindowAggregator>(
+        &mut self,
+        name: &str,
+        source: &Stream<A::Input>,
+        time_field: &str,
+        window: Window,
+        target: TableConfig,
+        aggregator: A,
+    ) -> WindowedAggregationOptions<'_> {
+        check_new(
+            "windowed aggregation",
+            name,
+            self.windowed_aggregations.iter().map(|a| &a.name),
+        );
+        check_new("table", name, self.tables.iter().map(|t| &t.name));
+        let input = A::Input::model_def();
+        assert!(
+            input.fields.iter().any(|f| f.name == time_field),
+            "windowed aggregation `{name}`: time field `{time_field}` is not a field of `{}`",
+            input.name
+        );
+        self.models.add_model::<A::Input>();
+        self.models.add_model::<A::Output>();
+        self.window_impls
+            .insert(name.to_owned(), Box::new(Erased::new(aggregator)));
+        self.windowed_aggregations.push(WindowedAggregationDef {
+            name: name.to_owned(),
+            source: source.name.clone(),
+            time_field: time_field.to_owned(),
+            window,
+            target: table_def::<A::Output>(name, target, None),
+            state_version: 1,
+            dead_letter: None,
+        });
+        WindowedAggregationOptions {
+            def: self.windowed_aggregations.last_mut(),
+        }
+    }
+
+    fn window_function(&self, aggregation: &str) -> Result<&dyn WindowFunction, GuestError> {
+        self.window_impls
+            .get(aggregation)
+            .map(|f| f.as_ref())
+            .ok_or_else(|| GuestError::UnknownFunction(aggregation.to_owned()))
+    }
+
+    /// `window-init`: the encoded state of an empty window of `aggregation`.
+    pub fn window_init(
+        &self,
+        aggregation: &str,
+        window: &WindowBounds,
+    ) -> Result<Vec<u8>, GuestError> {
+        self.window_function(aggregation)?.init(window)
+    }
+
+    /// `window-accumulate`: folds `input` into `state`.
+    pub fn window_accumulate(
+        &self,
+        aggregation: &str,
+        window: &WindowBounds,
+        state: &[u8],
+        input: &Batch,
+    ) -> Result<AccumulateOutput, GuestError> {
+        self.window_function(aggregation)?
+            .accumulate(window, state, input)
+    }
+
+    /// `window-merge`: combines two states of one window.
+    pub fn window_merge(
+        &self,
+        aggregation: &str,
+        window: &WindowBounds,
+        a: &[u8],
+        b: &[u8],
+    ) -> Result<Vec<u8>, GuestError> {
+        let _ = window;
+        self.window_function(aggregation)?.merge(a, b)
+    }
+
+    /// `window-emit`: the rows of a closed window.
+    pub fn window_emit(
+        &self,
+        aggregation: &str,
+        window: &WindowBounds,
+        state: &[u8],
+    ) -> Result<Batch, GuestError> {
+        self.window_function(aggregation)?.emit(window, state)
+    }
+
     /// Declares SQL view `name` over `sources`.
     pub fn view(&mut self, name: &str, select: &str, sources: &[&str]) -> &mut Self {
         check_new("view", name, self.views.iter().map(|v| &v.name));
@@ -539,6 +703,7 @@ impl App {
             ingests: self.ingests.clone(),
             functions: self.functions.clone(),
             aggregations: self.aggregations.clone(),
+            windowed_aggregations: self.windowed_aggregations.clone(),
             views: self.views.clone(),
             apis: self.apis.iter().map(|a| a.def.clone()).collect(),
         }

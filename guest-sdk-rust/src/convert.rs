@@ -5,9 +5,11 @@ use crate::bindings::moose::app::types as wit;
 use crate::defs::{
     AggregationDef, ApiDef, ApiParam, AppDef, DataType, EnumMember, Field, FunctionDef, IngestDef,
     ModelDef, ScalarType, StreamDef, TableDef, TableEngine, TypeWrapper, ViewDef,
+    WindowedAggregationDef,
 };
 use crate::process::{Batch, Encoding, GuestError, ProcessOutput, RecordError};
 use crate::query::QueryError;
+use crate::window::{AccumulateOutput, Window, WindowBounds};
 
 fn vec<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
     items.into_iter().map(B::from).collect()
@@ -199,6 +201,48 @@ impl From<ApiDef> for wit::ApiDef {
     }
 }
 
+impl From<Window> for wit::WindowSpec {
+    fn from(w: Window) -> Self {
+        wit::WindowSpec {
+            size_seconds: w.size_seconds,
+            hop_seconds: w.hop_seconds,
+            allowed_lateness_seconds: w.allowed_lateness_seconds,
+        }
+    }
+}
+
+impl From<WindowedAggregationDef> for wit::WindowedAggregationDef {
+    fn from(w: WindowedAggregationDef) -> Self {
+        wit::WindowedAggregationDef {
+            name: w.name,
+            source: w.source,
+            time_field: w.time_field,
+            window: w.window.into(),
+            target: w.target.into(),
+            state_version: w.state_version,
+            dead_letter: w.dead_letter,
+        }
+    }
+}
+
+impl From<wit::WindowBounds> for WindowBounds {
+    fn from(w: wit::WindowBounds) -> Self {
+        WindowBounds {
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+        }
+    }
+}
+
+impl From<AccumulateOutput> for wit::AccumulateOutput {
+    fn from(o: AccumulateOutput) -> Self {
+        wit::AccumulateOutput {
+            state: o.state,
+            errors: vec(o.errors),
+        }
+    }
+}
+
 impl From<AppDef> for wit::AppDef {
     fn from(a: AppDef) -> Self {
         wit::AppDef {
@@ -208,6 +252,7 @@ impl From<AppDef> for wit::AppDef {
             ingests: vec(a.ingests),
             functions: vec(a.functions),
             aggregations: vec(a.aggregations),
+            windowed_aggregations: vec(a.windowed_aggregations),
             views: vec(a.views),
             apis: vec(a.apis),
         }

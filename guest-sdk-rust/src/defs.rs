@@ -223,6 +223,25 @@ pub struct AggregationDef {
     pub target: TableDef,
 }
 
+/// An aggregation over event-time windows of a stream, computed by the component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowedAggregationDef {
+    /// Aggregation name, as passed to the `window-*` calls.
+    pub name: String,
+    /// Source stream.
+    pub source: String,
+    /// Field of the source model holding the event time.
+    pub time_field: String,
+    /// How the windows tile event time.
+    pub window: crate::window::Window,
+    /// Table receiving the rows of each closed window.
+    pub target: TableDef,
+    /// Version of the state's layout; the host drops kept state when it changes.
+    pub state_version: u32,
+    /// Stream for late and rejected records.
+    pub dead_letter: Option<String>,
+}
+
 /// A SQL view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewDef {
@@ -283,6 +302,8 @@ pub struct AppDef {
     pub functions: Vec<FunctionDef>,
     /// SQL aggregations.
     pub aggregations: Vec<AggregationDef>,
+    /// Windowed aggregations.
+    pub windowed_aggregations: Vec<WindowedAggregationDef>,
     /// SQL views.
     pub views: Vec<ViewDef>,
     /// Query APIs.

@@ -47,6 +47,53 @@ macro_rules! export_app {
                 > {
                     $crate::__private::handle_api(moose_app(), &api, &params)
                 }
+
+                fn window_init(
+                    aggregation: ::std::string::String,
+                    window: $crate::__private::wit::WindowBounds,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::__private::wit::GuestError>
+                {
+                    $crate::__private::window_init(moose_app(), &aggregation, window)
+                }
+
+                fn window_accumulate(
+                    aggregation: ::std::string::String,
+                    window: $crate::__private::wit::WindowBounds,
+                    state: ::std::vec::Vec<u8>,
+                    input: $crate::__private::wit::Batch,
+                ) -> ::core::result::Result<
+                    $crate::__private::wit::AccumulateOutput,
+                    $crate::__private::wit::GuestError,
+                > {
+                    $crate::__private::window_accumulate(
+                        moose_app(),
+                        &aggregation,
+                        window,
+                        state,
+                        input,
+                    )
+                }
+
+                fn window_merge(
+                    aggregation: ::std::string::String,
+                    window: $crate::__private::wit::WindowBounds,
+                    a: ::std::vec::Vec<u8>,
+                    b: ::std::vec::Vec<u8>,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::__private::wit::GuestError>
+                {
+                    $crate::__private::window_merge(moose_app(), &aggregation, window, a, b)
+                }
+
+                fn window_emit(
+                    aggregation: ::std::string::String,
+                    window: $crate::__private::wit::WindowBounds,
+                    state: ::std::vec::Vec<u8>,
+                ) -> ::core::result::Result<
+                    $crate::__private::wit::Batch,
+                    $crate::__private::wit::GuestError,
+                > {
+                    $crate::__private::window_emit(moose_app(), &aggregation, window, state)
+                }
             }
 
             $crate::__private::bindings::__export_moose_app!(
@@ -75,6 +122,53 @@ pub fn process(
 /// `handle-api`, for the exported component.
 pub fn handle_api(app: &App, api: &str, params: &[u8]) -> Result<wit::ApiResponse, wit::ApiError> {
     app.handle_api(api, params)
+        .map(Into::into)
+        .map_err(Into::into)
+}
+
+/// `window-init`, for the exported component.
+pub fn window_init(
+    app: &App,
+    aggregation: &str,
+    window: wit::WindowBounds,
+) -> Result<Vec<u8>, wit::GuestError> {
+    app.window_init(aggregation, &window.into())
+        .map_err(Into::into)
+}
+
+/// `window-accumulate`, for the exported component.
+pub fn window_accumulate(
+    app: &App,
+    aggregation: &str,
+    window: wit::WindowBounds,
+    state: Vec<u8>,
+    input: wit::Batch,
+) -> Result<wit::AccumulateOutput, wit::GuestError> {
+    app.window_accumulate(aggregation, &window.into(), &state, &input.into())
+        .map(Into::into)
+        .map_err(Into::into)
+}
+
+/// `window-merge`, for the exported component.
+pub fn window_merge(
+    app: &App,
+    aggregation: &str,
+    window: wit::WindowBounds,
+    a: Vec<u8>,
+    b: Vec<u8>,
+) -> Result<Vec<u8>, wit::GuestError> {
+    app.window_merge(aggregation, &window.into(), &a, &b)
+        .map_err(Into::into)
+}
+
+/// `window-emit`, for the exported component.
+pub fn window_emit(
+    app: &App,
+    aggregation: &str,
+    window: wit::WindowBounds,
+    state: Vec<u8>,
+) -> Result<wit::Batch, wit::GuestError> {
+    app.window_emit(aggregation, &window.into(), &state)
         .map(Into::into)
         .map_err(Into::into)
 }

@@ -16,17 +16,19 @@ pub mod process;
 pub mod query;
 pub mod schema;
 pub mod types;
+pub mod window;
 
 pub use api::{ApiError, ApiParams, ApiResponse, NoParams};
 pub use app::{
     ApiOptions, App, DeadLetterQueue, FunctionOptions, Ingest, Pipeline, PipelineConfig, Stream,
-    StreamConfig, Table, TableConfig,
+    StreamConfig, Table, TableConfig, WindowedAggregationOptions,
 };
 pub use defs::TableEngine;
 pub use process::{Batch, ConsumerOutcome, IntoOutputs};
 pub use query::{Identifier, Query, QueryError, QueryValue};
 pub use schema::{Model, MooseType};
 pub use types::{Date, DateTime, Decimal, Json, Uuid};
+pub use window::{Window, WindowAggregator, WindowBounds};
 
 /// `#[derive(Model)]`: a struct becomes a model (implements [`Model`] and [`MooseType`]);
 /// a unit enum becomes an enum column type (implements [`MooseType`] and [`QueryValue`]).
@@ -46,7 +48,7 @@ pub mod prelude {
     pub use crate::{
         export_app, ApiError, ApiParams, App, Date, DateTime, DeadLetterQueue, Decimal, Json,
         Model, NoParams, PipelineConfig, Query, QueryError, Stream, StreamConfig, Table,
-        TableConfig, TableEngine, Uuid,
+        TableConfig, TableEngine, Uuid, Window, WindowAggregator, WindowBounds,
     };
 }
 
@@ -55,7 +57,9 @@ pub mod prelude {
 pub mod __private {
     pub use crate::bindings;
     pub use crate::bindings::exports::moose::app::guest::Guest;
-    pub use crate::export::{describe, handle_api, process};
+    pub use crate::export::{
+        describe, handle_api, process, window_accumulate, window_emit, window_init, window_merge,
+    };
     pub use wit_bindgen;
 
     /// The generated WIT types.

@@ -700,6 +700,47 @@ fn duplicate_names_panic() {
     app.stream::<Order>("Order", StreamConfig::default());
 }
 
+/// Version 1.1 of `Big`, with one more field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[moose(name = "Big", version = "1.1")]
+struct BigV11 {
+    id: String,
+    note: Option<String>,
+}
+
+#[test]
+fn versions_of_a_model_get_their_own_pipelines() {
+    let mut app = App::new();
+    app.ingest_pipeline::<Big>("Big", PipelineConfig::default());
+    let v11 = app.ingest_pipeline::<BigV11>("Big", PipelineConfig::default());
+    assert_eq!(v11.stream.name(), "Big_1_1");
+    assert_eq!(v11.table.as_ref().map(|t| t.name()), Some("Big_1_1"));
+    assert_eq!(
+        v11.dead_letter,
+        Some(DeadLetterQueue::named("Big_1_1_dead_letter"))
+    );
+    let def = app.describe();
+    let ingests: Vec<(&str, &str, &str)> = def
+        .ingests
+        .iter()
+        .map(|i| (i.name.as_str(), i.model.as_str(), i.stream.as_str()))
+        .collect();
+    assert_eq!(
+        ingests,
+        vec![("Big", "Big", "Big"), ("Big", "Big@1.1", "Big_1_1")]
+    );
+    let models: Vec<String> = def.models.iter().map(|m| m.reference()).collect();
+    assert_eq!(models, vec!["Big", "Big@1.1"]);
+}
+
+#[test]
+#[should_panic(expected = "two ingest endpoints are named `Big/1.1`")]
+fn one_ingest_route_per_model_version() {
+    let mut app = App::new();
+    let v11 = app.ingest_pipeline::<BigV11>("Big", PipelineConfig::default());
+    app.ingest("Big", &v11.stream, None);
+}
+
 #[test]
 #[should_panic(expected = "two APIs are named `ping/2.0`")]
 fn duplicate_api_versions_panic() {

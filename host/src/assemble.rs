@@ -1,9 +1,10 @@
 //! From a project directory to a validated [`App`]: build every component, load it into
 //! the runtime, ask it to describe itself, merge the parts and validate the whole.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::app::{self, App, ComponentInfo, ComponentPart, MergeError, ValidationErrors};
+use crate::app::{self, App, ComponentInfo, ComponentPart, Language, MergeError, ValidationErrors};
 use crate::builder::{self, BuildError};
 use crate::config::Project;
 use crate::runtime::{CallError, GuestComponent, LoadSource, Runtime, RuntimeError};
@@ -53,8 +54,7 @@ pub fn assemble(
     runtime: &Runtime,
     mut report: impl FnMut(Step<'_>),
 ) -> Result<Assembled, AssembleError> {
-    let mut parts = Vec::new();
-    let mut components = Vec::new();
+    let mut loaded = Vec::new();
     for dir in project.component_dirs() {
         let built = builder::build(&dir)?;
         report(Step::Built {
@@ -62,33 +62,66 @@ pub fn assemble(
             elapsed: built.build_time,
         });
         let component = runtime.load(&built.name, &built.wasm)?;
+        let info = ComponentInfo::loaded(
+            built.name,
+            built.language,
+            built.source,
+            built.wasm,
+            &component,
+        );
+        loaded.push((info, component));
+    }
+    describe_loaded(&project.config.app.name, loaded, report)
+}
+
+impl ComponentInfo {
+    /// A loaded component, before it has described what it runs.
+    pub fn loaded(
+        name: String,
+        language: Language,
+        source: PathBuf,
+        wasm: PathBuf,
+        component: &GuestComponent,
+    ) -> Self {
+        Self {
+            name,
+            language,
+            source,
+            wasm,
+            wasm_size: component.info().wasm_size,
+            digest: component.info().digest.clone(),
+            functions: vec![],
+            apis: vec![],
+            windowed_aggregations: vec![],
+        }
+    }
+}
+
+/// Reports each component as loaded, asks it to describe itself, then merges the parts
+/// into app `name` and validates the whole.
+pub fn describe_loaded(
+    name: &str,
+    loaded: Vec<(ComponentInfo, GuestComponent)>,
+    mut report: impl FnMut(Step<'_>),
+) -> Result<Assembled, AssembleError> {
+    let mut parts = Vec::new();
+    let mut components = Vec::new();
+    for (info, component) in loaded {
         report(Step::Loaded {
-            component: &built.name,
+            component: &info.name,
             source: component.info().source,
             elapsed: component.info().load_time,
         });
         let started = Instant::now();
         let def = component.describe()?;
         report(Step::Described {
-            component: &built.name,
+            component: &info.name,
             elapsed: started.elapsed(),
         });
-        parts.push(ComponentPart {
-            info: ComponentInfo {
-                name: built.name,
-                language: built.language,
-                source: built.source,
-                wasm: built.wasm,
-                wasm_size: component.info().wasm_size,
-                digest: component.info().digest.clone(),
-                functions: vec![],
-                apis: vec![],
-            },
-            def,
-        });
+        parts.push(ComponentPart { info, def });
         components.push(component);
     }
-    let app = app::merge(&project.config.app.name, parts)?;
+    let app = app::merge(name, parts)?;
     app::validate(&app)?;
     Ok(Assembled { app, components })
 }

@@ -1,5 +1,6 @@
 //! What the host runs for an app: the streams (declared and dead-letter), the
-//! stream → table syncs, and the lineage between all of them.
+//! stream → table syncs, and the lineage between all of them. Lineage nodes are
+//! `kind:name`; ingest endpoints are named by their route (`ingest:Order/1.1`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -68,6 +69,11 @@ pub fn infra(app: &App) -> Infra {
         .iter()
         .filter_map(|i| i.dead_letter.clone())
         .chain(def.functions.iter().filter_map(|f| f.dead_letter.clone()))
+        .chain(
+            def.windowed_aggregations
+                .iter()
+                .filter_map(|w| w.dead_letter.clone()),
+        )
         .collect();
     streams.extend(dead_letters.iter().map(|name| StreamSpec {
         name: name.clone(),
@@ -108,12 +114,11 @@ pub fn infra(app: &App) -> Infra {
 
     let mut lineage = Vec::new();
     for i in &def.ingests {
-        lineage.push(edge(
-            format!("ingest:{}", i.name),
-            format!("stream:{}", i.stream),
-        ));
+        // Named by route (`ingest:Order/1.1`): versions of a model share an endpoint name.
+        let node = format!("ingest:{}", app.ingest_route(i));
+        lineage.push(edge(node.clone(), format!("stream:{}", i.stream)));
         if let Some(dl) = &i.dead_letter {
-            lineage.push(edge(format!("ingest:{}", i.name), format!("stream:{dl}")));
+            lineage.push(edge(node.clone(), format!("stream:{dl}")));
         }
     }
     for f in &def.functions {
@@ -143,6 +148,22 @@ pub fn infra(app: &App) -> Infra {
             format!("table:{}", a.target.name),
         ));
     }
+    for w in &def.windowed_aggregations {
+        lineage.push(edge(
+            format!("stream:{}", w.source),
+            format!("aggregation:{}", w.name),
+        ));
+        lineage.push(edge(
+            format!("aggregation:{}", w.name),
+            format!("table:{}", w.target.name),
+        ));
+        if let Some(dl) = &w.dead_letter {
+            lineage.push(edge(
+                format!("aggregation:{}", w.name),
+                format!("stream:{dl}"),
+            ));
+        }
+    }
     for v in &def.views {
         for source in &v.sources {
             lineage.push(edge(format!("table:{source}"), format!("view:{}", v.name)));
@@ -153,5 +174,84 @@ pub fn infra(app: &App) -> Infra {
         dead_letters: dead_letters.into_iter().collect(),
         syncs,
         lineage,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::runtime::types::{
+        AppDef, DataType, Field, IngestDef, Model, ScalarType, StreamDef, TableDef, TableEngine,
+    };
+
+    /// Pipeline `Order` of `Order@1.0` and of `Order@1.1` (which adds `currency`), as the
+    /// SDKs declare them (`tests/guests/versioned-rs`).
+    pub(crate) fn versioned_app() -> App {
+        let mut def = AppDef::default();
+        let string = || DataType::new(vec![], ScalarType::String);
+        for version in ["1.0", "1.1"] {
+            let mut fields = vec![Field::new("id", string())];
+            if version == "1.1" {
+                fields.push(Field::new("currency", string()));
+            }
+            let mut model = Model::new("Order", fields);
+            model.version = Some(version.into());
+            def.models.push(model);
+            let reference = format!("Order@{version}");
+            let storage = format!("Order_{}", version.replace('.', "_"));
+            def.streams.push(StreamDef {
+                name: storage.clone(),
+                model: reference.clone(),
+                partitions: 0,
+                retention_hours: None,
+            });
+            def.tables.push(TableDef {
+                name: storage.clone(),
+                model: reference.clone(),
+                order_by: vec![],
+                engine: TableEngine::MergeTree,
+                source_stream: Some(storage.clone()),
+            });
+            def.ingests.push(IngestDef {
+                name: "Order".into(),
+                model: reference,
+                stream: storage.clone(),
+                dead_letter: Some(format!("{storage}_dead_letter")),
+            });
+        }
+        App {
+            name: "versioned".into(),
+            components: vec![],
+            def,
+        }
+    }
+
+    #[test]
+    fn versions_of_an_ingest_endpoint_are_separate_lineage_nodes() {
+        let app = versioned_app();
+        let catalog = crate::mgmt::catalog_json(&app, &infra(&app));
+        let ingest_edges: Vec<(&str, &str)> = catalog["lineage"]
+            .as_array()
+            .expect("lineage")
+            .iter()
+            .filter_map(|e| Some((e["from"].as_str()?, e["to"].as_str()?)))
+            .filter(|(from, _)| from.starts_with("ingest:"))
+            .collect();
+        assert_eq!(
+            ingest_edges,
+            [
+                ("ingest:Order/1.0", "stream:Order_1_0"),
+                ("ingest:Order/1.0", "stream:Order_1_0_dead_letter"),
+                ("ingest:Order/1.1", "stream:Order_1_1"),
+                ("ingest:Order/1.1", "stream:Order_1_1_dead_letter"),
+            ]
+        );
+        let paths: Vec<&str> = catalog["ingest"]
+            .as_array()
+            .expect("ingest")
+            .iter()
+            .filter_map(|i| i["path"].as_str())
+            .collect();
+        assert_eq!(paths, ["/ingest/Order/1.0", "/ingest/Order/1.1"]);
     }
 }

@@ -34,14 +34,15 @@ enum Usage {
     Param,
 }
 
-/// The OpenAPI 3.1.0 document of `app`: one `POST /ingest/<name>` per ingest endpoint,
+/// The OpenAPI 3.1.0 document of `app`: one `POST /ingest/<name>` (or
+/// `/ingest/<name>/<version>` for a versioned model) per ingest endpoint,
 /// one `GET /api/<name>` (or `/api/<name>/<version>`) per query API, and one schema per
 /// model plus the host's error and answer bodies in `components.schemas`.
 pub fn openapi(app: &App) -> Value {
     let mut paths = Map::new();
     for ingest in &app.def.ingests {
         paths.insert(
-            format!("/ingest/{}", ingest.name),
+            format!("/ingest/{}", app.ingest_route(ingest)),
             json!({ "post": ingest_operation(app, ingest) }),
         );
     }
@@ -391,7 +392,10 @@ fn ingest_operation(app: &App, ingest: &IngestDef) -> Value {
     };
     json!({
         "tags": ["ingest"],
-        "operationId": format!("ingest_{}", ingest.name),
+        "operationId": match app.model(&ingest.model).and_then(|m| m.version.as_ref()) {
+            Some(version) => format!("ingest_{}_v{version}", ingest.name),
+            None => format!("ingest_{}", ingest.name),
+        },
         "summary": format!("Ingest `{}` records", ingest.model),
         "description": format!(
             "Checks each record against `{}` and writes the valid ones to stream `{}`; \
@@ -740,6 +744,27 @@ mod tests {
         for status in ["200", "400", "404", "413", "503"] {
             assert!(operation["responses"][status].is_object(), "{status}");
         }
+    }
+
+    #[test]
+    fn versions_of_a_model_get_their_own_ingest_paths() {
+        let mut v11 = Model::new("Order", vec![]);
+        v11.version = Some("1.1".into());
+        let mut a = app(vec![Model::new("Order", vec![]), v11]);
+        for (model, stream) in [("Order", "Order"), ("Order@1.1", "Order_1_1")] {
+            a.def.ingests.push(IngestDef {
+                name: "Order".into(),
+                model: model.into(),
+                stream: stream.into(),
+                dead_letter: None,
+            });
+        }
+        let document = openapi(&a);
+        let ids: Vec<&Value> = ["/ingest/Order", "/ingest/Order/1.1"]
+            .iter()
+            .map(|path| &document["paths"][path]["post"]["operationId"])
+            .collect();
+        assert_eq!(ids, [&json!("ingest_Order"), &json!("ingest_Order_v1.1")]);
     }
 
     #[test]

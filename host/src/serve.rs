@@ -16,20 +16,19 @@ use crate::api::ApiState;
 use crate::app::App;
 use crate::assemble::{assemble, Step};
 use crate::config::{Project, StreamingBackend};
-use crate::functions::{self, Destination};
+use crate::functions::Destination;
 use crate::infra::{infra, Infra};
 use crate::infra_map;
-use crate::ingest::{IngestEndpoint, IngestState};
+use crate::ingest::IngestState;
 use crate::mgmt::metrics::Metrics;
-use crate::mgmt::{self, MgmtState};
+use crate::mgmt::{self, AppView, MgmtState};
 use crate::olap::{OlapQueryService, OlapStore, QueryLimits};
 use crate::records::ModelValidator;
 use crate::reload::{self, ComponentHandle, Reloader, Workers};
-use crate::runtime::Runtime;
+use crate::runtime::{LoadSource, Runtime};
 use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
 use crate::stream::kafka::{KafkaConfig, KafkaStreams};
 use crate::stream::Streams;
-use crate::sync;
 
 /// A progress line while the host starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
@@ -49,11 +48,39 @@ pub struct Host {
     olap: Option<OlapStore>,
 }
 
+/// Where the app comes from and how its database is brought to it.
+pub enum Launch<'a> {
+    /// `moose dev`: build the component sources, apply every change (destructive ones
+    /// with a warning); the state directory holds what is embedded.
+    Sources,
+    /// `moose prod`: load a built artifact's components and apply its reviewed plan under
+    /// the migration lock as `replica`; nothing is written to the artifact, local state
+    /// goes to this replica's `state_dir`.
+    Artifact {
+        artifact: &'a crate::prod::Artifact,
+        replica: &'a str,
+        lock: crate::prod::LockOptions,
+        state_dir: &'a std::path::Path,
+    },
+}
+
 /// Starts the whole stack for `project` with embedded defaults where nothing external is
 /// configured.
 pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<Host> {
+    start_with(project, Launch::Sources, progress).await
+}
+
+/// Starts the whole stack for `project` from `launch`.
+pub async fn start_with(
+    project: &Project,
+    launch: Launch<'_>,
+    progress: Progress<'_>,
+) -> anyhow::Result<Host> {
     let config = &project.config;
-    let state_dir = project.state_dir();
+    let state_dir = match &launch {
+        Launch::Sources => project.state_dir(),
+        Launch::Artifact { state_dir, .. } => state_dir.to_path_buf(),
+    };
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
 
@@ -77,17 +104,29 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
     )?);
     // Building and describing are blocking work; progress stays live meanwhile.
     let assembled = tokio::task::block_in_place(|| {
-        assemble(project, &runtime, |step| match step {
+        let report = |step: Step<'_>| match step {
             Step::Built { component, elapsed } => {
                 progress(&format!("built {component} ({elapsed:.1?})"))
             }
             Step::Loaded {
-                component, elapsed, ..
-            } => progress(&format!("loaded {component} ({elapsed:.1?})")),
+                component,
+                elapsed,
+                source,
+            } => progress(&format!(
+                "loaded {component} ({elapsed:.1?}, {})",
+                match source {
+                    LoadSource::Compiled => "compiled",
+                    LoadSource::Cached => "precompiled",
+                }
+            )),
             Step::Described { component, elapsed } => {
                 progress(&format!("described {component} ({elapsed:.1?})"))
             }
-        })
+        };
+        match &launch {
+            Launch::Sources => anyhow::Ok(assemble(project, &runtime, report)?),
+            Launch::Artifact { artifact, .. } => Ok(artifact.assemble(&runtime, report)?),
+        }
     })?;
     let app = assembled.app;
     let components: BTreeMap<String, ComponentHandle> = assembled
@@ -121,70 +160,86 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         started.elapsed()
     ));
     let started = Instant::now();
-    // The changes since the state applied last (stored in ClickHouse), destructive ones
-    // included, each with a warning line; everything on the first start.
-    let migrated = infra_map::migrate_dev(&olap, &app, progress).await?;
-    progress(&format!(
-        "tables and views ready, {} changes applied ({:.1?})",
-        migrated.changes.len(),
-        started.elapsed()
-    ));
+    match &launch {
+        Launch::Sources => {
+            // The changes since the state applied last (stored in ClickHouse), destructive
+            // ones included, each with a warning line; everything on the first start.
+            let migrated = infra_map::migrate_dev(&olap, &app, progress).await?;
+            progress(&format!(
+                "tables and views ready, {} changes applied ({:.1?})",
+                migrated.changes.len(),
+                started.elapsed()
+            ));
+        }
+        Launch::Artifact {
+            artifact,
+            replica,
+            lock,
+            ..
+        } => {
+            let outcome =
+                crate::prod::apply_reviewed_plan(&olap, &app, &artifact.plan_file(), replica, lock)
+                    .await?;
+            progress(&format!(
+                "migration plan: {outcome} ({:.1?})",
+                started.elapsed()
+            ));
+        }
+    }
 
     let metrics = Arc::new(Metrics::new());
     let stop = CancellationToken::new();
     let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone());
-    workers.update(&app, &infra, &components).await?;
-    let mut consumers: Vec<(String, String)> = app
-        .def
-        .functions
-        .iter()
-        .map(|f| (f.source.clone(), functions::group(&f.name)))
-        .collect();
-    consumers.extend(
-        infra
-            .syncs
-            .iter()
-            .map(|spec| (spec.stream.clone(), sync::group(&spec.table))),
-    );
-
-    let mut endpoints = BTreeMap::new();
-    for ingest in &app.def.ingests {
-        let target = destination(&app, &ingest.stream)?;
-        endpoints.insert(
-            ingest.name.clone(),
-            IngestEndpoint {
-                name: ingest.name.clone(),
-                stream: ingest.stream.clone(),
-                dead_letter: ingest.dead_letter.clone(),
-                validator: target.validator,
-                key_fields: target.key_fields,
+    // Window state lives in the embedded store of this host; replicas of `moose prod`
+    // would each hold part of every window (see `crate::windows`, "Backends").
+    if let Launch::Sources = launch {
+        let window_store = crate::windows::FjallStateStore::open(&state_dir.join("windows"))
+            .map_err(|e| anyhow!("opening the window state store: {e}"))?;
+        workers = workers.with_windows(crate::windows::WindowEnv {
+            store: Arc::new(window_store),
+            olap: olap.clone(),
+            options: crate::windows::WindowOptions {
+                idle_flush: config
+                    .streaming
+                    .window_idle_flush_seconds
+                    .map(Duration::from_secs),
+                ..Default::default()
             },
-        );
+        });
+    } else if !app.def.windowed_aggregations.is_empty() {
+        let names: Vec<&str> = app
+            .def
+            .windowed_aggregations
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        progress(&format!(
+            "warning: windowed aggregations do not run under `moose prod` yet (no shared state store): {}",
+            names.join(", ")
+        ));
     }
+    workers.update(&app, &infra, &components).await?;
+
     let api_state = Arc::new(ApiState {
         apis: arc_swap::ArcSwap::from_pointee(reload::api_endpoints(&app, &components)?),
         metrics: metrics.clone(),
     });
     let api_routes = crate::api::router(api_state.clone());
-    let ingest = crate::ingest::router(
-        Arc::new(IngestState {
-            endpoints,
-            streams: streams.clone(),
-            metrics: metrics.clone(),
-        }),
-        config.http.max_body_bytes,
-    );
-    let document = crate::openapi::openapi(&app);
-    let openapi_file = project.openapi_file();
-    std::fs::write(&openapi_file, serde_json::to_vec_pretty(&document)?)
-        .with_context(|| format!("writing {}", openapi_file.display()))?;
+    let ingest_state = Arc::new(IngestState {
+        endpoints: arc_swap::ArcSwap::from_pointee(reload::ingest_endpoints(&app)?),
+        streams: streams.clone(),
+        metrics: metrics.clone(),
+    });
+    let ingest = crate::ingest::router(ingest_state.clone(), config.http.max_body_bytes);
+    let view = AppView::new(&app, &infra);
+    if let Launch::Sources = launch {
+        reload::write_openapi(project, &view.openapi)?;
+    }
     let mgmt_state = Arc::new(MgmtState {
         metrics,
         streams: streams.clone(),
         olap: olap.clone(),
-        consumers,
-        catalog: mgmt::catalog_json(&app, &infra),
-        openapi: document,
+        app: arc_swap::ArcSwap::from_pointee(view),
         ready: Default::default(),
     });
     let auth = Arc::new(crate::auth::Authenticator::new(&config.auth)?);
@@ -219,6 +274,8 @@ pub async fn start(project: &Project, progress: Progress<'_>) -> anyhow::Result<
         components,
         workers: workers.clone(),
         apis: api_state,
+        ingest: ingest_state,
+        mgmt: mgmt_state,
         streams,
         olap,
         infra: app_infra,

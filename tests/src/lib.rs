@@ -3,13 +3,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use moose_host::builder::{self, BuiltComponent};
 use moose_host::runtime::types::{Batch, Encoding, ProcessOutput};
+use moose_host::runtime::{GuestComponent, NoQueryService, Runtime, RuntimeConfig};
 use serde_json::Value;
 
+pub mod image;
+pub mod prod;
 pub mod tansu;
+pub mod windows;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -33,6 +37,22 @@ pub fn built_guest(dir: &str) -> BuiltComponent {
         .unwrap_or_else(|error| panic!("building {dir}: {error}"));
     cache.insert(dir.to_string(), built.clone());
     built
+}
+
+/// The component in `dir` (relative to the repository root), built once per test binary
+/// and loaded by a host runtime whose compile cache outlives the test run (interpreter
+/// components take seconds to compile).
+pub fn loaded_guest(dir: &str) -> GuestComponent {
+    let built = built_guest(dir);
+    let config = RuntimeConfig {
+        memory_limit: 256 << 20,
+        ..RuntimeConfig::default()
+    };
+    let cache = repo_root().join("target/test-component-cache");
+    let runtime = Runtime::new(config, cache, Arc::new(NoQueryService)).expect("runtime");
+    runtime
+        .load(&built.name, &built.wasm)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", built.wasm.display()))
 }
 
 /// A JSON batch of `records`, one compact line each, as the host passes to `process`.
@@ -178,13 +198,80 @@ impl DevHost {
         }
     }
 
+    /// Waits up to `timeout` for the hot reload of `component` to end; returns the lines
+    /// it printed (`reload <component>: ...`), the last one with its steps' durations (or
+    /// "unchanged"). Panics with the host's message when the reload failed.
+    pub fn wait_for_reload(&self, component: &str, timeout: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        let (ours, failed) = (
+            format!("reload {component}:"),
+            format!("reload {component} failed"),
+        );
+        let mut lines = Vec::new();
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.stdout.recv_timeout(remaining) else {
+                panic!("the reload of {component} did not end within {timeout:?}: {lines:#?}");
+            };
+            assert!(!line.starts_with(&failed), "{line}");
+            if !line.starts_with(&ours) {
+                continue;
+            }
+            let done = line.contains(": build ") || line.ends_with("unchanged, nothing to do");
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Posts `records` as NDJSON to `path` of the ingest address (e.g. `/ingest/Order/1.1`);
+    /// returns the status and the JSON answer.
+    pub fn post_records(&self, path: &str, records: &[serde_json::Value]) -> (u16, Value) {
+        let body: Vec<String> = records.iter().map(Value::to_string).collect();
+        let mut response = ureq::post(&format!("{}{path}", self.api))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .content_type("application/x-ndjson")
+            .send(body.join("\n"))
+            .unwrap_or_else(|e| panic!("posting to {path}: {e}"));
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_json().expect("JSON answer"),
+        )
+    }
+
+    /// `GET path` of the management API, as JSON.
+    pub fn management_json(&self, path: &str) -> Value {
+        ureq::get(&format!("{}{path}", self.management))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .body_mut()
+            .read_json()
+            .expect("JSON")
+    }
+
+    /// Waits up to two minutes until `sql`, a query of one count `n`, gives `expected`.
+    pub fn wait_for_count(&self, sql: &str, expected: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let n = self.query(sql)[0]["n"].as_u64().expect("count");
+            if n == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{sql}: {n}, not {expected}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// Runs a query on the host's ClickHouse (the app's database) and returns the rows.
     pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
-        self.query_text(sql, "JSONEachRow")
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("row is JSON"))
-            .collect()
+        clickhouse_rows(&self.clickhouse, "local", sql)
     }
 
     /// Asserts the quickstart's `DailyRevenue` aggregation equals `expected`: per (day,
@@ -213,16 +300,31 @@ impl DevHost {
     /// Runs a query on the host's ClickHouse (the app's database) and returns the result
     /// as the server wrote it in `format`.
     pub fn query_text(&self, sql: &str, format: &str) -> String {
-        ureq::post(&self.clickhouse)
-            .query("database", "local")
-            .query("default_format", format)
-            .query("output_format_json_quote_64bit_integers", "0")
-            .send(sql)
-            .unwrap_or_else(|e| panic!("query {sql}: {e}"))
-            .body_mut()
-            .read_to_string()
-            .expect("body")
+        clickhouse_text(&self.clickhouse, "local", sql, format)
     }
+}
+
+/// Runs `sql` in `database` of the ClickHouse HTTP interface at `url` and returns the
+/// result as the server wrote it in `format` (64-bit integers unquoted).
+pub fn clickhouse_text(url: &str, database: &str, sql: &str, format: &str) -> String {
+    ureq::post(url)
+        .query("database", database)
+        .query("default_format", format)
+        .query("output_format_json_quote_64bit_integers", "0")
+        .send(sql)
+        .unwrap_or_else(|e| panic!("query {sql}: {e}"))
+        .body_mut()
+        .read_to_string()
+        .expect("body")
+}
+
+/// The rows of `sql` in `database` at `url`, as JSON objects.
+pub fn clickhouse_rows(url: &str, database: &str, sql: &str) -> Vec<serde_json::Value> {
+    clickhouse_text(url, database, sql, "JSONEachRow")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("row is JSON"))
+        .collect()
 }
 
 impl Drop for DevHost {
@@ -300,10 +402,12 @@ fn point_at_sdks(dir: &Path) {
     let manifest = dir.join("Cargo.toml");
     if let Ok(text) = std::fs::read_to_string(&manifest) {
         let sdk = repo_root().join("guest-sdk-rust").display().to_string();
-        let text = text.replace(
-            "path = \"../../guest-sdk-rust\"",
-            &format!("path = {sdk:?}"),
-        );
+        // Examples sit two levels below the root, test guests three.
+        let text = ["../../guest-sdk-rust", "../../../guest-sdk-rust"]
+            .iter()
+            .fold(text, |text, relative| {
+                text.replace(&format!("path = {relative:?}"), &format!("path = {sdk:?}"))
+            });
         std::fs::write(&manifest, text).expect("Cargo.toml");
     }
     let subdirs = std::fs::read_dir(dir)

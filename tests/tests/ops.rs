@@ -52,8 +52,8 @@ fn ps_peek_and_logs_read_a_running_host() {
                 .map(|cell| cell.trim().to_string())
                 .collect::<Vec<_>>()
         });
-        // Cells: "", KIND, NAME, SOURCE, GROUP, LAG, IN, OUT, FAILED, "".
-        if let Some(row) = row.filter(|r| r.len() == 10 && r[5] == "0" && r[6] == "5") {
+        // Cells: "", KIND, NAME, SOURCE, GROUP, LAG, IN, OUT, FAILED, REC/S, "".
+        if let Some(row) = row.filter(|r| r.len() == 11 && r[5] == "0" && r[6] == "5") {
             assert_eq!(
                 &row[1..5],
                 ["function", "enrich_order", "Order", "function:enrich_order"]
@@ -68,6 +68,7 @@ fn ps_peek_and_logs_read_a_running_host() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert!(ps.contains("table:OrderEnriched"), "{ps}");
+    assert!(ps.contains("REC/S"), "{ps}");
 
     let peeked = stdout(&moose(&host, &["peek", "Order", "--limit", "3"]));
     let records: Vec<Value> = peeked
@@ -100,6 +101,29 @@ fn ps_peek_and_logs_read_a_running_host() {
     );
     let bad_limit = moose(&host, &["peek", "Order", "--limit", "0"]);
     assert!(String::from_utf8_lossy(&bad_limit.stderr).contains("400"));
+    // While records flow, the function and the table sync show their throughput.
+    let mut sent = 5;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let order = json!({"id": format!("o{sent}"), "customer": "c2", "amount": 1.0, "ts": "2024-05-01T10:00:00Z"});
+        ureq::post(&format!("{}/ingest/Order", host.api))
+            .send(order.to_string())
+            .expect("ingest");
+        sent += 1;
+        let ps = stdout(&moose(&host, &["ps"]));
+        let rate = |name: &str| {
+            ps.lines()
+                .find(|l| l.contains(name))
+                .and_then(|l| l.split(['│', '┆']).nth(9))
+                .and_then(|cell| cell.trim().parse::<f64>().ok())
+        };
+        let (function, table) = (rate("function:enrich_order"), rate("table:OrderEnriched"));
+        if function.is_some_and(|r| r > 0.0) && table.is_some_and(|r| r > 0.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no throughput shown:\n{ps}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(host.stop());
 
     let gone = Command::new(moose_bin())

@@ -1,14 +1,15 @@
 //! Generated client SDKs (`moose generate sdk`): the TypeScript client checked by `tsc
 //! --strict` and the Python client by `mypy --strict` (both installed by
 //! `scripts/setup-sdkgen.sh`), typed usage that must compile and misuse that must not, and
-//! both clients ingesting and querying a running `moose dev`.
+//! both clients ingesting and querying a running `moose dev`, and the clients of an app
+//! with two versions of a model posting each version to its own route.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use moose_host::app::App;
 use moose_host::sdkgen::{self, Language};
-use moose_tests::{quickstart, repo_root, DevHost};
+use moose_tests::{built_guest, quickstart, repo_root, DevHost};
 use serde_json::json;
 
 fn tool(path: PathBuf, what: &str) -> PathBuf {
@@ -91,17 +92,23 @@ fn mypy_on(dir: &Path, files: &[&str]) -> Command {
     command
 }
 
-/// Runs `moose generate sdk` for the quickstart into `out`.
-fn generate_quickstart(language: &str, out: &Path) {
-    quickstart();
+/// Runs `moose generate sdk` for the app in `app` (relative to the repository root) into
+/// `out`.
+fn generate_sdk(app: &str, language: &str, out: &Path) {
+    built_guest(app);
     let stdout = succeed(
         Command::new(moose_tests::moose_bin())
             .args(["generate", "sdk", "--language", language, "--out"])
             .arg(out)
-            .arg("examples/quickstart")
+            .arg(app)
             .current_dir(repo_root()),
     );
     assert!(stdout.contains("wrote "), "{stdout}");
+}
+
+/// Runs `moose generate sdk` for the quickstart into `out`.
+fn generate_quickstart(language: &str, out: &Path) {
+    generate_sdk("examples/quickstart", language, out);
 }
 
 #[test]
@@ -255,7 +262,8 @@ fn awkward_app() -> App {
                     field("price", scalar(json!({ "Decimal": { "precision": 10, "scale": 2 } }))),
                 ] },
             ],
-            "streams": [], "tables": [], "functions": [], "aggregations": [], "views": [],
+            "streams": [], "tables": [], "functions": [], "aggregations": [], "windowed_aggregations": [],
+            "views": [],
             "ingests": [{ "name": "Order", "model": "Order", "stream": "Order", "dead_letter": null }],
             "apis": [
                 { "name": "orders", "version": null, "params": params, "response": "Order", "doc": null },
@@ -532,5 +540,109 @@ fn clients_ingest_and_query_a_running_app() {
             .current_dir(&py),
     );
     assert!(out.contains("python client ok"), "{out}");
+    assert!(host.stop());
+}
+
+/// The app with `Order@1.0` and `Order@1.1` side by side.
+const VERSIONED: &str = "tests/guests/versioned-rs";
+
+const TS_VERSIONED: &str = r#"import { IngestError, MooseClient, type Order_v1_0, type Order_v1_1 } from "./client.js";
+
+const client = new MooseClient({ baseUrl: BASE_URL });
+const fail = (message: string): never => { throw new Error(message); };
+const v10: Order_v1_0[] = [0, 1, 2].map((i) => ({ id: `ts-${i}`, customer: "acme", amount: 1.5 }));
+const v11: Order_v1_1[] = [0, 1].map((i) => ({ id: `ts-${i}`, customer: "beta", amount: 2.5, currency: "EUR" }));
+const [a] = await client.ingest.Order_v1_0(v10);
+const [b] = await client.ingest.Order_v1_1(v11);
+if (a?.accepted !== 3 || b?.accepted !== 2) fail(`accepted: ${JSON.stringify([a, b])}`);
+try {
+  await client.ingest.Order_v1_1(v10 as unknown as Order_v1_1[]);
+  fail("1.1 accepted records without a currency");
+} catch (e) {
+  if (!(e instanceof IngestError) || e.status !== 400 || e.problems[0]?.field !== "currency") throw e;
+}
+console.log("typescript versioned client ok");
+"#;
+
+const PY_VERSIONED: &str = r#"import sys
+from typing import List, cast
+
+from moose_client import IngestError, MooseClient, Order_v1_0, Order_v1_1
+
+client = MooseClient(sys.argv[1])
+v10: List[Order_v1_0] = [{"id": f"py-{i}", "customer": "acme", "amount": 1.5} for i in range(3)]
+v11: List[Order_v1_1] = [{"id": f"py-{i}", "customer": "beta", "amount": 2.5, "currency": "EUR"} for i in range(2)]
+[a] = client.ingest.order_v1_0(v10)
+[b] = client.ingest.order_v1_1(v11)
+assert (a.accepted, b.accepted) == (3, 2), (a, b)
+try:
+    client.ingest.order_v1_1(cast(List[Order_v1_1], v10))
+    raise AssertionError("1.1 accepted records without a currency")
+except IngestError as error:
+    assert error.status == 400 and error.problems[0].field == "currency", error
+print("python versioned client ok")
+"#;
+
+#[test]
+fn versioned_clients_type_each_version_and_post_it_to_its_route() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ts = dir.path().join("ts");
+    generate_sdk(VERSIONED, "ts", &ts);
+    // A 1.0 record lacks 1.1's currency: the 1.1 method refuses it.
+    std::fs::write(
+        ts.join("bad.ts"),
+        r#"import { MooseClient, type Order_v1_0 } from "./client.js";
+const order: Order_v1_0 = { id: "o1", customer: "acme", amount: 1 };
+void new MooseClient({ baseUrl: "" }).ingest.Order_v1_1([order]);
+"#,
+    )
+    .expect("write");
+    let refused = fail(&mut tsc_on(&ts, &["client.ts", "bad.ts"], false));
+    assert!(
+        refused.contains("bad.ts(3") && refused.contains("currency"),
+        "{refused}"
+    );
+    let py = dir.path().join("py");
+    generate_sdk(VERSIONED, "python", &py);
+    std::fs::write(
+        py.join("bad.py"),
+        r#"from moose_client import MooseClient, Order_v1_0
+
+order: Order_v1_0 = {"id": "o1", "customer": "acme", "amount": 1.0}
+MooseClient("").ingest.order_v1_1([order])
+"#,
+    )
+    .expect("write");
+    let refused = fail(&mut mypy_on(&py, &["bad.py"]));
+    assert!(
+        refused.contains("bad.py:4") && refused.contains("Order_v1_1"),
+        "{refused}"
+    );
+
+    let host = DevHost::start(VERSIONED);
+    let script = TS_VERSIONED.replace("BASE_URL", &serde_json::to_string(&host.api).expect("JSON"));
+    std::fs::write(ts.join("e2e.ts"), script).expect("write");
+    std::fs::write(ts.join("package.json"), r#"{"type": "module"}"#).expect("write");
+    succeed(&mut tsc_on(&ts, &["client.ts", "e2e.ts"], true));
+    std::fs::write(ts.join("out/package.json"), r#"{"type": "module"}"#).expect("write");
+    let out = succeed(Command::new("node").arg("out/e2e.js").current_dir(&ts));
+    assert!(out.contains("typescript versioned client ok"), "{out}");
+
+    std::fs::write(py.join("e2e.py"), PY_VERSIONED).expect("write");
+    succeed(&mut mypy_on(&py, &["moose_client", "e2e.py"]));
+    let out = succeed(
+        Command::new(venv_bin("python"))
+            .arg("e2e.py")
+            .arg(&host.api)
+            .current_dir(&py),
+    );
+    assert!(out.contains("python versioned client ok"), "{out}");
+
+    // Each version's records reached its own table.
+    host.wait_for_count("SELECT count() AS n FROM Order_1_0", 6);
+    host.wait_for_count(
+        "SELECT count() AS n FROM Order_1_1 WHERE currency = 'EUR'",
+        4,
+    );
     assert!(host.stop());
 }

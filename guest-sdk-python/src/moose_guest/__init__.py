@@ -1,6 +1,6 @@
 """Python guest SDK for Moose: declare data models, streams, tables, ingest endpoints,
-streaming functions, SQL aggregations, views and query APIs in an `App`; the SDK
-builds it into a WebAssembly component (`python -m moose_guest.build`).
+streaming functions, SQL and windowed aggregations, views and query APIs in an `App`;
+the SDK builds it into a WebAssembly component (`python -m moose_guest.build`).
 """
 
 from . import log
@@ -38,6 +38,7 @@ from .types import (
     datetime64,
     decimal,
 )
+from .window import StateError, Window, WindowSize, hopping, tumbling
 
 __all__ = [
     "log",
@@ -82,4 +83,9 @@ __all__ = [
     "LowCardinality",
     "datetime64",
     "decimal",
+    "Window",
+    "WindowSize",
+    "StateError",
+    "tumbling",
+    "hopping",
 ]

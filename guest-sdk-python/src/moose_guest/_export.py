@@ -3,7 +3,7 @@ the generated WIT types. Only imported inside a component."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from . import defs
 from ._host import WitErr, wit_types
@@ -11,8 +11,10 @@ from .api import ApiError
 from .app import App
 from .process import GuestError, error_message
 from .query import QueryError
+from .window import Window
 
 t: Any = wit_types
+R = TypeVar("R")
 
 _SCALARS = {
     "string": "ScalarType_String",
@@ -86,6 +88,18 @@ def describe(app: App) -> Any:
         [t.IngestDef(i.name, i.model, i.stream, i.dead_letter) for i in d.ingests],
         [t.FunctionDef(f.name, f.source, f.destination, f.dead_letter) for f in d.functions],
         [t.AggregationDef(a.name, a.select, list(a.sources), _table(a.target)) for a in d.aggregations],
+        [
+            t.WindowedAggregationDef(
+                w.name,
+                w.source,
+                w.time_field,
+                t.WindowSpec(w.window.size_seconds, w.window.hop_seconds, w.window.allowed_lateness_seconds),
+                _table(w.target),
+                w.state_version,
+                w.dead_letter,
+            )
+            for w in d.windowed_aggregations
+        ],
         [t.ViewDef(v.name, v.select, list(v.sources)) for v in d.views],
         [
             t.ApiDef(
@@ -103,18 +117,27 @@ def describe(app: App) -> Any:
     )
 
 
-def process(app: App, function: str, batch: Any) -> Any:
-    """`process`: runs a function on a WIT batch; raises `Err(guest-error)`."""
-    if batch.encoding != t.Encoding.JSON:
-        raise WitErr(t.GuestError_UnsupportedEncoding(batch.encoding))
+def _guest_call(run: Callable[[], R]) -> R:
+    """Runs a guest call; its `GuestError` (or any SDK failure) raises `Err(guest-error)`."""
     try:
-        out = app.process(function, batch.data, batch.count)
+        return run()
     except GuestError as e:
         if e.kind == "unknown-function":
             raise WitErr(t.GuestError_UnknownFunction(e.message)) from None
         raise WitErr(t.GuestError_Failed(e.message)) from None
     except Exception as e:  # noqa: BLE001 - an SDK failure fails the call, not the instance
         raise WitErr(t.GuestError_Failed(error_message(e))) from None
+
+
+def _check_encoding(batch: Any) -> None:
+    if batch.encoding != t.Encoding.JSON:
+        raise WitErr(t.GuestError_UnsupportedEncoding(batch.encoding))
+
+
+def process(app: App, function: str, batch: Any) -> Any:
+    """`process`: runs a function on a WIT batch; raises `Err(guest-error)`."""
+    _check_encoding(batch)
+    out = _guest_call(lambda: app.process(function, batch.data, batch.count))
     return t.ProcessOutput(
         t.Batch(t.Encoding.JSON, out.output.count, out.output.data),
         out.sources,
@@ -151,3 +174,27 @@ def handle_api(app: App, api: str, params: bytes) -> Any:
     except Exception as e:  # noqa: BLE001 - an SDK failure fails the request only
         raise WitErr(t.ApiError_Failed(error_message(e))) from None
     return t.ApiResponse(200, body)
+
+
+def window_init(app: App, aggregation: str, window: Any) -> bytes:
+    """`window-init`: an empty window's state; raises `Err(guest-error)`."""
+    return _guest_call(lambda: app.window_init(aggregation, Window(window.start_ms, window.end_ms)))
+
+
+def window_accumulate(app: App, aggregation: str, window: Any, state: bytes, batch: Any) -> Any:
+    """`window-accumulate`: folds a WIT batch into a state; raises `Err(guest-error)`."""
+    _check_encoding(batch)
+    bounds = Window(window.start_ms, window.end_ms)
+    new_state, errors = _guest_call(lambda: app.window_accumulate(aggregation, bounds, state, batch.data, batch.count))
+    return t.AccumulateOutput(new_state, [t.RecordError(e.index, e.message) for e in errors])
+
+
+def window_merge(app: App, aggregation: str, window: Any, a: bytes, b: bytes) -> bytes:
+    """`window-merge`: combines two states; raises `Err(guest-error)`."""
+    return _guest_call(lambda: app.window_merge(aggregation, Window(window.start_ms, window.end_ms), a, b))
+
+
+def window_emit(app: App, aggregation: str, window: Any, state: bytes) -> Any:
+    """`window-emit`: a closed window's rows as a WIT batch; raises `Err(guest-error)`."""
+    data, count = _guest_call(lambda: app.window_emit(aggregation, Window(window.start_ms, window.end_ms), state))
+    return t.Batch(t.Encoding.JSON, count, data)

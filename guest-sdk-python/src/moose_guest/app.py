@@ -1,4 +1,5 @@
-"""Declaring an app: models, streams, tables, ingest endpoints, functions, SQL and APIs.
+"""Declaring an app: models, streams, tables, ingest endpoints, functions, SQL and
+windowed aggregations, views and APIs.
 
 Build one `App` at module level in the component's entry module (`app.py`); the SDK
 exports it as the component. Declaration mistakes (two streams with one name, an
@@ -9,10 +10,11 @@ unsupported annotation, an invalid API default, ...) raise when the app is built
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import inspect
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Optional, TypeVar, Union
+from typing import Any, Callable, Generic, Iterable, Iterator, Optional, TypeVar, Union
 
 from .api import ApiHandler, UnknownApi
 from .defs import (
@@ -27,9 +29,12 @@ from .defs import (
     TableDef,
     TableEngine,
     ViewDef,
+    WindowedAggregationDef,
+    WindowSpec,
 )
-from .process import GuestError, ProcessOutput, run_transform
+from .process import GuestError, ProcessOutput, RecordError, encode_rows, error_message, run_transform
 from .schema import ModelInfo, SchemaError, model_info
+from .window import StateCodec, Window, WindowSize, lateness
 
 __all__ = [
     "App",
@@ -45,6 +50,7 @@ __all__ = [
 
 T = TypeVar("T")
 O = TypeVar("O")
+S = TypeVar("S")
 
 
 class DeclarationError(ValueError):
@@ -168,11 +174,41 @@ class _Function:
     fn: Callable[[Any], Any]
 
 
+@dataclass
+class _Windowed:
+    source: ModelInfo
+    target: ModelInfo
+    codec: StateCodec
+    init: Callable[[Window], Any]
+    accumulate: Callable[[Any, Any, Window], Any]
+    merge: Callable[[Any, Any, Window], Any]
+    emit: Callable[[Any, Window], Any]
+
+
+_TIME_KINDS = ("date", "date-time", "date-time64")
+
+
 def _check_new(kind: str, name: str, existing: Iterable[str]) -> None:
     if not isinstance(name, str) or not name:
         raise DeclarationError(f"a {kind} needs a non-empty name")
     if name in existing:
         raise DeclarationError(f"two {kind}s are named `{name}`")
+
+
+def _version_of(reference: str) -> Optional[str]:
+    """The version in a model reference (`Order@1.1` → `1.1`, `Order` → None)."""
+    _, at, version = reference.partition("@")
+    return version if at else None
+
+
+def _ingest_route(name: str, version: Optional[str]) -> str:
+    """The route of an ingest endpoint under `/ingest/`: `name`, or `name/version`."""
+    return name if version is None else f"{name}/{version}"
+
+
+def _versioned_name(name: str, version: Optional[str]) -> str:
+    """A pipeline's stream and table name: `name`, or `name_<version>` with the version's dots as `_`."""
+    return name if version is None else f"{name}_{version.replace('.', '_')}"
 
 
 def _names(sources: Iterable[Union[str, Table[Any]]]) -> tuple[str, ...]:
@@ -189,6 +225,8 @@ class App:
         self._ingests: list[IngestDef] = []
         self._functions: list[FunctionDef] = []
         self._aggregations: list[AggregationDef] = []
+        self._windowed: list[WindowedAggregationDef] = []
+        self._windowed_impls: dict[str, _Windowed] = {}
         self._views: list[ViewDef] = []
         self._apis: list[ApiDef] = []
         self._function_impls: dict[str, _Function] = {}
@@ -234,16 +272,25 @@ class App:
     ) -> Table[T]:
         """Declares a table of `model` rows, filled by the host from `source` when given."""
         info = self.model(model)
-        _check_new("table", name, [t.name for t in self._tables] + [a.target.name for a in self._aggregations])
+        _check_new("table", name, self._table_names())
         self._tables.append(
             TableDef(name, info.reference, config.order_by, config.engine, None if source is None else source.name)
         )
         return Table(name, model)
 
     def ingest(self, name: str, stream: Stream[T], dead_letter: Optional[DeadLetterQueue] = None) -> Ingest[T]:
-        """Declares `POST /ingest/<name>`, writing valid records to `stream`."""
-        _check_new("ingest endpoint", name, [i.name for i in self._ingests])
-        info = self.model(stream.model)
+        """Declares `POST /ingest/<name>`, writing valid records to `stream`. When the
+        stream's model is versioned (`@model(version="1.1")`) the route is
+        `POST /ingest/<name>/1.1`, so several versions of a model may share one name."""
+        if not isinstance(name, str) or not name:
+            raise DeclarationError("an ingest endpoint needs a non-empty name")
+        info = model_info(stream.model)
+        _check_new(
+            "ingest endpoint",
+            _ingest_route(name, info.version),
+            [_ingest_route(i.name, _version_of(i.model)) for i in self._ingests],
+        )
+        self._add_model(info)
         self._ingests.append(
             IngestDef(name, info.reference, stream.name, None if dead_letter is None else dead_letter.name)
         )
@@ -252,10 +299,16 @@ class App:
     def ingest_pipeline(self, name: str, model: type[T], config: PipelineConfig = PipelineConfig()) -> Pipeline[T]:
         """Declares an ingest pipeline named `name`: the stream `name` and, as `config`
         says (all by default), the ingest endpoint `name`, the table `name` filled from
-        the stream and the ingest endpoint's dead-letter stream `<name>_dead_letter`."""
-        stream = self.stream(name, model, config.stream)
-        table = None if config.table is None else self.table(name, model, config.table, stream)
-        dead_letter = DeadLetterQueue(f"{name}_dead_letter") if config.ingest and config.dead_letter else None
+        the stream and the ingest endpoint's dead-letter stream `<name>_dead_letter`.
+
+        For a versioned model the stream and the table carry the version, dots as `_`, so
+        versions run side by side: `Order@1.1` in pipeline `Order` has stream and table
+        `Order_1_1`, dead-letter stream `Order_1_1_dead_letter` and the ingest route
+        `POST /ingest/Order/1.1`."""
+        storage = _versioned_name(name, model_info(model).version)
+        stream = self.stream(storage, model, config.stream)
+        table = None if config.table is None else self.table(storage, model, config.table, stream)
+        dead_letter = DeadLetterQueue(f"{storage}_dead_letter") if config.ingest and config.dead_letter else None
         ingest = self.ingest(name, stream, dead_letter) if config.ingest else None
         return Pipeline(stream, table, ingest, dead_letter)
 
@@ -316,7 +369,7 @@ class App:
             )
         )
 
-    # ------------------------------------------------------------ SQL
+    # ------------------------------------------------------------ SQL aggregations
 
     def aggregation(
         self,
@@ -330,10 +383,91 @@ class App:
         table `name` of `model` rows (kept up to date as a materialized view)."""
         _check_new("aggregation", name, [a.name for a in self._aggregations])
         info = self.model(model)
-        _check_new("table", name, [t.name for t in self._tables])
+        _check_new("table", name, self._table_names())
         table = TableDef(name, info.reference, target.order_by, target.engine, None)
         self._aggregations.append(AggregationDef(name, select, _names(sources), table))
         return Table(name, model)
+
+    def _table_names(self) -> list[str]:
+        """Names of the tables declared so far, targets of aggregations included."""
+        return (
+            [t.name for t in self._tables]
+            + [a.target.name for a in self._aggregations]
+            + [w.target.name for w in self._windowed]
+        )
+
+    # ------------------------------------------------------------ windowed aggregations
+
+    def windowed_aggregation(
+        self,
+        name: str,
+        model: type[O],
+        source: Stream[T],
+        *,
+        time_field: str,
+        window: WindowSize,
+        init: Callable[[Window], S],
+        accumulate: Callable[[S, T, Window], Optional[S]],
+        merge: Callable[[S, S, Window], S],
+        emit: Callable[[S, Window], Union[O, None, list[O]]],
+        allowed_lateness: int = 0,
+        state_version: int = 1,
+        state: Optional[type] = None,
+        target: TableConfig = TableConfig(),
+        dead_letter: Optional[DeadLetterQueue] = None,
+    ) -> Table[O]:
+        """Declares windowed aggregation `name` over `source`, writing into the table
+        `name` of `model` rows.
+
+        The host groups the records into event-time windows (`tumbling(size)` or
+        `hopping(size, hop)`, in seconds) by `time_field`, and keeps a state per window:
+        `init(window)` is an empty window's state, `accumulate(state, record, window)`
+        folds a record in (returning the new state, or None after updating `state` in
+        place; an exception rejects the record to `dead_letter`), `merge(a, b, window)`
+        combines two states of one window. Once the event time seen, minus
+        `allowed_lateness` seconds, passes a window's end, `emit(state, window)` returns
+        its rows: a row, None or a list. States are JSON values, or instances of the
+        dataclass `state` (default: `init`'s return annotation when it is a dataclass).
+        Change `state_version` when the state's layout changes.
+        """
+        _check_new("windowed aggregation", name, [w.name for w in self._windowed])
+        source_info = model_info(source.model)
+        column = next((f for f in source_info.fields if f.column == time_field), None)
+        if column is None or column.info.data_type.wrappers or column.info.data_type.leaf.kind not in _TIME_KINDS:
+            raise DeclarationError(
+                f"windowed aggregation `{name}`: time field `{time_field}` must be a date, datetime "
+                f"or DateTime64 field of {source_info.reference}"
+            )
+        if not isinstance(window, WindowSize):
+            raise DeclarationError(f"windowed aggregation `{name}`: window must be tumbling(...) or hopping(...)")
+        if isinstance(state_version, bool) or not isinstance(state_version, int) or not 0 <= state_version < 2**32:
+            raise DeclarationError(f"windowed aggregation `{name}`: state_version must be a u32, got {state_version!r}")
+        for part, fn in (("init", init), ("accumulate", accumulate), ("merge", merge), ("emit", emit)):
+            if not callable(fn):
+                raise DeclarationError(f"windowed aggregation `{name}`: {part}={fn!r} is not callable")
+        try:
+            spec = WindowSpec(window.size_seconds, window.hop_seconds, lateness(allowed_lateness))
+            codec = StateCodec(state if state is not None else _return_type(init))
+        except (ValueError, SchemaError) as e:
+            raise DeclarationError(f"windowed aggregation `{name}`: {e}") from None
+        info = self.model(model)
+        _check_new("table", name, self._table_names())
+        table = TableDef(name, info.reference, target.order_by, target.engine, None)
+        self._windowed.append(
+            WindowedAggregationDef(
+                name,
+                source.name,
+                time_field,
+                spec,
+                table,
+                state_version,
+                None if dead_letter is None else dead_letter.name,
+            )
+        )
+        self._windowed_impls[name] = _Windowed(source_info, info, codec, init, accumulate, merge, emit)
+        return Table(name, model)
+
+    # ------------------------------------------------------------ SQL views
 
     def view(self, name: str, select: str, sources: Iterable[Union[str, Table[Any]]]) -> None:
         """Declares SQL view `name` over `sources`."""
@@ -390,6 +524,7 @@ class App:
             list(self._ingests),
             [FunctionDef(f.name, f.source, f.destination, f.dead_letter) for f in self._functions],
             list(self._aggregations),
+            list(self._windowed),
             list(self._views),
             list(self._apis),
         )
@@ -401,6 +536,50 @@ class App:
             raise GuestError("unknown-function", function)
         return run_transform(data, count, impl.source, impl.destination, impl.fn)
 
+    def _windowed_impl(self, aggregation: str) -> _Windowed:
+        impl = self._windowed_impls.get(aggregation)
+        if impl is None:
+            raise GuestError("unknown-function", aggregation)
+        return impl
+
+    def window_init(self, aggregation: str, window: Window) -> bytes:
+        """`window-init`: the encoded state of an empty window."""
+        impl = self._windowed_impl(aggregation)
+        with _failing(aggregation):
+            return impl.codec.encode(impl.init(window))
+
+    def window_accumulate(
+        self, aggregation: str, window: Window, state: bytes, data: bytes, count: int
+    ) -> tuple[bytes, list[RecordError]]:
+        """`window-accumulate`: folds a batch of `count` JSON records of one window into
+        the encoded `state`; the new state and the records that failed."""
+        impl = self._windowed_impl(aggregation)
+        with _failing(aggregation):
+            current = impl.codec.decode(state)
+
+            def fold(record: Any) -> None:
+                nonlocal current
+                result = impl.accumulate(current, record, window)
+                if result is not None:
+                    current = result
+
+            errors = run_transform(data, count, impl.source, None, fold).errors
+            return impl.codec.encode(current), errors
+
+    def window_merge(self, aggregation: str, window: Window, a: bytes, b: bytes) -> bytes:
+        """`window-merge`: combines two encoded states of one window."""
+        impl = self._windowed_impl(aggregation)
+        with _failing(aggregation):
+            return impl.codec.encode(impl.merge(impl.codec.decode(a), impl.codec.decode(b), window))
+
+    def window_emit(self, aggregation: str, window: Window, state: bytes) -> tuple[bytes, int]:
+        """`window-emit`: the rows of a closed window, as JSON lines and their count."""
+        impl = self._windowed_impl(aggregation)
+        with _failing(aggregation):
+            rows = impl.emit(impl.codec.decode(state), window)
+            batch = encode_rows(rows, impl.target)
+            return batch.data, batch.count
+
     def handle_api(self, api: str, params: bytes) -> bytes:
         """Runs query API `api` (`name` or `name/version`) with the JSON object
         `params`; the JSON response body. Raises `ApiError` or `QueryError`."""
@@ -408,6 +587,26 @@ class App:
         if impl is None:
             raise UnknownApi(api)
         return impl.call(params)
+
+
+@contextlib.contextmanager
+def _failing(aggregation: str) -> Iterator[None]:
+    """Turns an exception of a window call into the call's `failed` guest error."""
+    try:
+        yield
+    except GuestError:
+        raise
+    except Exception as e:  # noqa: BLE001 - user code fails the call
+        raise GuestError("failed", f"windowed aggregation `{aggregation}`: {error_message(e)}") from None
+
+
+def _return_type(fn: Callable[..., Any]) -> Optional[type]:
+    """`fn`'s return annotation, if it is a class."""
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # noqa: BLE001 - unresolvable annotations: JSON state
+        return None
+    return hint if isinstance(hint, type) else None
 
 
 def _hints(handler: Callable[..., Any], name: str) -> dict[str, Any]:

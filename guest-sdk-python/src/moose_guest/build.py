@@ -48,6 +48,18 @@ class Guest(wit_world.exports.Guest):
 
     def handle_api(self, api, params):
         return _export.handle_api(_app, api, params)
+
+    def window_init(self, aggregation, window):
+        return _export.window_init(_app, aggregation, window)
+
+    def window_accumulate(self, aggregation, window, state, input):
+        return _export.window_accumulate(_app, aggregation, window, state, input)
+
+    def window_merge(self, aggregation, window, a, b):
+        return _export.window_merge(_app, aggregation, window, a, b)
+
+    def window_emit(self, aggregation, window, state):
+        return _export.window_emit(_app, aggregation, window, state)
 '''
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "IngestDef",
     "FunctionDef",
     "AggregationDef",
+    "WindowSpec",
+    "WindowedAggregationDef",
     "ViewDef",
     "ApiParam",
     "ApiDef",
@@ -174,6 +176,30 @@ class AggregationDef:
 
 
 @dataclass(frozen=True)
+class WindowSpec:
+    """How a windowed aggregation tiles event time: tumbling when `hop_seconds` equals
+    `size_seconds`, hopping when it is smaller."""
+
+    size_seconds: int
+    hop_seconds: int
+    allowed_lateness_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class WindowedAggregationDef:
+    """An aggregation the component computes over event-time windows of a stream,
+    writing the rows it emits for each closed window into `target`."""
+
+    name: str
+    source: str
+    time_field: str
+    window: WindowSpec
+    target: TableDef
+    state_version: int = 1
+    dead_letter: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ViewDef:
     """A SQL view."""
 
@@ -220,6 +246,7 @@ class AppDef:
     ingests: list[IngestDef] = field(default_factory=list)
     functions: list[FunctionDef] = field(default_factory=list)
     aggregations: list[AggregationDef] = field(default_factory=list)
+    windowed_aggregations: list[WindowedAggregationDef] = field(default_factory=list)
     views: list[ViewDef] = field(default_factory=list)
     apis: list[ApiDef] = field(default_factory=list)
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from .schema import ModelInfo
 
-__all__ = ["Batch", "RecordError", "ProcessOutput", "GuestError", "error_message"]
+__all__ = ["Batch", "RecordError", "ProcessOutput", "GuestError", "error_message", "encode_rows"]
 
 
 @dataclass
@@ -50,7 +50,8 @@ class ProcessOutput:
 
 
 class GuestError(Exception):
-    """An error for a whole `process` call: `kind` is `unknown-function` or `failed`."""
+    """An error for a whole call (`process` or a window call): `kind` is
+    `unknown-function` or `failed`."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -168,6 +169,18 @@ def run_transform(
         except Exception as e:  # noqa: BLE001 - an output that does not serialize
             errors.append(RecordError(index, f"cannot serialize output record: {error_message(e)}"))
     return ProcessOutput(Batch(len(out), "\n".join(out).encode()), sources, errors)
+
+
+def encode_rows(rows: Any, destination: ModelInfo) -> Batch:
+    """`rows` (a record of `destination`, None or a list of them) as a JSON batch."""
+    records = [] if rows is None else rows if isinstance(rows, (list, tuple)) else [rows]
+    lines = []
+    for i, record in enumerate(records):
+        try:
+            lines.append("".join(_encode_chunks(destination.dump(_check(record, destination)), 0)))
+        except Exception as e:  # noqa: BLE001 - reported with the row's position
+            raise ValueError(f"cannot serialize row {i}: {error_message(e)}") from None
+    return Batch(len(lines), "\n".join(lines).encode())
 
 
 def _check(record: Any, destination: Any) -> Any:

@@ -74,10 +74,16 @@ pub fn merge(name: &str, parts: Vec<ComponentPart>) -> Result<App, MergeError> {
         }
         info.functions = part.functions.iter().map(|f| f.name.clone()).collect();
         info.apis = part.apis.iter().map(|a| a.name.clone()).collect();
+        info.windowed_aggregations = part
+            .windowed_aggregations
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
         def.tables.extend(part.tables);
         def.ingests.extend(part.ingests);
         def.functions.extend(part.functions);
         def.aggregations.extend(part.aggregations);
+        def.windowed_aggregations.extend(part.windowed_aggregations);
         def.views.extend(part.views);
         def.apis.extend(part.apis);
         components.push(info);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::types::{AppDef, Model, TableDef};
+use crate::runtime::types::{AppDef, IngestDef, Model, TableDef};
 
 pub use merge::{merge, ComponentPart, MergeError};
 pub use render::{render, Section};
@@ -55,6 +55,9 @@ pub struct ComponentInfo {
     pub functions: Vec<String>,
     /// Query APIs this component serves.
     pub apis: Vec<String>,
+    /// Windowed aggregations this component computes.
+    #[serde(default)]
+    pub windowed_aggregations: Vec<String>,
 }
 
 /// A whole app: its components and the merged description of everything they declare.
@@ -92,11 +95,27 @@ impl App {
             .unwrap_or_default()
     }
 
+    /// The route of ingest endpoint `ingest` under `/ingest/`: its name, or
+    /// `name/version` when its model is versioned (`Order@1.1` is `POST /ingest/Order/1.1`).
+    pub fn ingest_route(&self, ingest: &IngestDef) -> String {
+        match self.model(&ingest.model).and_then(|m| m.version.as_ref()) {
+            Some(version) => format!("{}/{version}", ingest.name),
+            None => ingest.name.clone(),
+        }
+    }
+
     /// The component that runs streaming function `function`.
     pub fn function_component(&self, function: &str) -> Option<&ComponentInfo> {
         self.components
             .iter()
             .find(|c| c.functions.iter().any(|f| f == function))
+    }
+
+    /// The component that computes windowed aggregation `aggregation`.
+    pub fn windowed_aggregation_component(&self, aggregation: &str) -> Option<&ComponentInfo> {
+        self.components
+            .iter()
+            .find(|c| c.windowed_aggregations.iter().any(|a| a == aggregation))
     }
 
     /// The component that serves query API `api`.

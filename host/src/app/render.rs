@@ -96,7 +96,7 @@ fn rows(app: &App, section: Section) -> Vec<Vec<String>> {
             .iter()
             .map(|i| {
                 vec![
-                    format!("POST /ingest/{}", i.name),
+                    format!("POST /ingest/{}", app.ingest_route(i)),
                     format!("{} -> stream {}", i.model, i.stream),
                     dead_letter(i.dead_letter.as_deref()),
                 ]
@@ -153,6 +153,24 @@ fn rows(app: &App, section: Section) -> Vec<Vec<String>> {
                 row.push(format!("<- {}", a.sources.join(", ")));
                 row
             })
+            .chain(def.windowed_aggregations.iter().map(|w| {
+                let mut row = table_row(app, &w.target, None);
+                row[0] = format!("{} -> table {}", w.name, w.target.name);
+                let window = &w.window;
+                let tiling = if window.hop_seconds == window.size_seconds {
+                    format!("tumbling {} s", window.size_seconds)
+                } else {
+                    format!(
+                        "hopping {} s every {} s",
+                        window.size_seconds, window.hop_seconds
+                    )
+                };
+                row.push(format!(
+                    "<- stream {} by {}, {tiling}, lateness {} s",
+                    w.source, w.time_field, window.allowed_lateness_seconds
+                ));
+                row
+            }))
             .collect(),
         Section::Views => def
             .views

@@ -143,6 +143,7 @@ impl Default for AppDef {
             ingests: vec![],
             functions: vec![],
             aggregations: vec![],
+            windowed_aggregations: vec![],
             views: vec![],
             apis: vec![],
         }

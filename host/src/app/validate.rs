@@ -46,6 +46,7 @@ pub fn validate(app: &App) -> Result<(), ValidationErrors> {
     check.tables();
     check.ingests();
     check.functions();
+    check.windowed_aggregations();
     check.views();
     check.apis();
     if check.problems.is_empty() {
@@ -90,6 +91,15 @@ impl<'a> Checker<'a> {
                 subject,
                 format!("`{name}` is not a valid name (letters, digits and `_`, not starting with a digit)"),
             );
+        }
+    }
+
+    /// Checks that `name` is a valid identifier not already in `names`, the names taken by
+    /// definitions of the same kind.
+    fn new_name<'n>(&mut self, names: &mut BTreeSet<&'n str>, subject: &str, name: &'n str) {
+        self.identifier(subject, name);
+        if !names.insert(name) {
+            self.problem(subject, "is declared twice");
         }
     }
 
@@ -274,6 +284,13 @@ impl<'a> Checker<'a> {
                     .functions
                     .iter()
                     .filter_map(|f| f.dead_letter.as_deref()),
+            )
+            .chain(
+                self.app
+                    .def
+                    .windowed_aggregations
+                    .iter()
+                    .filter_map(|w| w.dead_letter.as_deref()),
             );
         let mut problems = Vec::new();
         for name in dead_letters {
@@ -430,11 +447,13 @@ impl<'a> Checker<'a> {
     }
 
     fn ingests(&mut self) {
-        let mut names = BTreeSet::new();
+        // Endpoints of one name are told apart by their model's version.
+        let mut routes = BTreeSet::new();
         for ingest in &self.app.def.ingests {
-            let subject = format!("ingest endpoint `{}`", ingest.name);
+            let route = self.app.ingest_route(ingest);
+            let subject = format!("ingest endpoint `{route}`");
             self.route_name(&subject, &ingest.name);
-            if !names.insert(&ingest.name) {
+            if !routes.insert(route) {
                 self.problem(&subject, "is declared twice");
             }
             self.model_exists(&subject, &ingest.model);
@@ -459,10 +478,7 @@ impl<'a> Checker<'a> {
         let mut names = BTreeSet::new();
         for function in &self.app.def.functions {
             let subject = format!("function `{}`", function.name);
-            self.identifier(&subject, &function.name);
-            if !names.insert(&function.name) {
-                self.problem(&subject, "is declared twice");
-            }
+            self.new_name(&mut names, &subject, &function.name);
             let streams = std::iter::once(&function.source).chain(function.destination.as_ref());
             let missing: Vec<String> = streams
                 .filter(|s| !self.streams.contains_key(s.as_str()))
@@ -470,6 +486,81 @@ impl<'a> Checker<'a> {
                 .collect();
             for message in missing {
                 self.problem(&subject, message);
+            }
+        }
+    }
+
+    /// Windowed aggregations: the source stream and its event-time field, the window, the
+    /// target table.
+    fn windowed_aggregations(&mut self) {
+        let mut names = BTreeSet::new();
+        for aggregation in &self.app.def.windowed_aggregations {
+            let subject = format!("windowed aggregation `{}`", aggregation.name);
+            self.new_name(&mut names, &subject, &aggregation.name);
+            match self.streams.get(aggregation.source.as_str()).copied() {
+                None => self.problem(
+                    &subject,
+                    format!("source stream `{}` is not declared", aggregation.source),
+                ),
+                Some(model) => {
+                    let field = self
+                        .models
+                        .get(model)
+                        .and_then(|m| m.fields.iter().find(|f| f.name == aggregation.time_field));
+                    match field.map(|f| &f.data_type) {
+                        None => self.problem(
+                            &subject,
+                            format!(
+                                "time field `{}` is not a field of `{model}`",
+                                aggregation.time_field
+                            ),
+                        ),
+                        Some(ty)
+                            if !matches!(
+                                ty.scalar(),
+                                Some(ScalarType::Date | ScalarType::DateTime | ScalarType::DateTime64(_))
+                            ) =>
+                        {
+                            self.problem(
+                                &subject,
+                                format!(
+                                    "time field `{}` is {}; it must be a non-null Date, DateTime or DateTime64",
+                                    aggregation.time_field,
+                                    ty.type_name()
+                                ),
+                            )
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            let window = &aggregation.window;
+            if window.size_seconds == 0 {
+                self.problem(&subject, "the window size must be at least 1 second");
+            } else if window.hop_seconds == 0 || window.hop_seconds > window.size_seconds {
+                self.problem(
+                    &subject,
+                    format!(
+                        "the hop ({} s) must be between 1 s and the window size ({} s)",
+                        window.hop_seconds, window.size_seconds
+                    ),
+                );
+            } else if window.size_seconds % window.hop_seconds != 0 {
+                self.problem(
+                    &subject,
+                    format!(
+                        "the hop ({} s) must divide the window size ({} s)",
+                        window.hop_seconds, window.size_seconds
+                    ),
+                );
+            }
+            let target = format!("{subject}, target table `{}`", aggregation.target.name);
+            self.table(&target, &aggregation.target);
+            if aggregation.target.source_stream.is_some() {
+                self.problem(
+                    &target,
+                    "is written by the aggregation and cannot also have a source stream",
+                );
             }
         }
     }
@@ -658,6 +749,7 @@ mod tests {
                     sources: vec!["Enriched".into()],
                     target: table("Totals", "Order", None),
                 }],
+                windowed_aggregations: vec![],
                 views: vec![ViewDef {
                     name: "Big".into(),
                     select: "SELECT * FROM Order WHERE amount > 100".into(),
@@ -723,6 +815,32 @@ mod tests {
             problems(&app).len() >= 4,
             "all problems are reported at once"
         );
+    }
+
+    #[test]
+    fn versions_of_a_model_get_their_own_ingest_routes() {
+        let mut app = shop();
+        let mut v11 = app.def.models[0].clone();
+        v11.version = Some("1.1".into());
+        app.def.models.push(v11);
+        app.def.streams.push(StreamDef {
+            name: "Order_1_1".into(),
+            model: "Order@1.1".into(),
+            partitions: 0,
+            retention_hours: None,
+        });
+        app.def.ingests.push(IngestDef {
+            name: "Order".into(),
+            model: "Order@1.1".into(),
+            stream: "Order_1_1".into(),
+            dead_letter: None,
+        });
+        assert_eq!(problems(&app), Vec::<String>::new());
+        assert_eq!(app.ingest_route(&app.def.ingests[1]), "Order/1.1");
+
+        app.def.ingests[1].model = "Order".into();
+        app.def.ingests[1].stream = "Order".into();
+        assert_problem(&app, "ingest endpoint `Order`: is declared twice");
     }
 
     #[test]
@@ -815,6 +933,64 @@ mod tests {
             &app,
             "holds model `Order` but its source stream `Enriched` carries `Enriched`",
         );
+    }
+
+    #[test]
+    fn checks_windowed_aggregations() {
+        use crate::runtime::types::{WindowSpec, WindowedAggregationDef};
+        let mut app = shop();
+        app.def.models[0]
+            .fields
+            .push(field("ts", vec![], ScalarType::DateTime, false));
+        let windowed = |name: &str, time_field: &str, size: u32, hop: u32| WindowedAggregationDef {
+            name: name.into(),
+            source: "Order".into(),
+            time_field: time_field.into(),
+            window: WindowSpec {
+                size_seconds: size,
+                hop_seconds: hop,
+                allowed_lateness_seconds: 0,
+            },
+            target: table(&format!("{name}_target"), "Order", None),
+            state_version: 1,
+            dead_letter: Some(format!("{name}_dead_letter")),
+        };
+        app.def.windowed_aggregations = vec![windowed("per_minute", "ts", 60, 60)];
+        assert_eq!(problems(&app), Vec::<String>::new());
+
+        app.def.windowed_aggregations = vec![
+            windowed("no_time", "missing", 60, 60),
+            windowed("not_time", "amount", 60, 60),
+            windowed("empty", "ts", 0, 0),
+            windowed("long_hop", "ts", 60, 120),
+            windowed("uneven", "ts", 60, 25),
+            WindowedAggregationDef {
+                source: "Nowhere".into(),
+                ..windowed("lost", "ts", 60, 60)
+            },
+            windowed("per_minute", "ts", 60, 60),
+            windowed("per_minute", "ts", 60, 60),
+        ];
+        assert_problem(
+            &app,
+            "windowed aggregation `no_time`: time field `missing` is not a field of `Order`",
+        );
+        assert_problem(&app, "windowed aggregation `not_time`: time field `amount` is Float64; it must be a non-null Date, DateTime or DateTime64");
+        assert_problem(
+            &app,
+            "windowed aggregation `empty`: the window size must be at least 1 second",
+        );
+        assert_problem(&app, "windowed aggregation `long_hop`: the hop (120 s) must be between 1 s and the window size (60 s)");
+        assert_problem(
+            &app,
+            "windowed aggregation `uneven`: the hop (25 s) must divide the window size (60 s)",
+        );
+        assert_problem(
+            &app,
+            "windowed aggregation `lost`: source stream `Nowhere` is not declared",
+        );
+        assert_problem(&app, "windowed aggregation `per_minute`: is declared twice");
+        assert_problem(&app, "windowed aggregation `per_minute`, target table `per_minute_target`: a table or view of this name is declared twice");
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! Rust components: `cargo build --release --target wasm32-wasip2`.
+//!
+//! The built `.wasm` is copied to `<component>/.moose/build/` while a lock on the cargo
+//! target directory is held, so two builds sharing one `CARGO_TARGET_DIR` (two copies of
+//! an app, or two `moose` processes) never pick up each other's artifact.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         source,
     };
     let manifest = dir.join("Cargo.toml").canonicalize().map_err(spawn_error)?;
+    let _turn = lock_target_dir(dir)?;
     let mut child = Command::new(cargo())
         .args(["build", "--release", "--target", TARGET])
         .arg("--message-format=json-render-diagnostics")
@@ -61,6 +66,7 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         dir: dir.to_path_buf(),
         reason: "the crate needs `crate-type = [\"cdylib\"]` in its [lib] section".into(),
     })?;
+    let wasm = copy_out(dir, &name, &wasm)?;
     Ok(BuiltComponent {
         name,
         language: Language::Rust,
@@ -69,6 +75,42 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         build_time: started.elapsed(),
         fresh: false,
     })
+}
+
+/// Waits for, then holds, the lock of the target directory the build of `dir` writes to.
+fn lock_target_dir(dir: &Path) -> Result<std::fs::File, BuildError> {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
+    let path = target.join(".moose-build.lock");
+    let write_error = |source| BuildError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&target).map_err(write_error)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(write_error)?;
+    file.lock().map_err(write_error)?;
+    Ok(file)
+}
+
+/// Copies the built `wasm` to `<dir>/.moose/build/<name>.wasm` (by rename, so a reader never
+/// sees a partial file) and returns the copy's path.
+fn copy_out(dir: &Path, name: &str, wasm: &Path) -> Result<PathBuf, BuildError> {
+    let out = dir.join(".moose").join("build");
+    let copy = out.join(format!("{name}.wasm"));
+    let partial = out.join(format!("{name}.wasm.partial"));
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BuildError::Write { path, source }
+    };
+    std::fs::create_dir_all(&out).map_err(write_error(&out))?;
+    std::fs::copy(wasm, &partial).map_err(write_error(&partial))?;
+    std::fs::rename(&partial, &copy).map_err(write_error(&copy))?;
+    Ok(copy)
 }
 
 fn cargo() -> PathBuf {

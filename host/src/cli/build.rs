@@ -1,4 +1,4 @@
-//! `moose build`.
+//! `moose build`, and with `--docker` the production image ([`crate::image`]).
 
 use std::path::PathBuf;
 
@@ -7,6 +7,7 @@ use anyhow::Context;
 use crate::app::{render, Section};
 use crate::assemble::{assemble, Step};
 use crate::config::Project;
+use crate::image::{self, ImageOptions, ImageReport};
 use crate::runtime::LoadSource;
 
 #[derive(Debug, clap::Args)]
@@ -17,6 +18,17 @@ pub struct Args {
     /// Print the app as JSON instead of a listing.
     #[arg(long)]
     json: bool,
+    /// Also package the app as a production container image: an OCI archive and a
+    /// Dockerfile with its build context, in `.moose/dist/`.
+    #[arg(long)]
+    docker: bool,
+    /// Where to write the image archive (default `.moose/dist/<app>.oci.tar`).
+    #[arg(long, value_name = "FILE", requires = "docker")]
+    out: Option<PathBuf>,
+    /// The reviewed migration plan to ship (`moose plan --save`); without it the image
+    /// carries the plan from an empty database.
+    #[arg(long, value_name = "PLAN.json", requires = "docker")]
+    plan: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -59,5 +71,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         print!("{}", render(&assembled.app, &Section::ALL));
     }
+    if args.docker {
+        let options = ImageOptions {
+            binary: image::running_binary()?,
+            out: args.out,
+            plan: args.plan,
+        };
+        let report = image::build(
+            &project,
+            &assembled.app,
+            runtime.engine(),
+            &options,
+            &mut |line| eprintln!("  {line}"),
+        )?;
+        // With --json, stdout stays one JSON document.
+        let summary = image_summary(&report);
+        if args.json {
+            eprint!("{summary}");
+        } else {
+            print!("{summary}");
+        }
+    }
     Ok(())
+}
+
+fn image_summary(report: &ImageReport) -> String {
+    const MIB: f64 = (1 << 20) as f64;
+    format!(
+        "\nImage {}\n digest      {}\n id          {}\n size        {:.1} MiB ({:.1} MiB unpacked)\n path        {}\n dockerfile  {}\n built in    {:.2?}\n",
+        report.reference,
+        report.digest,
+        report.config_digest,
+        report.size as f64 / MIB,
+        report.unpacked_size as f64 / MIB,
+        report.path.display(),
+        report.dockerfile.display(),
+        report.elapsed,
+    )
 }

@@ -43,7 +43,8 @@ fn print_summary(host: &serve::Host, elapsed: Duration) {
     for ingest in &def.ingests {
         println!(
             "  ingest      POST http://{}/ingest/{}",
-            host.api_addr, ingest.name
+            host.api_addr,
+            host.app.ingest_route(ingest)
         );
     }
     for api in &def.apis {
@@ -73,7 +74,8 @@ fn print_summary(host: &serve::Host, elapsed: Duration) {
     println!("Press Ctrl-C to stop.");
 }
 
-async fn wait_for_stop() {
+/// Returns on Ctrl-C (SIGINT) or SIGTERM.
+pub(super) async fn wait_for_stop() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -3,11 +3,13 @@
 mod build;
 mod dev;
 mod generate;
+mod health;
 
 mod init;
 mod ls;
 mod ops;
 mod plan;
+mod prod;
 
 use std::sync::Arc;
 
@@ -30,7 +32,7 @@ fn offline_runtime(project: &Project) -> anyhow::Result<Runtime> {
 /// whole data stack from them.
 #[derive(Debug, Parser)]
 #[command(name = "moose", version, propagate_version = true)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +47,8 @@ enum Command {
     Ls(ls::Args),
     /// Run the app's whole data stack locally: embedded streams and ClickHouse.
     Dev(dev::Args),
+    /// Run a built artifact against external Kafka and ClickHouse (production).
+    Prod(prod::Args),
     /// Show what applying the app would change in its database: safe and destructive.
     Plan(plan::Args),
     /// List a running host's functions and table syncs with their lag and record counts.
@@ -53,22 +57,56 @@ enum Command {
     Peek(ops::PeekArgs),
     /// Print a running host's recent log lines.
     Logs(ops::LogsArgs),
+    /// Exit 0 when a running host's `/health` answers 200 (the image's health check).
+    Health(health::Args),
     /// Generate configuration values.
     #[command(subcommand)]
     Generate(generate::What),
 }
 
-/// Parses the process arguments and runs the command.
-pub fn run() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Init(args) => init::run(args),
-        Command::Build(args) => build::run(args),
-        Command::Ls(args) => ls::run(args),
-        Command::Dev(args) => dev::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Ps(args) => ops::ps(args),
-        Command::Peek(args) => ops::peek(args),
-        Command::Logs(args) => ops::logs(args),
-        Command::Generate(what) => generate::run(what),
+/// How a command logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logging {
+    /// JSON lines on stdout (`MOOSE_LOG_FORMAT=json`, the default of `moose prod`), else
+    /// text on stderr.
+    pub json: bool,
+    /// The filter when `MOOSE_LOG` is not set.
+    pub default_filter: &'static str,
+}
+
+/// Parses the process arguments.
+pub fn parse() -> Cli {
+    Cli::parse()
+}
+
+impl Cli {
+    /// How this command logs, given `MOOSE_LOG_FORMAT` (`json` or `text`).
+    pub fn logging(&self, format: Option<&str>) -> Logging {
+        let prod = matches!(self.command, Command::Prod(_));
+        Logging {
+            json: format.map_or(prod, |f| f.eq_ignore_ascii_case("json")),
+            default_filter: if prod {
+                "info,kafka=warn"
+            } else {
+                "warn,guest=info"
+            },
+        }
+    }
+
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Init(args) => init::run(args),
+            Command::Build(args) => build::run(args),
+            Command::Ls(args) => ls::run(args),
+            Command::Dev(args) => dev::run(args),
+            Command::Prod(args) => prod::run(args),
+            Command::Plan(args) => plan::run(args),
+            Command::Ps(args) => ops::ps(args),
+            Command::Peek(args) => ops::peek(args),
+            Command::Logs(args) => ops::logs(args),
+            Command::Health(args) => health::run(args),
+            Command::Generate(what) => generate::run(what),
+        }
     }
 }

@@ -58,13 +58,14 @@ pub struct LogsArgs {
     target: Target,
 }
 
-/// `moose ps`: a table of the functions and table syncs with lag and record counts.
+/// `moose ps`: a table of the functions and table syncs with lag, record counts and
+/// throughput (records in per second over the last 10 s).
 pub fn ps(args: PsArgs) -> anyhow::Result<()> {
     let body = get(&args.target, &args.dir, "/ps")?;
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     table.set_header([
-        "KIND", "NAME", "SOURCE", "GROUP", "LAG", "IN", "OUT", "FAILED",
+        "KIND", "NAME", "SOURCE", "GROUP", "LAG", "IN", "OUT", "FAILED", "REC/S",
     ]);
     for p in body["processes"].as_array().into_iter().flatten() {
         let lag = match &p["lag"] {
@@ -80,6 +81,9 @@ pub fn ps(args: PsArgs) -> anyhow::Result<()> {
             p["in"].to_string(),
             p["out"].to_string(),
             p["failed"].to_string(),
+            p["per_second"]
+                .as_f64()
+                .map_or("?".to_string(), |r| format!("{r:.1}")),
         ]);
     }
     println!("{table}");

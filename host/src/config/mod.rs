@@ -74,6 +74,20 @@ pub struct ClickHouseSection {
     /// Cluster of the `url` server (`<remote_servers>` in its config): every DDL statement
     /// runs `ON CLUSTER`, tables are replicated and fronted by `Distributed` tables.
     pub cluster: Option<String>,
+    /// Compression of request and response bodies to the `url` server.
+    pub compression: ClickHouseCompression,
+}
+
+/// How bodies to and from a ClickHouse server are compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClickHouseCompression {
+    /// ClickHouse's own LZ4 block format (`compress=1`), what servers support.
+    #[default]
+    Lz4,
+    /// None, for endpoints without ClickHouse's block compression (the embedded engine's
+    /// HTTP interface, some proxies).
+    None,
 }
 
 impl Default for ClickHouseSection {
@@ -86,6 +100,7 @@ impl Default for ClickHouseSection {
             python: None,
             embedded_port: 0,
             cluster: None,
+            compression: ClickHouseCompression::default(),
         }
     }
 }
@@ -131,6 +146,9 @@ pub struct StreamingSection {
     /// `[streaming.librdkafka]`: librdkafka properties set verbatim on every Kafka client
     /// (`"security.protocol" = "SASL_SSL"`, `"sasl.mechanism"`, ...), over the host's own.
     pub librdkafka: std::collections::BTreeMap<String, String>,
+    /// After this many seconds without records, a windowed aggregation's watermark
+    /// advances by the idle time, closing windows of a quiet stream; absent: off.
+    pub window_idle_flush_seconds: Option<u64>,
 }
 
 impl Default for StreamingSection {
@@ -142,6 +160,7 @@ impl Default for StreamingSection {
             replication_factor: 1,
             compression: crate::stream::kafka::Compression::default(),
             librdkafka: Default::default(),
+            window_idle_flush_seconds: None,
         }
     }
 }
@@ -201,6 +220,89 @@ impl RuntimeSection {
     }
 }
 
+/// Environment variables that override `moose.config.toml` when set and not empty, and
+/// what each sets.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("MOOSE_CLICKHOUSE_URL", "clickhouse.url"),
+    ("MOOSE_CLICKHOUSE_USER", "clickhouse.user"),
+    ("MOOSE_CLICKHOUSE_PASSWORD", "clickhouse.password"),
+    ("MOOSE_CLICKHOUSE_DATABASE", "clickhouse.database"),
+    ("MOOSE_CLICKHOUSE_COMPRESSION", "clickhouse.compression"),
+    (
+        crate::stream::kafka::BROKERS_ENV,
+        "streaming.bootstrap_servers",
+    ),
+    (
+        "MOOSE_KAFKA_SECURITY_PROTOCOL",
+        "streaming.librdkafka.\"security.protocol\"",
+    ),
+    (
+        "MOOSE_KAFKA_SASL_MECHANISM",
+        "streaming.librdkafka.\"sasl.mechanism\"",
+    ),
+    (
+        "MOOSE_KAFKA_SASL_USERNAME",
+        "streaming.librdkafka.\"sasl.username\"",
+    ),
+    (
+        "MOOSE_KAFKA_SASL_PASSWORD",
+        "streaming.librdkafka.\"sasl.password\"",
+    ),
+    (
+        "MOOSE_KAFKA_SSL_CA_LOCATION",
+        "streaming.librdkafka.\"ssl.ca.location\"",
+    ),
+    ("MOOSE_HTTP_HOST", "http.host"),
+    ("MOOSE_HTTP_PORT", "http.port"),
+    ("MOOSE_MANAGEMENT_PORT", "http.management_port"),
+];
+
+impl ProjectConfig {
+    /// Applies [`ENV_OVERRIDES`]: `lookup` gives a variable's value. Fails naming the
+    /// variable whose value does not fit its setting.
+    pub fn overlay_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        for (name, setting) in ENV_OVERRIDES {
+            let Some(value) = lookup(name).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let port = || {
+                value
+                    .trim()
+                    .parse::<u16>()
+                    .map_err(|_| format!("{name}: `{value}` is not a port number"))
+            };
+            match *setting {
+                "clickhouse.url" => self.clickhouse.url = Some(value.clone()),
+                "clickhouse.user" => self.clickhouse.user = value.clone(),
+                "clickhouse.password" => self.clickhouse.password = value.clone(),
+                "clickhouse.database" => self.clickhouse.database = value.clone(),
+                "clickhouse.compression" => {
+                    self.clickhouse.compression = match value.as_str() {
+                        "lz4" => ClickHouseCompression::Lz4,
+                        "none" => ClickHouseCompression::None,
+                        _ => return Err(format!("{name}: `{value}` is not `lz4` or `none`")),
+                    }
+                }
+                "streaming.bootstrap_servers" => {
+                    self.streaming.bootstrap_servers = Some(value.clone())
+                }
+                "http.host" => self.http.host = value.clone(),
+                "http.port" => self.http.port = port()?,
+                "http.management_port" => self.http.management_port = port()?,
+                librdkafka => {
+                    let key = librdkafka
+                        .trim_start_matches("streaming.librdkafka.")
+                        .trim_matches('"');
+                    self.streaming
+                        .librdkafka
+                        .insert(key.to_string(), value.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An app directory with its parsed config.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -221,7 +323,13 @@ impl Project {
             path: path.clone(),
             source,
         })?;
-        let config = Self::parse(&path, &text)?;
+        let mut config = Self::parse(&path, &text)?;
+        config
+            .overlay_env(|name| std::env::var(name).ok())
+            .map_err(|message| ConfigError::Invalid {
+                path: path.clone(),
+                message,
+            })?;
         let root = dir.canonicalize().map_err(|source| ConfigError::Read {
             path: dir.to_path_buf(),
             source,
@@ -351,6 +459,46 @@ mod tests {
         assert!(parse("[app]\nname = \"a\"\n[streaming]\nbackend = \"redis\"\n").is_err());
         assert!(parse("[app]\nname = \"a\"\n[streaming]\ncompression = \"snappy\"\n").is_err());
         assert!(parse("[app]\nname = \"a\"\n[streaming]\nbrokers = \"b:9092\"\n").is_err());
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let mut config = parse(
+            "[app]\nname = \"shop\"\n[clickhouse]\nurl = \"http://file:8123\"\nuser = \"file\"\n[http]\nport = 4000\n",
+        )
+        .expect("valid config");
+        let env: std::collections::HashMap<&str, &str> = [
+            ("MOOSE_CLICKHOUSE_URL", "http://env:8123"),
+            ("MOOSE_CLICKHOUSE_USER", ""),
+            ("MOOSE_CLICKHOUSE_COMPRESSION", "none"),
+            ("MOOSE_KAFKA_BROKERS", "b1:9092,b2:9092"),
+            ("MOOSE_KAFKA_SASL_PASSWORD", "secret"),
+            ("MOOSE_HTTP_PORT", "0"),
+        ]
+        .into();
+        config
+            .overlay_env(|name| env.get(name).map(|v| v.to_string()))
+            .expect("valid values");
+        assert_eq!(config.clickhouse.url.as_deref(), Some("http://env:8123"));
+        assert_eq!(config.clickhouse.user, "file", "empty values are ignored");
+        assert_eq!(config.clickhouse.compression, ClickHouseCompression::None);
+        assert_eq!(
+            config.streaming.bootstrap_servers.as_deref(),
+            Some("b1:9092,b2:9092")
+        );
+        assert_eq!(
+            config
+                .streaming
+                .librdkafka
+                .get("sasl.password")
+                .map(String::as_str),
+            Some("secret")
+        );
+        assert_eq!(config.http.port, 0);
+        let error = config
+            .overlay_env(|name| (name == "MOOSE_MANAGEMENT_PORT").then(|| "x".to_string()))
+            .expect_err("not a port");
+        assert_eq!(error, "MOOSE_MANAGEMENT_PORT: `x` is not a port number");
     }
 
     #[test]

@@ -9,4 +9,5 @@
 
 mod runner;
 
+pub(crate) use runner::json_batch;
 pub use runner::{group, Destination, FunctionRunner, RunnerOptions};

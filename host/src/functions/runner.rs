@@ -197,18 +197,7 @@ impl FunctionRunner {
         component: &Arc<GuestComponent>,
         batch: &[StoredRecord],
     ) -> Result<ProcessOutput, String> {
-        let mut data = Vec::with_capacity(batch.iter().map(|r| r.value.len() + 1).sum());
-        for (i, record) in batch.iter().enumerate() {
-            if i > 0 {
-                data.push(b'\n');
-            }
-            data.extend_from_slice(&record.value);
-        }
-        let input = Batch {
-            encoding: Encoding::Json,
-            count: batch.len() as u32,
-            data,
-        };
+        let input = json_batch(batch.iter());
         let component = component.clone();
         let function = self.name.clone();
         let outcome =
@@ -290,5 +279,24 @@ impl FunctionRunner {
             .to_json(),
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
         }
+    }
+}
+
+/// The NDJSON batch of `records`' values, for a guest call.
+pub(crate) fn json_batch<'a>(
+    records: impl ExactSizeIterator<Item = &'a StoredRecord> + Clone,
+) -> Batch {
+    let count = records.len() as u32;
+    let mut data = Vec::with_capacity(records.clone().map(|r| r.value.len() + 1).sum());
+    for (i, record) in records.enumerate() {
+        if i > 0 {
+            data.push(b'\n');
+        }
+        data.extend_from_slice(&record.value);
+    }
+    Batch {
+        encoding: Encoding::Json,
+        count,
+        data,
     }
 }

@@ -261,7 +261,7 @@ pub fn diff(applied: &InfraMap, desired: &InfraMap) -> Vec<Change> {
     routes.extend(plain_changes(
         ObjectKind::Ingest,
         compare(&applied.ingests, &desired.ingests),
-        |i| format!("POST /ingest/{} -> stream {}", i.model, i.stream),
+        |i| format!("{} records -> stream {}", i.model, i.stream),
     ));
     routes.extend(plain_changes(
         ObjectKind::Api,

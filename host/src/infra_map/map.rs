@@ -20,8 +20,12 @@ pub struct InfraMap {
     pub views: BTreeMap<String, ViewSpec>,
     pub materialized_views: BTreeMap<String, MaterializedViewSpec>,
     pub functions: BTreeMap<String, FunctionSpec>,
+    /// Windowed aggregations run by the host.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub windowed_aggregations: BTreeMap<String, WindowedAggregationSpec>,
     /// Keyed by `name` or `name/version`.
     pub apis: BTreeMap<String, ApiSpec>,
+    /// Keyed by route: `name` or `name/version` (see [`App::ingest_route`]).
     pub ingests: BTreeMap<String, IngestSpec>,
 }
 
@@ -40,6 +44,8 @@ pub enum TableKind {
     Table,
     /// The table an aggregation's materialized view writes into.
     AggregationTarget,
+    /// The table a windowed aggregation writes closed windows' rows into.
+    WindowTarget,
     /// Records a stream, an ingest or a function refused.
     DeadLetter,
 }
@@ -105,6 +111,19 @@ pub struct FunctionSpec {
     pub dead_letter: Option<String>,
 }
 
+/// A windowed aggregation: what it reads, how it tiles time, where it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowedAggregationSpec {
+    pub source: String,
+    pub time_field: String,
+    pub size_seconds: u32,
+    pub hop_seconds: u32,
+    pub allowed_lateness_seconds: u32,
+    pub target: String,
+    pub state_version: u32,
+    pub dead_letter: Option<String>,
+}
+
 /// A query API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiSpec {
@@ -113,7 +132,7 @@ pub struct ApiSpec {
     pub response: String,
 }
 
-/// An ingest route, `POST /ingest/<name>`.
+/// An ingest route, `POST /ingest/<name>` or `POST /ingest/<name>/<version>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestSpec {
     pub model: String,
@@ -153,6 +172,26 @@ impl InfraMap {
                     select: normalize_sql(&aggregation.select),
                     sources: aggregation.sources.clone(),
                     target: target.name.clone(),
+                },
+            );
+        }
+        for windowed in &def.windowed_aggregations {
+            let target = &windowed.target;
+            map.tables.insert(
+                target.name.clone(),
+                table_spec(app, target, TableKind::WindowTarget)?,
+            );
+            map.windowed_aggregations.insert(
+                windowed.name.clone(),
+                WindowedAggregationSpec {
+                    source: windowed.source.clone(),
+                    time_field: windowed.time_field.clone(),
+                    size_seconds: windowed.window.size_seconds,
+                    hop_seconds: windowed.window.hop_seconds,
+                    allowed_lateness_seconds: windowed.window.allowed_lateness_seconds,
+                    target: target.name.clone(),
+                    state_version: windowed.state_version,
+                    dead_letter: windowed.dead_letter.clone(),
                 },
             );
         }
@@ -216,7 +255,7 @@ impl InfraMap {
         }
         for ingest in &def.ingests {
             map.ingests.insert(
-                ingest.name.clone(),
+                app.ingest_route(ingest),
                 IngestSpec {
                     model: ingest.model.clone(),
                     stream: ingest.stream.clone(),

@@ -101,7 +101,7 @@ fn create_table(
         TableKind::DeadLetter => std::iter::once(ddl::dead_letter_table(target, as_name))
             .chain(ddl::distributed_table(target, as_name, &[]))
             .collect(),
-        TableKind::Table | TableKind::AggregationTarget => {
+        TableKind::Table | TableKind::AggregationTarget | TableKind::WindowTarget => {
             let (def, kind) = table_def(app, name).ok_or_else(missing)?;
             let def = TableDef {
                 name: as_name.to_string(),
@@ -113,7 +113,8 @@ fn create_table(
     Ok(statements.into_iter().map(|s| s.sql).collect())
 }
 
-/// The declaration of table `name`: an app table or an aggregation's target.
+/// The declaration of table `name`: an app table or an aggregation's or windowed
+/// aggregation's target.
 fn table_def<'a>(app: &'a App, name: &str) -> Option<(&'a TableDef, DdlKind)> {
     app.def
         .tables
@@ -127,6 +128,14 @@ fn table_def<'a>(app: &'a App, name: &str) -> Option<(&'a TableDef, DdlKind)> {
                 .map(|a| &a.target)
                 .find(|t| t.name == name)
                 .map(|t| (t, DdlKind::AggregationTarget))
+        })
+        .or_else(|| {
+            app.def
+                .windowed_aggregations
+                .iter()
+                .map(|w| &w.target)
+                .find(|t| t.name == name)
+                .map(|t| (t, DdlKind::WindowTarget))
         })
 }
 

@@ -1,5 +1,6 @@
-//! `POST /ingest/<endpoint>`: records are parsed, checked against the endpoint's model,
-//! and written durably to its stream before the client gets an answer.
+//! `POST /ingest/<endpoint>` (`POST /ingest/<endpoint>/<version>` for a versioned model):
+//! records are parsed, checked against the endpoint's model, and written durably to its
+//! stream before the client gets an answer.
 //!
 //! Policy for a request with some bad records: the valid records are accepted and
 //! written; each bad record goes to the endpoint's dead-letter stream (original text,
@@ -11,4 +12,4 @@ mod parse;
 mod routes;
 
 pub use parse::{parse_body, BodyError, Parsed};
-pub use routes::{record_key, router, IngestEndpoint, IngestState};
+pub use routes::{record_key, router, IngestEndpoint, IngestEndpoints, IngestState};

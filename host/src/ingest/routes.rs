@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -28,18 +29,23 @@ pub struct IngestEndpoint {
     pub key_fields: Vec<String>,
 }
 
+/// The ingest endpoints keyed by route: `name`, or `name/version` for a versioned model.
+pub type IngestEndpoints = BTreeMap<String, IngestEndpoint>;
+
 /// Shared state of the ingest routes.
 pub struct IngestState {
-    pub endpoints: BTreeMap<String, IngestEndpoint>,
+    /// Read once per request; replaced as a whole when a reload changes the endpoints.
+    pub endpoints: ArcSwap<IngestEndpoints>,
     pub streams: Arc<dyn Streams>,
     pub metrics: Arc<Metrics>,
 }
 
-/// `POST /ingest/{endpoint}` with bodies of at most `max_body_bytes` (413 beyond, with a
-/// JSON error like every other answer).
+/// `POST /ingest/{endpoint}` and `POST /ingest/{endpoint}/{version}` with bodies of at
+/// most `max_body_bytes` (413 beyond, with a JSON error like every other answer).
 pub fn router(state: Arc<IngestState>, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/ingest/{endpoint}", post(ingest))
+        .route("/ingest/{endpoint}", post(unversioned))
+        .route("/ingest/{endpoint}/{version}", post(versioned))
         // Refuses a declared oversize body before reading it, and caps streamed ones.
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
@@ -79,21 +85,34 @@ fn error(status: StatusCode, message: String, extra: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn ingest(
+async fn unversioned(
     State(state): State<Arc<IngestState>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
+    ingest(&state, name, &body).await
+}
+
+async fn versioned(
+    State(state): State<Arc<IngestState>>,
+    Path((name, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    ingest(&state, format!("{name}/{version}"), &body).await
+}
+
+async fn ingest(state: &IngestState, name: String, body: &[u8]) -> Response {
     let started = Instant::now();
-    let Some(endpoint) = state.endpoints.get(&name) else {
-        let known: Vec<&String> = state.endpoints.keys().collect();
+    let endpoints = state.endpoints.load_full();
+    let Some(endpoint) = endpoints.get(&name) else {
+        let known: Vec<&String> = endpoints.keys().collect();
         return error(
             StatusCode::NOT_FOUND,
             format!("no ingest endpoint `{name}`"),
             json!({ "endpoints": known }),
         );
     };
-    let parsed = match parse_body(&body) {
+    let parsed = match parse_body(body) {
         Ok(parsed) => parsed,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string(), json!({})),
     };

@@ -53,6 +53,45 @@ pub struct LagLabels {
     pub group: String,
 }
 
+/// What happened in a windowed aggregation.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum WindowEvent {
+    /// A record was folded into its windows' state.
+    Accumulated,
+    /// A record arrived after all its windows had closed (dead-lettered).
+    Late,
+    /// A record was rejected by the guest or had no readable event time (dead-lettered).
+    Failed,
+    /// A window closed and its rows were written to the target table.
+    Emitted,
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for WindowEvent {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        encoder.write_str(match self {
+            WindowEvent::Accumulated => "accumulated",
+            WindowEvent::Late => "late",
+            WindowEvent::Failed => "failed",
+            WindowEvent::Emitted => "emitted",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WindowLabels {
+    pub aggregation: String,
+    pub event: WindowEvent,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AggregationLabels {
+    pub aggregation: String,
+}
+
 fn batch_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
@@ -63,6 +102,10 @@ pub struct Metrics {
     records: Family<StageLabels, Counter>,
     batch_seconds: Family<BatchLabels, Histogram, fn() -> Histogram>,
     lag: Family<LagLabels, Gauge>,
+    /// Records taken in per stage, over the last seconds.
+    rates: super::rate::Rates,
+    windows: Family<WindowLabels, Counter>,
+    open_windows: Family<AggregationLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -95,16 +138,34 @@ impl Metrics {
             "Records written to a stream and not yet committed by a consumer group",
             lag.clone(),
         );
+        let windows = Family::<WindowLabels, Counter>::default();
+        registry.register(
+            "window_events",
+            "Records accumulated, late or failed, and windows emitted, per windowed aggregation",
+            windows.clone(),
+        );
+        let open_windows = Family::<AggregationLabels, Gauge>::default();
+        registry.register(
+            "open_windows",
+            "Windows of a windowed aggregation holding state and not yet closed",
+            open_windows.clone(),
+        );
         Self {
             registry,
             records,
             batch_seconds,
             lag,
+            rates: Default::default(),
+            windows,
+            open_windows,
         }
     }
 
     /// Counts `n` records of stage `kind`/`name` with `outcome`.
     pub fn count(&self, kind: &str, name: &str, outcome: Outcome, n: u64) {
+        if n > 0 && outcome == Outcome::In {
+            self.rates.add(kind, name, n);
+        }
         if n > 0 {
             self.records
                 .get_or_create(&StageLabels {
@@ -127,6 +188,12 @@ impl Metrics {
             .map_or(0, |counter| counter.get())
     }
 
+    /// Records of stage `kind`/`name` taken in per second over the last
+    /// [`WINDOW`](super::rate::WINDOW).
+    pub fn per_second(&self, kind: &str, name: &str) -> f64 {
+        self.rates.per_second(kind, name)
+    }
+
     /// Records how long one batch of stage `kind`/`name` took.
     pub fn batch(&self, kind: &str, name: &str, seconds: f64) {
         self.batch_seconds
@@ -145,6 +212,27 @@ impl Metrics {
                 group: group.to_string(),
             })
             .set(records.min(i64::MAX as u64) as i64);
+    }
+
+    /// Counts `n` events of windowed aggregation `aggregation`.
+    pub fn window_count(&self, aggregation: &str, event: WindowEvent, n: u64) {
+        if n > 0 {
+            self.windows
+                .get_or_create(&WindowLabels {
+                    aggregation: aggregation.to_string(),
+                    event,
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// Sets how many windows of `aggregation` are open.
+    pub fn set_open_windows(&self, aggregation: &str, open: usize) {
+        self.open_windows
+            .get_or_create(&AggregationLabels {
+                aggregation: aggregation.to_string(),
+            })
+            .set(open.min(i64::MAX as usize) as i64);
     }
 
     /// The metrics in Prometheus/OpenMetrics text format.

@@ -4,10 +4,12 @@
 pub mod logbuf;
 pub mod metrics;
 mod ops;
+pub mod rate;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,9 +18,11 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::functions;
 use crate::infra::Infra;
 use crate::olap::OlapClient;
 use crate::stream::Streams;
+use crate::sync;
 use metrics::Metrics;
 
 /// Shared state of the management routes.
@@ -27,13 +31,48 @@ pub struct MgmtState {
     pub streams: Arc<dyn Streams>,
     /// The app's database, for `/peek` of tables.
     pub olap: Arc<OlapClient>,
+    /// What the routes tell about the app; a reload replaces it as a whole.
+    pub app: ArcSwap<AppView>,
+    /// Set once every part of the host is running.
+    pub ready: AtomicBool,
+}
+
+/// The management API's view of one version of the app.
+pub struct AppView {
     /// `(stream, consumer group)` pairs whose lag is reported.
     pub consumers: Vec<(String, String)>,
     pub catalog: Value,
     /// The app's OpenAPI document.
     pub openapi: Value,
-    /// Set once every part of the host is running.
-    pub ready: AtomicBool,
+}
+
+impl AppView {
+    /// The view of `app`, which runs as `infra`.
+    pub fn new(app: &App, infra: &Infra) -> Self {
+        let consumers = app
+            .def
+            .functions
+            .iter()
+            .map(|f| (f.source.clone(), functions::group(&f.name)))
+            .chain(
+                infra
+                    .syncs
+                    .iter()
+                    .map(|spec| (spec.stream.clone(), sync::group(&spec.table))),
+            )
+            .chain(
+                app.def
+                    .windowed_aggregations
+                    .iter()
+                    .map(|w| (w.source.clone(), crate::windows::group(&w.name))),
+            )
+            .collect();
+        Self {
+            consumers,
+            catalog: catalog_json(app, infra),
+            openapi: crate::openapi::openapi(app),
+        }
+    }
 }
 
 pub fn router(state: Arc<MgmtState>) -> Router {
@@ -62,7 +101,8 @@ async fn ready(State(state): State<Arc<MgmtState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<MgmtState>>) -> Response {
-    for (stream, group) in &state.consumers {
+    let view = state.app.load_full();
+    for (stream, group) in &view.consumers {
         refresh_lag(&state, stream, group).await;
     }
     (
@@ -95,11 +135,11 @@ async fn refresh_lag(state: &MgmtState, stream: &str, group: &str) -> Option<u64
 }
 
 async fn catalog(State(state): State<Arc<MgmtState>>) -> Json<Value> {
-    Json(state.catalog.clone())
+    Json(state.app.load().catalog.clone())
 }
 
 async fn openapi(State(state): State<Arc<MgmtState>>) -> Json<Value> {
-    Json(state.openapi.clone())
+    Json(state.app.load().openapi.clone())
 }
 
 /// The catalog document: every data product with its schema, and the lineage edges.
@@ -137,6 +177,7 @@ pub fn catalog_json(app: &App, infra: &Infra) -> Value {
         .tables
         .iter()
         .chain(def.aggregations.iter().map(|a| &a.target))
+        .chain(def.windowed_aggregations.iter().map(|w| &w.target))
         .map(|t| {
             json!({
                 "name": t.name, "model": t.model, "engine": t.engine.sql(),
@@ -150,14 +191,25 @@ pub fn catalog_json(app: &App, infra: &Infra) -> Value {
                 .map(|name| json!({ "name": name, "model": "DeadLetter" })),
         )
         .collect();
+    let ingest: Vec<Value> = def
+        .ingests
+        .iter()
+        .map(|i| {
+            json!({
+                "name": i.name, "path": format!("/ingest/{}", app.ingest_route(i)),
+                "model": i.model, "stream": i.stream, "dead_letter": i.dead_letter,
+            })
+        })
+        .collect();
     json!({
         "app": app.name,
         "models": models,
         "streams": streams,
         "tables": tables,
-        "ingest": def.ingests,
+        "ingest": ingest,
         "functions": def.functions,
         "aggregations": def.aggregations,
+        "windowed_aggregations": def.windowed_aggregations,
         "views": def.views,
         "apis": def.apis,
         "lineage": infra.lineage,

@@ -21,10 +21,12 @@ const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 1000;
 
 /// `GET /ps`: every streaming function and table sync, with its source stream, consumer
-/// group, total lag and record counts since the host started.
+/// group, total lag, record counts since the host started and records taken in per second
+/// over the last 10 s (`per_second`, one decimal).
 pub async fn ps(State(state): State<Arc<MgmtState>>) -> Response {
-    let mut rows = Vec::with_capacity(state.consumers.len());
-    for (stream, group) in &state.consumers {
+    let view = state.app.load_full();
+    let mut rows = Vec::with_capacity(view.consumers.len());
+    for (stream, group) in &view.consumers {
         // Groups are `function:NAME` or `table:NAME`, named after the metric's stage.
         let (kind, name) = group.split_once(':').unwrap_or(("", group));
         let lag = super::refresh_lag(&state, stream, group).await;
@@ -32,6 +34,7 @@ pub async fn ps(State(state): State<Arc<MgmtState>>) -> Response {
         rows.push(json!({
             "kind": kind, "name": name, "source": stream, "group": group, "lag": lag,
             "in": count(Outcome::In), "out": count(Outcome::Out), "failed": count(Outcome::Failed),
+            "per_second": (state.metrics.per_second(kind, name) * 10.0).round() / 10.0,
         }));
     }
     Json(json!({ "processes": rows })).into_response()
@@ -55,8 +58,9 @@ pub async fn peek(
             format!("kind must be `stream` or `table`, not `{kind}`"),
         );
     }
-    let streams = catalog_names(&state.catalog, "streams");
-    let tables = catalog_names(&state.catalog, "tables");
+    let view = state.app.load_full();
+    let streams = catalog_names(&view.catalog, "streams");
+    let tables = catalog_names(&view.catalog, "tables");
     let result = if wants != Some("table") && streams.contains(&name) {
         peek_stream(&state, &name, limit)
             .await

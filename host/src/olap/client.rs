@@ -50,7 +50,7 @@ impl OlapConfig {
             database: section.database.clone(),
             user: section.user.clone(),
             password: section.password.clone(),
-            lz4: true,
+            lz4: section.compression == crate::config::ClickHouseCompression::Lz4,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             cluster: section.cluster.clone(),
         }

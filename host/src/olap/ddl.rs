@@ -106,6 +106,9 @@ pub enum DdlKind {
     Table,
     /// The table an aggregation's materialized view writes into.
     AggregationTarget,
+    /// The table a windowed aggregation writes each closed window's rows into; it keeps
+    /// the deduplication tokens of its last inserts (`non_replicated_deduplication_window`).
+    WindowTarget,
     /// `<aggregation>_mv`, which feeds an aggregation target.
     MaterializedView,
     /// A plain view.
@@ -122,6 +125,7 @@ impl std::fmt::Display for DdlKind {
             DdlKind::Database => "database",
             DdlKind::Table => "table",
             DdlKind::AggregationTarget => "aggregation target table",
+            DdlKind::WindowTarget => "windowed aggregation target table",
             DdlKind::MaterializedView => "materialized view",
             DdlKind::View => "view",
             DdlKind::DeadLetterTable => "dead-letter table",
@@ -402,7 +406,14 @@ pub fn create_table(
             table.model
         )));
     }
-    let (name, sql) = create_table_sql(&target, &table.name, &columns, &table.engine, &order_by);
+    let (name, mut sql) =
+        create_table_sql(&target, &table.name, &columns, &table.engine, &order_by);
+    if kind == DdlKind::WindowTarget && target.cluster.is_none() {
+        // Replicated tables deduplicate inserts by default; a plain MergeTree needs this.
+        sql.push_str(&format!(
+            "\nSETTINGS non_replicated_deduplication_window = {WINDOW_DEDUP_WINDOW}"
+        ));
+    }
     let mut statements = vec![DdlStatement {
         kind,
         name,
@@ -416,6 +427,10 @@ pub fn create_table(
     ));
     Ok(statements)
 }
+
+/// How many recent inserts a windowed aggregation's target table remembers for
+/// deduplication: a window's rows written again after a crash are recognised.
+pub const WINDOW_DEDUP_WINDOW: u32 = 1000;
 
 /// The name of the materialized view that feeds `aggregation`'s target.
 pub fn materialized_view_name(aggregation: &AggregationDef) -> String {
@@ -500,7 +515,8 @@ pub fn dead_letter_table(target: impl Into<Target>, name: &str) -> DdlStatement 
     }
 }
 
-/// The dead-letter streams the app's ingest endpoints and functions name, once each, in
+/// The dead-letter streams the app's ingest endpoints, functions and windowed aggregations
+/// name, once each, in
 /// declaration order.
 pub fn dead_letter_streams(app: &App) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -513,6 +529,12 @@ pub fn dead_letter_streams(app: &App) -> Vec<String> {
                 .functions
                 .iter()
                 .filter_map(|f| f.dead_letter.as_deref()),
+        )
+        .chain(
+            app.def
+                .windowed_aggregations
+                .iter()
+                .filter_map(|w| w.dead_letter.as_deref()),
         )
         .filter(|name| seen.insert(*name))
         .map(str::to_string)
@@ -559,6 +581,13 @@ pub fn plan(app: &App, target: impl Into<Target>) -> Result<Vec<DdlStatement>, O
                 DdlKind::AggregationTarget,
             )
             .map_err(|e| OlapError::Schema(format!("aggregation `{}`: {e}", aggregation.name)))?,
+        );
+    }
+    for windowed in &app.def.windowed_aggregations {
+        statements.extend(
+            create_table(app, &target, &windowed.target, DdlKind::WindowTarget).map_err(|e| {
+                OlapError::Schema(format!("windowed aggregation `{}`: {e}", windowed.name))
+            })?,
         );
     }
     statements.extend(readers_in_order(app, &target)?);

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Output,
     /// ClickHouse refused to store the record.
     Storage,
+    /// The record arrived after every window of its windowed aggregation had closed.
+    Late,
 }
 
 impl ErrorKind {
@@ -24,6 +26,7 @@ impl ErrorKind {
             ErrorKind::Function => "function",
             ErrorKind::Output => "output",
             ErrorKind::Storage => "storage",
+            ErrorKind::Late => "late",
         }
     }
 }
@@ -35,7 +38,7 @@ pub struct DeadLetter {
     pub record: String,
     pub error: String,
     pub error_kind: ErrorKind,
-    /// Where it failed: `ingest:<endpoint>`, `function:<name>` or `table:<name>`.
+    /// Where it failed: `ingest:<endpoint>`, `function:<name>`, `table:<name>` or `window:<name>`.
     pub source: String,
     /// RFC 3339 with milliseconds, UTC.
     pub failed_at: String,

@@ -6,12 +6,18 @@
 //! and read it once per batch or request, so a batch in flight finishes on the old
 //! version and the next one runs on the new; consumers keep their group and offsets, so
 //! every record is processed by exactly one of the two versions. A build, load or
-//! validation failure is printed and the old version keeps running.
+//! validation failure is printed and the old version keeps running. Window runners do
+//! the same and keep their open windows' state, unless the aggregation's source, time
+//! field, window or state version changed (see [`crate::windows`]).
+//!
+//! The ingest endpoints, the API routes, the catalog and the OpenAPI document are read
+//! once per request from swappable state, so a reload that adds a model and its ingest
+//! pipeline serves the new route, its table and its schema without a restart.
 
 mod watch;
 mod workers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,8 +34,11 @@ use crate::builder;
 use crate::config::Project;
 use crate::infra::Infra;
 use crate::infra_map;
+use crate::ingest::{IngestEndpoint, IngestEndpoints, IngestState};
+use crate::mgmt::{AppView, MgmtState};
 use crate::olap::OlapClient;
 use crate::runtime::{GuestComponent, Runtime};
+use crate::serve::destination;
 use crate::stream::Streams;
 
 pub use workers::{Changes, Workers};
@@ -69,6 +78,32 @@ pub fn api_endpoints(
     Ok(apis)
 }
 
+/// The ingest endpoints of `app`, keyed by route (see [`App::ingest_route`]).
+pub fn ingest_endpoints(app: &App) -> anyhow::Result<IngestEndpoints> {
+    let mut endpoints = BTreeMap::new();
+    for ingest in &app.def.ingests {
+        let target = destination(app, &ingest.stream)?;
+        endpoints.insert(
+            app.ingest_route(ingest),
+            IngestEndpoint {
+                name: ingest.name.clone(),
+                stream: ingest.stream.clone(),
+                dead_letter: ingest.dead_letter.clone(),
+                validator: target.validator,
+                key_fields: target.key_fields,
+            },
+        );
+    }
+    Ok(endpoints)
+}
+
+/// Writes the app's OpenAPI document to `.moose/openapi.json`.
+pub fn write_openapi(project: &Project, document: &serde_json::Value) -> anyhow::Result<()> {
+    let file = project.openapi_file();
+    std::fs::write(&file, serde_json::to_vec_pretty(document)?)
+        .with_context(|| format!("writing {}", file.display()))
+}
+
 /// Everything of a running host that a reload replaces or extends.
 pub struct Reloader {
     pub project: Project,
@@ -77,10 +112,54 @@ pub struct Reloader {
     pub components: BTreeMap<String, ComponentHandle>,
     pub workers: Arc<Mutex<Workers>>,
     pub apis: Arc<ApiState>,
+    pub ingest: Arc<IngestState>,
+    /// Serves the catalog and the OpenAPI document.
+    pub mgmt: Arc<MgmtState>,
     pub streams: Arc<dyn Streams>,
     pub olap: Arc<OlapClient>,
     /// Derives the infrastructure of an app as the host runs it.
     pub infra: fn(&App, &Project) -> Infra,
+}
+
+/// The tables whose syncs must pause while `old` is migrated to `new`: every table that
+/// is rebuilt (new engine or sort key), and the sources of the aggregations that read or
+/// write one (their materialized views are dropped during the rebuild).
+fn paused_syncs(old: &App, new: &App) -> anyhow::Result<BTreeSet<String>> {
+    let rebuilt: BTreeSet<String> = infra_map::diff(
+        &infra_map::InfraMap::from_app(old)?,
+        &infra_map::InfraMap::from_app(new)?,
+    )
+    .into_iter()
+    .filter(|c| matches!(c.action, infra_map::Action::Rebuild { .. }))
+    .map(|c| c.name)
+    .collect();
+    let mut paused = rebuilt.clone();
+    for aggregation in old.def.aggregations.iter().chain(&new.def.aggregations) {
+        let touches = rebuilt.contains(&aggregation.target.name)
+            || aggregation.sources.iter().any(|s| rebuilt.contains(s));
+        if touches {
+            paused.extend(aggregation.sources.iter().cloned());
+        }
+    }
+    Ok(paused)
+}
+
+/// Prints the ingest routes a reload added and removed.
+fn print_routes(component: &str, before: &IngestEndpoints, after: &IngestEndpoints) {
+    let routes = |of: &IngestEndpoints, without: &IngestEndpoints| -> Vec<String> {
+        of.keys()
+            .filter(|route| !without.contains_key(*route))
+            .map(|route| format!("POST /ingest/{route}"))
+            .collect()
+    };
+    for (verb, routes) in [
+        ("serving", routes(after, before)),
+        ("no longer serving", routes(before, after)),
+    ] {
+        if !routes.is_empty() {
+            println!("reload {component}: {verb} {}", routes.join(", "));
+        }
+    }
 }
 
 /// How long each step of one reload took.
@@ -228,6 +307,7 @@ impl Reloader {
                         digest: component.info().digest.clone(),
                         functions: vec![],
                         apis: vec![],
+                        windowed_aggregations: vec![],
                     }
                 } else {
                     info.clone()
@@ -239,16 +319,27 @@ impl Reloader {
         app::validate(&app)?;
         let infra = (self.infra)(&app, &self.project);
         let apis = api_endpoints(&app, &self.components)?;
+        let endpoints = ingest_endpoints(&app)?;
         let plan = started.elapsed();
 
         let started = Instant::now();
-        if app.def != self.app.def {
-            self.apply_infra(&app, &infra).await?;
-            if app.def.ingests != self.app.def.ingests || app.def.models != self.app.def.models {
-                println!(
-                    "reload {}: ingest endpoints changed; restart `moose dev` to serve the new ones",
-                    built.name
-                );
+        let changed = app.def != self.app.def;
+        if changed {
+            // A table being rebuilt (and the materialized views around it) must receive no
+            // rows while it is copied: its sync pauses and resumes at its committed offsets.
+            let paused = paused_syncs(&self.app, &app)?;
+            if !paused.is_empty() {
+                self.workers.lock().await.stop_syncs(&paused).await;
+            }
+            if let Err(error) = self.apply_infra(&app, &infra).await {
+                // The old version keeps running, paused syncs included.
+                let old_infra = (self.infra)(&self.app, &self.project);
+                self.workers
+                    .lock()
+                    .await
+                    .update(&self.app, &old_infra, &self.components)
+                    .await?;
+                return Err(error);
             }
         }
         let apply = started.elapsed();
@@ -259,6 +350,15 @@ impl Reloader {
             .ok_or_else(|| anyhow!("component `{}` is not loaded", built.name))?
             .store(component);
         self.apis.apis.store(Arc::new(apis));
+        if changed {
+            let before = self.ingest.endpoints.swap(Arc::new(endpoints));
+            let view = AppView::new(&app, &infra);
+            if let Err(error) = write_openapi(&self.project, &view.openapi) {
+                tracing::warn!("{error:#}");
+            }
+            self.mgmt.app.store(Arc::new(view));
+            print_routes(&built.name, &before, &self.ingest.endpoints.load());
+        }
         let swap = started.elapsed();
 
         let changes = self

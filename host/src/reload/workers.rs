@@ -1,12 +1,12 @@
-//! The function runners and table syncs of a running app, started, stopped and restarted
-//! as the app changes.
+//! The function runners, table syncs and window runners of a running app, started,
+//! stopped and restarted as the app changes.
 //!
 //! A worker whose plan is unchanged keeps running through a reload (its component is
 //! swapped under it). A worker whose plan changed is stopped (its batch in flight finishes
 //! and commits) before its successor starts in the same consumer group, so the successor
 //! resumes at the committed offsets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use anyhow::anyhow;
@@ -22,6 +22,7 @@ use crate::runtime::types::{FunctionDef, Model};
 use crate::serve::destination;
 use crate::stream::Streams;
 use crate::sync::{SyncOptions, TableSync, TableWriter};
+use crate::windows::{WindowEnv, WindowPlan};
 
 /// What a function runner is started from; a different plan means a restart.
 #[derive(Clone, PartialEq)]
@@ -75,6 +76,9 @@ pub struct Workers {
     stop: CancellationToken,
     functions: BTreeMap<String, Worker<FunctionPlan>>,
     syncs: BTreeMap<String, Worker<SyncSpec>>,
+    /// Set by [`Workers::with_windows`]; without it no windowed aggregation runs.
+    window_env: Option<WindowEnv>,
+    windows: BTreeMap<String, Worker<WindowPlan>>,
 }
 
 impl Workers {
@@ -92,11 +96,19 @@ impl Workers {
             stop,
             functions: BTreeMap::new(),
             syncs: BTreeMap::new(),
+            window_env: None,
+            windows: BTreeMap::new(),
         }
     }
 
-    /// Runs exactly the functions of `app` and the syncs of `infra`: starts new ones, stops
-    /// removed ones and restarts those whose plan changed.
+    /// Runs the app's windowed aggregations with `env`.
+    pub fn with_windows(mut self, env: WindowEnv) -> Self {
+        self.window_env = Some(env);
+        self
+    }
+
+    /// Runs exactly the functions and windowed aggregations of `app` and the syncs of
+    /// `infra`: starts new ones, stops removed ones and restarts those whose plan changed.
     pub async fn update(
         &mut self,
         app: &App,
@@ -127,8 +139,16 @@ impl Workers {
             .map(|s| (s.table.clone(), s.clone()))
             .collect();
 
+        let mut windows = BTreeMap::new();
+        if self.window_env.is_some() {
+            for def in &app.def.windowed_aggregations {
+                windows.insert(def.name.clone(), WindowPlan::of(app, def)?);
+            }
+        }
+
         retire("function", &mut self.functions, &functions, &mut changes).await;
         retire("table", &mut self.syncs, &syncs, &mut changes).await;
+        retire("window", &mut self.windows, &windows, &mut changes).await;
 
         for (name, plan) in functions {
             if self.functions.contains_key(&name) {
@@ -182,16 +202,50 @@ impl Workers {
                 },
             );
         }
+        for (name, plan) in windows {
+            let Some(env) = &self.window_env else { break };
+            if self.windows.contains_key(&name) {
+                continue;
+            }
+            let handle = components
+                .get(&plan.component)
+                .ok_or_else(|| anyhow!("component `{}` is not loaded", plan.component))?
+                .clone();
+            let runner = env.runner(
+                app,
+                &plan,
+                handle,
+                self.streams.clone(),
+                self.metrics.clone(),
+            )?;
+            let stop = self.stop.child_token();
+            let task = tokio::spawn(runner.run(stop.clone()));
+            note_start(&mut changes, "window", &name);
+            self.windows.insert(name, Worker { plan, stop, task });
+        }
         Ok(changes)
+    }
+
+    /// Stops the syncs of `tables`, waiting until each has committed its batch in flight;
+    /// the next [`Workers::update`] starts them again at their committed offsets.
+    pub async fn stop_syncs(&mut self, tables: &BTreeSet<String>) {
+        for table in tables {
+            if let Some(worker) = self.syncs.remove(table) {
+                worker.stop.cancel();
+                let _ = worker.task.await;
+            }
+        }
     }
 
     /// Waits for every worker to finish (after the host's stop was cancelled).
     pub async fn join(&mut self) {
         let functions = std::mem::take(&mut self.functions).into_values();
         let syncs = std::mem::take(&mut self.syncs).into_values();
+        let windows = std::mem::take(&mut self.windows).into_values();
         let tasks: Vec<JoinHandle<()>> = functions
             .map(|w| w.task)
             .chain(syncs.map(|w| w.task))
+            .chain(windows.map(|w| w.task))
             .collect();
         for task in tasks {
             let _ = task.await;

@@ -34,6 +34,14 @@ pub struct Loaded {
     pub digest: String,
 }
 
+/// The engine's compatibility hash as 16 hex digits: precompiled components load only
+/// into an engine with the same hash (same wasmtime build and compilation settings).
+pub fn compatibility_hash(engine: &Engine) -> String {
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
 /// The directory of precompiled artifacts.
 #[derive(Debug, Clone)]
 pub struct ArtifactCache {
@@ -102,10 +110,8 @@ impl ArtifactCache {
     }
 
     fn artifact_path(&self, engine: &Engine, digest: &str) -> PathBuf {
-        let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
         self.dir
-            .join(format!("{digest}-{:016x}.cwasm", hasher.finish()))
+            .join(format!("{digest}-{}.cwasm", compatibility_hash(engine)))
     }
 
     fn store(&self, artifact: &Path, compiled: &[u8]) -> Result<(), RuntimeError> {

@@ -1,12 +1,14 @@
 //! A loaded component: its pre-linked instance template, a pool of live instances, and
-//! the three guest calls (`describe`, `process`, `handle-api`).
+//! the guest calls (`describe`, `process`, `handle-api` and the four `window-*` calls).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::{Store, Trap};
 
-use super::bindings::types::{ApiError, ApiResponse, AppDef, Batch, GuestError, ProcessOutput};
+use super::bindings::types::{
+    AccumulateOutput, ApiError, ApiResponse, AppDef, Batch, GuestError, ProcessOutput, WindowBounds,
+};
 use super::bindings::{MooseApp, MooseAppPre};
 use super::cache::LoadSource;
 use super::engine::EpochTicker;
@@ -137,6 +139,59 @@ impl GuestComponent {
     ) -> Result<Result<ApiResponse, ApiError>, CallError> {
         self.call("handle-api", |app, store| {
             app.moose_app_guest().call_handle_api(store, api, params)
+        })
+    }
+
+    /// The state of an empty window of windowed aggregation `aggregation`.
+    pub fn window_init(
+        &self,
+        aggregation: &str,
+        window: WindowBounds,
+    ) -> Result<Result<Vec<u8>, GuestError>, CallError> {
+        self.call("window-init", |app, store| {
+            app.moose_app_guest()
+                .call_window_init(store, aggregation, window)
+        })
+    }
+
+    /// Folds `input` (records of `window`) into `state`.
+    pub fn window_accumulate(
+        &self,
+        aggregation: &str,
+        window: WindowBounds,
+        state: &[u8],
+        input: &Batch,
+    ) -> Result<Result<AccumulateOutput, GuestError>, CallError> {
+        self.call("window-accumulate", |app, store| {
+            app.moose_app_guest()
+                .call_window_accumulate(store, aggregation, window, state, input)
+        })
+    }
+
+    /// Combines two states of `window`.
+    pub fn window_merge(
+        &self,
+        aggregation: &str,
+        window: WindowBounds,
+        a: &[u8],
+        b: &[u8],
+    ) -> Result<Result<Vec<u8>, GuestError>, CallError> {
+        self.call("window-merge", |app, store| {
+            app.moose_app_guest()
+                .call_window_merge(store, aggregation, window, a, b)
+        })
+    }
+
+    /// The rows of closed window `window`, from its merged `state`.
+    pub fn window_emit(
+        &self,
+        aggregation: &str,
+        window: WindowBounds,
+        state: &[u8],
+    ) -> Result<Result<Batch, GuestError>, CallError> {
+        self.call("window-emit", |app, store| {
+            app.moose_app_guest()
+                .call_window_emit(store, aggregation, window, state)
         })
     }
 

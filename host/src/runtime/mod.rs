@@ -43,7 +43,7 @@ use wasmtime::Engine;
 
 pub use bindings::types;
 pub use bindings::{LogLevel, QueryParam};
-pub use cache::LoadSource;
+pub use cache::{compatibility_hash, LoadSource};
 pub use component::{CallError, GuestComponent, LoadInfo};
 pub use engine::RuntimeConfig;
 pub use limits::MemoryLimitExceeded;
@@ -136,6 +136,64 @@ impl Runtime {
     /// it against the host imports.
     pub fn load(&self, name: &str, wasm: &Path) -> Result<GuestComponent, RuntimeError> {
         let loaded = self.cache.load(&self.engine, wasm)?;
+        self.link(name, wasm, loaded)
+    }
+
+    /// Loads the component `wasm` of a production artifact without using the cache:
+    /// memory-maps `precompiled` when given, else compiles `wasm` in memory.
+    ///
+    /// `precompiled` must be trusted: it is native code, produced from `wasm` by an engine
+    /// whose [`compatibility_hash`] equals this one's (wasmtime still rejects artifacts of
+    /// another version or configuration, with an error).
+    pub fn load_prebuilt(
+        &self,
+        name: &str,
+        wasm: &Path,
+        precompiled: Option<&Path>,
+    ) -> Result<GuestComponent, RuntimeError> {
+        let started = std::time::Instant::now();
+        let bytes = std::fs::read(wasm).map_err(|source| RuntimeError::Read {
+            path: wasm.to_path_buf(),
+            source,
+        })?;
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let (component, source) = match precompiled {
+            // SAFETY: the caller vouches for the artifact (see above); it is never
+            // rewritten while mapped.
+            Some(path) => (
+                unsafe { wasmtime::component::Component::deserialize_file(&self.engine, path) }
+                    .map_err(|source| RuntimeError::Compile {
+                        path: path.to_path_buf(),
+                        source,
+                    })?,
+                LoadSource::Cached,
+            ),
+            None => (
+                wasmtime::component::Component::new(&self.engine, &bytes).map_err(|source| {
+                    RuntimeError::Compile {
+                        path: wasm.to_path_buf(),
+                        source,
+                    }
+                })?,
+                LoadSource::Compiled,
+            ),
+        };
+        let loaded = cache::Loaded {
+            component,
+            source,
+            elapsed: started.elapsed(),
+            digest,
+        };
+        self.link(name, wasm, loaded)
+    }
+
+    /// Links a loaded component against the host imports.
+    fn link(
+        &self,
+        name: &str,
+        wasm: &Path,
+        loaded: cache::Loaded,
+    ) -> Result<GuestComponent, RuntimeError> {
         let imports_error = |source| RuntimeError::Imports {
             component: name.to_string(),
             source,

@@ -134,6 +134,8 @@ struct ModelItem<'a> {
 /// An ingest endpoint and the client method that posts to it.
 struct IngestItem<'a> {
     method: String,
+    /// The route under `/ingest/`: `name`, or `name/version` for a versioned model.
+    route: String,
     def: &'a IngestDef,
     /// Type name of the endpoint's model.
     model: String,
@@ -205,9 +207,15 @@ impl<'a> Surface<'a> {
             .ingests
             .iter()
             .map(|def| {
+                let route = app.ingest_route(def);
+                let wanted = match app.model(&def.model).and_then(|m| m.version.as_ref()) {
+                    Some(version) => format!("{}_v{version}", def.name),
+                    None => def.name.clone(),
+                };
                 Ok(IngestItem {
-                    method: ingest_methods.unique(&(reserved.method_case)(&def.name)),
-                    model: type_of(format!("ingest endpoint `{}`", def.name), &def.model)?,
+                    method: ingest_methods.unique(&(reserved.method_case)(&wanted)),
+                    model: type_of(format!("ingest endpoint `{route}`"), &def.model)?,
+                    route,
                     def,
                 })
             })
@@ -623,6 +631,25 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(surface.apis[1].params_type, "Orders_v2_0Params");
+    }
+
+    #[test]
+    fn versions_of_an_ingest_endpoint_get_their_own_routes_methods_and_types() {
+        let app = crate::infra::tests::versioned_app();
+        let reserved = NOTHING_RESERVED;
+        let surface = Surface::new(&app, &reserved).expect("surface");
+        let ingests: Vec<(&str, &str, &str)> = surface
+            .ingests
+            .iter()
+            .map(|i| (i.method.as_str(), i.route.as_str(), i.model.as_str()))
+            .collect();
+        assert_eq!(
+            ingests,
+            [
+                ("Order_v1_0", "Order/1.0", "Order_v1_0"),
+                ("Order_v1_1", "Order/1.1", "Order_v1_1"),
+            ]
+        );
     }
 
     #[test]

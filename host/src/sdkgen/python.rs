@@ -202,11 +202,11 @@ fn ingest_class(surface: &Surface<'_>) -> String {
              \x20       return self._moose_transport.ingest({}, records, max_records, max_bytes)\n",
             ingest.method,
             ingest.model,
-            docstring_text(&ingest.def.name),
+            docstring_text(&ingest.route),
             docstring_text(&ingest.def.model),
             docstring_text(&ingest.def.stream),
             docstring_text(&dead_letter),
-            string_literal(&ingest.def.name),
+            string_literal(&ingest.route),
         ));
     }
     out
@@ -466,6 +466,22 @@ mod tests {
             "{py}"
         );
         assert!(py.contains("    def class_(self, *,"));
+    }
+
+    #[test]
+    fn versioned_ingest_endpoints_post_to_their_routes() {
+        let files = generate(&crate::infra::tests::versioned_app()).expect("generates");
+        let py = &files[0].contents;
+        for expected in [
+            "Order_v1_0 = TypedDict(\n    \"Order_v1_0\",",
+            "Order_v1_1 = TypedDict(\n    \"Order_v1_1\",",
+            "``POST /ingest/Order/1.1``: writes ``Order@1.1`` records to stream ``Order_1_1``.",
+            "    def order_v1_0(self, records: Sequence[Order_v1_0], *,",
+            "    def order_v1_1(self, records: Sequence[Order_v1_1], *,",
+            "self._moose_transport.ingest(\"Order/1.1\", records, max_records, max_bytes)",
+        ] {
+            assert!(py.contains(expected), "missing {expected:?} in {py}");
+        }
     }
 
     #[test]

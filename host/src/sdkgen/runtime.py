@@ -145,10 +145,10 @@ class Transport:
             return rows
         return [self._restore(row, ("model", model)) for row in rows]
 
-    def ingest(self, name: str, records: Sequence[Mapping[str, Any]], max_records: int = 1000, max_bytes: int = 1 << 20) -> List[IngestBatchResult]:
-        """Posts ``records`` to ingest endpoint ``name`` in NDJSON bodies within the limits."""
+    def ingest(self, route: str, records: Sequence[Mapping[str, Any]], max_records: int = 1000, max_bytes: int = 1 << 20) -> List[IngestBatchResult]:
+        """Posts ``records`` to ingest route ``route`` (``name`` or ``name/version``) in NDJSON bodies within the limits."""
         max_records, max_bytes = max(1, max_records), max(1, max_bytes)
-        path = "/ingest/" + urllib.parse.quote(name, safe="")
+        path = "/ingest/" + "/".join(urllib.parse.quote(part, safe="") for part in route.split("/"))
         results: List[IngestBatchResult] = []
         lines: List[bytes] = []
         size = 0

@@ -177,15 +177,18 @@ export class Transport {
     return rows.map((row) => this.#restore(row, { model })) as Row[];
   }
 
-  /** Posts `records` to ingest endpoint `name` in NDJSON bodies within `options`' limits. */
+  /**
+   * Posts `records` to ingest route `route` (`name` or `name/version`) in NDJSON bodies
+   * within `options`' limits.
+   */
   async ingest(
-    name: string,
+    route: string,
     records: readonly unknown[],
     options: IngestOptions = {},
   ): Promise<IngestBatchResult[]> {
     const maxRecords = Math.max(1, options.maxRecords ?? 1000);
     const maxBytes = Math.max(1, options.maxBytes ?? 1 << 20);
-    const path = `/ingest/${encodeURIComponent(name)}`;
+    const path = `/ingest/${route.split("/").map(encodeURIComponent).join("/")}`;
     const encoder = new TextEncoder();
     const results: IngestBatchResult[] = [];
     let lines: string[] = [];

@@ -242,7 +242,7 @@ fn ingest_class(surface: &Surface<'_>) -> String {
             &[
                 format!(
                     "`POST /ingest/{}`: writes `{}` records to stream `{}`.{dead_letter}",
-                    ingest.def.name, ingest.def.model, ingest.def.stream
+                    ingest.route, ingest.def.model, ingest.def.stream
                 ),
                 "Sends the records in NDJSON bodies within `options`' limits, one after the \
                  other, and returns each body's answer. Throws `IngestError` (status 400, \
@@ -256,7 +256,7 @@ fn ingest_class(surface: &Surface<'_>) -> String {
             "  {}(records: readonly {}[], options?: IngestOptions): Promise<IngestBatchResult[]> {{\n    return this.#transport.ingest({}, records, options);\n  }}\n",
             ingest.method,
             ingest.model,
-            string_literal(&ingest.def.name)
+            string_literal(&ingest.route)
         ));
     }
     out.push_str("}\n");
@@ -479,6 +479,22 @@ mod tests {
             "  \"Order\": { \"f32\": \"float\", \"f64\": \"float\", \"ship_to\": { model: \"Address_v1_1\" }",
         ] {
             assert!(ts.contains(expected), "missing {expected:?}");
+        }
+    }
+
+    #[test]
+    fn versioned_ingest_endpoints_post_to_their_routes() {
+        let files = generate(&crate::infra::tests::versioned_app()).expect("generates");
+        let ts = &files[0].contents;
+        for expected in [
+            "export interface Order_v1_0 {\n",
+            "export interface Order_v1_1 {\n",
+            "`POST /ingest/Order/1.1`: writes `Order@1.1` records to stream `Order_1_1`.",
+            "  Order_v1_0(records: readonly Order_v1_0[], options?: IngestOptions)",
+            "  Order_v1_1(records: readonly Order_v1_1[], options?: IngestOptions)",
+            "this.#transport.ingest(\"Order/1.1\", records, options)",
+        ] {
+            assert!(ts.contains(expected), "missing {expected:?} in {ts}");
         }
     }
 

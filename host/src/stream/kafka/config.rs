@@ -59,12 +59,13 @@ impl KafkaConfig {
         }
     }
 
-    /// The configuration of `[streaming]`, with [`BROKERS_ENV`] over its bootstrap servers.
+    /// The configuration of `[streaming]` (where [`BROKERS_ENV`] already replaced the
+    /// bootstrap servers, see [`crate::config::ENV_OVERRIDES`]).
     pub fn from_section(section: &crate::config::StreamingSection) -> Result<Self, StreamError> {
-        let brokers = std::env::var(BROKERS_ENV)
-            .ok()
+        let brokers = section
+            .bootstrap_servers
+            .clone()
             .filter(|b| !b.trim().is_empty())
-            .or_else(|| section.bootstrap_servers.clone())
             .ok_or_else(|| {
                 StreamError::Backend(format!(
                     "streaming.backend is \"kafka\" but neither streaming.bootstrap_servers nor {BROKERS_ENV} names a broker"

@@ -1,0 +1,190 @@
+//! Which windows a record belongs to, and the watermark that decides when they close.
+//!
+//! Windows are aligned to the Unix epoch: a record with event time `t` (milliseconds)
+//! belongs to every window `[s, s + size)` with `s` a multiple of `hop` and
+//! `s <= t < s + size`: exactly one for a tumbling window (`hop == size`), `size / hop`
+//! for a hopping one. Times before 1970 work the same way (floor division).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde_json::Value;
+
+use crate::runtime::types::{ScalarType, WindowBounds, WindowSpec};
+
+/// A window definition in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    pub size_ms: i64,
+    pub hop_ms: i64,
+    pub lateness_ms: i64,
+}
+
+impl Tiling {
+    /// The tiling of a validated `window-spec` (size > 0, hop in 1..=size).
+    pub fn new(spec: &WindowSpec) -> Self {
+        Self {
+            size_ms: i64::from(spec.size_seconds) * 1000,
+            hop_ms: i64::from(spec.hop_seconds.max(1)) * 1000,
+            lateness_ms: i64::from(spec.allowed_lateness_seconds) * 1000,
+        }
+    }
+
+    /// The windows containing event time `t_ms`, earliest start first.
+    pub fn windows_of(&self, t_ms: i64) -> Vec<WindowBounds> {
+        let last_start = t_ms.div_euclid(self.hop_ms) * self.hop_ms;
+        let mut windows = Vec::with_capacity((self.size_ms / self.hop_ms) as usize);
+        let mut start = last_start;
+        while start > t_ms - self.size_ms {
+            windows.push(WindowBounds {
+                start_ms: start,
+                end_ms: start + self.size_ms,
+            });
+            start -= self.hop_ms;
+        }
+        windows.reverse();
+        windows
+    }
+
+    /// The watermark after seeing event times up to `max_event_ms`: windows ending at or
+    /// before it are closed.
+    pub fn watermark(&self, max_event_ms: i64) -> i64 {
+        max_event_ms.saturating_sub(self.lateness_ms)
+    }
+}
+
+/// A window is closed once the watermark reached its end.
+pub fn is_closed(window: &WindowBounds, watermark: i64) -> bool {
+    window.end_ms <= watermark
+}
+
+/// The watermark while the source is idle: the event time seen last, advanced by the
+/// processing time spent without records, minus the allowed lateness.
+pub fn idle_watermark(tiling: &Tiling, max_event_ms: i64, idle_ms: i64) -> i64 {
+    tiling.watermark(max_event_ms.saturating_add(idle_ms))
+}
+
+/// The event time in milliseconds of field `field` of `record`, whose type is `ty`
+/// (Date, DateTime or DateTime64). Accepts what ingest accepts: RFC 3339,
+/// `YYYY-MM-DD hh:mm:ss[.f]` (UTC), Unix seconds, and `YYYY-MM-DD` for a Date.
+pub fn event_time_ms(record: &Value, field: &str, ty: &ScalarType) -> Result<i64, String> {
+    let value = record
+        .get(field)
+        .ok_or_else(|| format!("the event-time field `{field}` is missing"))?;
+    let parsed = match (ty, value) {
+        (ScalarType::Date, Value::String(text)) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis()),
+        (ScalarType::Date, Value::Number(n)) => n.as_i64().map(|days| days * 86_400_000),
+        (_, Value::String(text)) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.timestamp_millis())
+            .or_else(|_| {
+                NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+                    .map(|t| t.and_utc().timestamp_millis())
+            })
+            .ok(),
+        (_, Value::Number(n)) => n
+            .as_i64()
+            .map(|secs| secs.saturating_mul(1000))
+            .or_else(|| n.as_f64().map(|secs| (secs * 1000.0).floor() as i64)),
+        _ => None,
+    };
+    parsed.ok_or_else(|| format!("the event-time field `{field}` is not a date-time: {value}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiling(size: i64, hop: i64, lateness: i64) -> Tiling {
+        Tiling {
+            size_ms: size * 1000,
+            hop_ms: hop * 1000,
+            lateness_ms: lateness * 1000,
+        }
+    }
+
+    fn bounds(start_s: i64, end_s: i64) -> WindowBounds {
+        WindowBounds {
+            start_ms: start_s * 1000,
+            end_ms: end_s * 1000,
+        }
+    }
+
+    #[test]
+    fn tumbling_windows_hold_exactly_one_window_each() {
+        let t = tiling(60, 60, 0);
+        assert_eq!(t.windows_of(0), vec![bounds(0, 60)]);
+        assert_eq!(t.windows_of(59_999), vec![bounds(0, 60)]);
+        assert_eq!(t.windows_of(60_000), vec![bounds(60, 120)]);
+        assert_eq!(t.windows_of(125_500), vec![bounds(120, 180)]);
+    }
+
+    #[test]
+    fn hopping_windows_overlap_by_size_over_hop() {
+        let t = tiling(120, 60, 0);
+        assert_eq!(
+            t.windows_of(130_000),
+            vec![bounds(60, 180), bounds(120, 240)]
+        );
+        // On a boundary: the window starting there and the one before.
+        assert_eq!(
+            t.windows_of(120_000),
+            vec![bounds(60, 180), bounds(120, 240)]
+        );
+        let t = tiling(60, 20, 0);
+        assert_eq!(t.windows_of(45_000).len(), 3);
+        for w in t.windows_of(45_000) {
+            assert!(w.start_ms <= 45_000 && 45_000 < w.end_ms);
+            assert_eq!(w.start_ms % 20_000, 0);
+        }
+    }
+
+    #[test]
+    fn times_before_the_epoch_floor_to_earlier_windows() {
+        let t = tiling(60, 60, 0);
+        assert_eq!(t.windows_of(-1), vec![bounds(-60, 0)]);
+        assert_eq!(t.windows_of(-60_000), vec![bounds(-60, 0)]);
+        assert_eq!(t.windows_of(-60_001), vec![bounds(-120, -60)]);
+        let t = tiling(120, 60, 0);
+        assert_eq!(t.windows_of(-1), vec![bounds(-120, 0), bounds(-60, 60)]);
+    }
+
+    #[test]
+    fn watermark_is_the_latest_event_time_minus_the_lateness() {
+        let t = tiling(60, 60, 30);
+        assert_eq!(t.watermark(100_000), 70_000);
+        assert!(is_closed(&bounds(0, 60), t.watermark(90_000)));
+        assert!(!is_closed(&bounds(0, 60), t.watermark(89_999)));
+        assert_eq!(t.watermark(i64::MIN), i64::MIN);
+        // Idle: 40 s without records after event time 100 s closes [60, 120) too.
+        assert!(is_closed(
+            &bounds(60, 120),
+            idle_watermark(&t, 100_000, 50_000)
+        ));
+        assert!(!is_closed(
+            &bounds(60, 120),
+            idle_watermark(&t, 100_000, 49_999)
+        ));
+    }
+
+    #[test]
+    fn event_times_parse_in_every_ingest_form() {
+        let dt = ScalarType::DateTime;
+        let record = |v: Value| serde_json::json!({ "ts": v });
+        let at = |v: Value, ty: &ScalarType| event_time_ms(&record(v), "ts", ty);
+        assert_eq!(at("1970-01-01T00:01:00Z".into(), &dt), Ok(60_000));
+        assert_eq!(at("1970-01-01T01:01:00+01:00".into(), &dt), Ok(60_000));
+        assert_eq!(at("1970-01-01 00:01:00".into(), &dt), Ok(60_000));
+        assert_eq!(at(60.into(), &dt), Ok(60_000));
+        assert_eq!(
+            at("1970-01-01 00:00:01.250".into(), &ScalarType::DateTime64(3)),
+            Ok(1_250)
+        );
+        assert_eq!(at("1970-01-02".into(), &ScalarType::Date), Ok(86_400_000));
+        assert_eq!(at("1969-12-31T23:59:59Z".into(), &dt), Ok(-1_000));
+        assert!(at("yesterday".into(), &dt).unwrap_err().contains("`ts`"));
+        assert!(event_time_ms(&serde_json::json!({}), "ts", &dt)
+            .unwrap_err()
+            .contains("missing"));
+    }
+}

@@ -1,0 +1,734 @@
+//! One windowed aggregation's loop: consume a batch of the source stream, assign records
+//! to windows, fold them into the per-partition state with `window-accumulate`, advance
+//! the watermark, close the windows it passed (`window-merge`, `window-emit`), and store
+//! everything (see the module docs of [`crate::windows`] for the order of the writes).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::assign::{event_time_ms, idle_watermark, is_closed, Tiling};
+use super::state::{Emission, Progress, StateStore, Update, WindowKey};
+use crate::functions::json_batch;
+use crate::mgmt::metrics::{Metrics, Outcome, WindowEvent};
+use crate::olap::{OlapClient, OlapError};
+use crate::records::{DeadLetter, ErrorKind, ModelValidator};
+use crate::reload::ComponentHandle;
+use crate::runtime::types::{GuestError, ScalarType, WindowBounds, WindowedAggregationDef};
+use crate::runtime::{CallError, GuestComponent};
+use crate::stream::{consumer_until_stopped, Record, StoredRecord, Streams};
+
+/// Tuning of a window runner.
+#[derive(Debug, Clone)]
+pub struct WindowOptions {
+    /// Most records read in one batch.
+    pub batch_size: usize,
+    /// Longest a poll waits for the first record.
+    pub poll_wait: Duration,
+    /// Pause before retrying a failed write.
+    pub retry_backoff: Duration,
+    /// Without records for this long, the watermark advances by the idle time.
+    pub idle_flush: Option<Duration>,
+}
+
+impl Default for WindowOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            poll_wait: Duration::from_millis(200),
+            retry_backoff: Duration::from_millis(500),
+            idle_flush: None,
+        }
+    }
+}
+
+/// The consumer group of a windowed aggregation.
+pub fn group(aggregation: &str) -> String {
+    format!("window:{aggregation}")
+}
+
+/// What the stored state was built under: the source, the time field, the window and
+/// the state version. Stored state is reused only while it is unchanged.
+pub fn fingerprint(def: &WindowedAggregationDef) -> String {
+    serde_json::json!({
+        "source": def.source,
+        "time_field": def.time_field,
+        "window": def.window,
+        "state_version": def.state_version,
+    })
+    .to_string()
+}
+
+/// The insert-deduplication token of a window's rows: the same window always writes
+/// under the same token, so writing its rows again after a crash adds nothing.
+pub fn dedup_token(aggregation: &str, window: &WindowKey) -> String {
+    format!(
+        "moose-window:{aggregation}:{}:{}",
+        window.start_ms, window.end_ms
+    )
+}
+
+/// Runs one windowed aggregation until cancelled.
+pub struct WindowRunner {
+    pub def: WindowedAggregationDef,
+    /// Type of the event-time field.
+    pub time_type: ScalarType,
+    /// Checks emitted rows against the target table's model.
+    pub target: ModelValidator,
+    /// Read once per batch: a reload swaps it between batches.
+    pub component: ComponentHandle,
+    pub streams: Arc<dyn Streams>,
+    pub olap: Arc<OlapClient>,
+    pub store: Arc<dyn StateStore>,
+    pub metrics: Arc<Metrics>,
+    pub options: WindowOptions,
+}
+
+/// The in-memory copy of the stored state.
+#[derive(Default)]
+struct Live {
+    progress: Progress,
+    windows: BTreeMap<WindowKey, BTreeMap<u32, Vec<u8>>>,
+}
+
+/// What one batch (or idle tick) produced.
+#[derive(Default)]
+struct Step {
+    update: Update,
+    dead_letters: Vec<Record>,
+    read: u64,
+    accumulated: u64,
+    late: u64,
+    failed: u64,
+    emitted_windows: u64,
+    emitted_rows: u64,
+}
+
+/// The parts of a runner the blocking step needs.
+struct Context {
+    name: String,
+    tiling: Tiling,
+    time_field: String,
+    time_type: ScalarType,
+    target: ModelValidator,
+}
+
+fn bounds(window: &WindowKey) -> WindowBounds {
+    WindowBounds {
+        start_ms: window.start_ms,
+        end_ms: window.end_ms,
+    }
+}
+
+fn key(window: &WindowBounds) -> WindowKey {
+    WindowKey {
+        start_ms: window.start_ms,
+        end_ms: window.end_ms,
+    }
+}
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+/// A guest call's failure as one message.
+fn failure<T>(outcome: Result<Result<T, GuestError>, CallError>) -> Result<T, String> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!("the guest refused the call: {error:?}")),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+impl Context {
+    fn dead_letter(&self, record: &[u8], error: String, kind: ErrorKind) -> Record {
+        Record {
+            key: None,
+            value: DeadLetter::new(
+                String::from_utf8_lossy(record),
+                error,
+                kind,
+                format!("window:{}", self.name),
+            )
+            .to_json(),
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    /// Assigns, accumulates and closes: everything of one batch but the writes.
+    fn step(&self, component: &GuestComponent, live: &mut Live, batch: &[StoredRecord]) -> Step {
+        let mut step = Step::default();
+        let watermark = live.progress.watermark;
+        let mut groups: BTreeMap<(WindowKey, u32), Vec<usize>> = BTreeMap::new();
+        for (index, record) in batch.iter().enumerate() {
+            let next = live.progress.offsets.entry(record.partition).or_insert(0);
+            if record.offset < *next {
+                // Already part of the stored state (read again after a restart).
+                continue;
+            }
+            *next = record.offset + 1;
+            step.read += 1;
+            let time = serde_json::from_slice::<Value>(&record.value)
+                .map_err(|e| format!("the record is not JSON: {e}"))
+                .and_then(|value| event_time_ms(&value, &self.time_field, &self.time_type));
+            let time = match time {
+                Ok(time) => time,
+                Err(error) => {
+                    step.failed += 1;
+                    step.dead_letters.push(self.dead_letter(
+                        &record.value,
+                        error,
+                        ErrorKind::Function,
+                    ));
+                    continue;
+                }
+            };
+            let windows = self.tiling.windows_of(time);
+            let open: Vec<&WindowBounds> = windows
+                .iter()
+                .filter(|w| !watermark.is_some_and(|wm| is_closed(w, wm)))
+                .collect();
+            if open.is_empty() {
+                let last = windows.last().map(key).unwrap_or(WindowKey {
+                    start_ms: time,
+                    end_ms: time,
+                });
+                step.late += 1;
+                step.dead_letters.push(self.dead_letter(
+                    &record.value,
+                    format!(
+                        "late record: event time {} is in window [{}, {}), closed at watermark {}",
+                        time_text(time),
+                        time_text(last.start_ms),
+                        time_text(last.end_ms),
+                        watermark.map_or_else(|| "-".into(), time_text)
+                    ),
+                    ErrorKind::Late,
+                ));
+                continue;
+            }
+            for window in open {
+                groups
+                    .entry((key(window), record.partition))
+                    .or_default()
+                    .push(index);
+            }
+            live.progress.max_event_ms =
+                Some(live.progress.max_event_ms.map_or(time, |max| max.max(time)));
+        }
+
+        let mut rejected: BTreeMap<usize, String> = BTreeMap::new();
+        let mut touched: BTreeSet<usize> = BTreeSet::new();
+        for ((window, partition), indexes) in groups {
+            let stored = live
+                .windows
+                .get(&window)
+                .and_then(|states| states.get(&partition))
+                .cloned();
+            let state = match stored {
+                Some(state) => Ok(state),
+                None => failure(component.window_init(&self.name, bounds(&window))),
+            };
+            let records: Vec<&StoredRecord> = indexes.iter().map(|i| &batch[*i]).collect();
+            let state = match state {
+                Ok(state) => {
+                    let (state, errors) = self.accumulate(component, &window, state, &records);
+                    for (position, error) in errors {
+                        rejected.entry(indexes[position]).or_insert(error);
+                    }
+                    Some(state)
+                }
+                Err(error) => {
+                    for index in &indexes {
+                        rejected
+                            .entry(*index)
+                            .or_insert_with(|| format!("window-init failed: {error}"));
+                    }
+                    None
+                }
+            };
+            touched.extend(&indexes);
+            if let Some(state) = state {
+                live.windows
+                    .entry(window)
+                    .or_default()
+                    .insert(partition, state.clone());
+                step.update.states.push((window, partition, state));
+            }
+        }
+        for (index, error) in &rejected {
+            step.dead_letters.push(self.dead_letter(
+                &batch[*index].value,
+                error.clone(),
+                ErrorKind::Function,
+            ));
+        }
+        step.failed += rejected.len() as u64;
+        step.accumulated += (touched.len() - rejected.len()) as u64;
+
+        if let Some(max) = live.progress.max_event_ms {
+            let advanced = self.tiling.watermark(max);
+            live.progress.watermark = Some(watermark.map_or(advanced, |wm| wm.max(advanced)));
+        }
+        self.close(component, live, &mut step);
+        // A window closed by this batch is only removed: one write never both sets and
+        // removes a key.
+        let closed: BTreeSet<WindowKey> = step.update.closed.iter().map(|(w, _)| *w).collect();
+        step.update
+            .states
+            .retain(|(window, _, _)| !closed.contains(window));
+        step
+    }
+
+    /// Folds `records` into `state`; on a failed call, one record at a time so that only
+    /// the failing records are rejected. Returns the new state and the rejected records'
+    /// positions in `records`.
+    fn accumulate(
+        &self,
+        component: &GuestComponent,
+        window: &WindowKey,
+        state: Vec<u8>,
+        records: &[&StoredRecord],
+    ) -> (Vec<u8>, Vec<(usize, String)>) {
+        let call = |state: &[u8], records: &[&StoredRecord]| {
+            let input = json_batch(records.iter().copied());
+            failure(component.window_accumulate(&self.name, bounds(window), state, &input))
+        };
+        match call(&state, records) {
+            Ok(output) => {
+                let errors = output
+                    .errors
+                    .into_iter()
+                    .filter(|e| (e.index as usize) < records.len())
+                    .map(|e| (e.index as usize, e.message))
+                    .collect();
+                (output.state, errors)
+            }
+            Err(error) if records.len() == 1 => (state, vec![(0, error)]),
+            Err(error) => {
+                tracing::warn!(aggregation = %self.name, "accumulating {} records failed ({error}); retrying record by record", records.len());
+                let mut state = state;
+                let mut errors = Vec::new();
+                for (position, record) in records.iter().enumerate() {
+                    match call(&state, std::slice::from_ref(record)) {
+                        Ok(output) => match output.errors.into_iter().next() {
+                            Some(e) => errors.push((position, e.message)),
+                            None => state = output.state,
+                        },
+                        Err(error) => errors.push((position, error)),
+                    }
+                }
+                (state, errors)
+            }
+        }
+    }
+
+    /// Closes every open window the watermark passed: merges its partitions' states,
+    /// emits its rows and checks them against the target model.
+    fn close(&self, component: &GuestComponent, live: &mut Live, step: &mut Step) {
+        let Some(watermark) = live.progress.watermark else {
+            return;
+        };
+        let closing: Vec<WindowKey> = live
+            .windows
+            .keys()
+            .filter(|w| is_closed(&bounds(w), watermark))
+            .copied()
+            .collect();
+        for window in closing {
+            let Some(states) = live.windows.remove(&window) else {
+                continue;
+            };
+            let partitions: Vec<u32> = states.keys().copied().collect();
+            step.update.closed.push((window, partitions));
+            let merged = states
+                .into_values()
+                .try_fold(None, |acc: Option<Vec<u8>>, b| match acc {
+                    None => Ok(Some(b)),
+                    Some(a) => failure(component.window_merge(&self.name, bounds(&window), &a, &b))
+                        .map(Some),
+                });
+            let rows = merged
+                .and_then(|state| {
+                    failure(component.window_emit(
+                        &self.name,
+                        bounds(&window),
+                        &state.unwrap_or_default(),
+                    ))
+                })
+                .map_err(|error| {
+                    tracing::error!(aggregation = %self.name, "window [{}, {}) produced no rows: {error}", time_text(window.start_ms), time_text(window.end_ms));
+                });
+            let Ok(rows) = rows else {
+                continue;
+            };
+            let mut emission = Emission {
+                rows: Vec::with_capacity(rows.data.len()),
+                count: 0,
+            };
+            for line in rows.data.split(|b| *b == b'\n').take(rows.count as usize) {
+                match self.check_row(line) {
+                    Ok(()) => {
+                        if emission.count > 0 {
+                            emission.rows.push(b'\n');
+                        }
+                        emission.rows.extend_from_slice(line);
+                        emission.count += 1;
+                    }
+                    Err(error) => {
+                        step.dead_letters
+                            .push(self.dead_letter(line, error, ErrorKind::Output));
+                    }
+                }
+            }
+            step.emitted_windows += 1;
+            step.emitted_rows += u64::from(emission.count);
+            step.update.emissions.push((window, emission));
+        }
+    }
+
+    fn check_row(&self, line: &[u8]) -> Result<(), String> {
+        let value = serde_json::from_slice::<Value>(line)
+            .map_err(|e| format!("emitted row is not JSON: {e}"))?;
+        self.target.validate(&value).map_err(|errors| {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            format!(
+                "emitted row does not match model `{}`: {}",
+                self.target.model(),
+                errors.join("; ")
+            )
+        })
+    }
+}
+
+impl WindowRunner {
+    /// Consumes until `stop` is cancelled; the batch in flight is finished and stored
+    /// first.
+    pub async fn run(self, stop: CancellationToken) {
+        let name = self.def.name.clone();
+        let fingerprint = fingerprint(&self.def);
+        let Some(snapshot) = self
+            .retry(&stop, "loading the window state", || {
+                let name = name.clone();
+                on_store(&self.store, move |store| store.load(&name))
+            })
+            .await
+        else {
+            return;
+        };
+        let mut live = Live {
+            progress: snapshot.progress,
+            windows: snapshot.windows,
+        };
+        if snapshot
+            .fingerprint
+            .as_deref()
+            .is_some_and(|f| f != fingerprint)
+        {
+            println!(
+                "warning: windowed aggregation `{name}`: its source, time field, window or state version changed; dropping the state of {} open window(s)",
+                live.windows.len()
+            );
+            let reset = self
+                .retry(&stop, "resetting the window state", || {
+                    let (name, fingerprint) = (name.clone(), fingerprint.clone());
+                    on_store(&self.store, move |store| store.reset(&name, &fingerprint))
+                })
+                .await;
+            if reset.is_none() {
+                return;
+            }
+            live.windows.clear();
+        }
+        // Rows of windows closed before a crash may not be in the table yet.
+        let pending: Vec<(WindowKey, Emission)> = snapshot.pending.into_iter().collect();
+        if !self.emit(&pending, &stop).await {
+            return;
+        }
+
+        let Some(mut consumer) = consumer_until_stopped(
+            self.streams.as_ref(),
+            &self.def.source,
+            &group(&name),
+            self.options.retry_backoff,
+            &stop,
+        )
+        .await
+        else {
+            return;
+        };
+        let context = Arc::new(Context {
+            name: name.clone(),
+            tiling: Tiling::new(&self.def.window),
+            time_field: self.def.time_field.clone(),
+            time_type: self.time_type.clone(),
+            target: self.target.clone(),
+        });
+        let mut last_record = Instant::now();
+        self.metrics.set_open_windows(&name, live.windows.len());
+        while !stop.is_cancelled() {
+            let batch = tokio::select! {
+                _ = stop.cancelled() => break,
+                batch = consumer.poll(self.options.batch_size, self.options.poll_wait) => batch,
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(aggregation = %name, "poll failed: {e}");
+                    if self.pause(&stop).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let started = Instant::now();
+            let (step, returned) = if batch.is_empty() {
+                let idle = last_record.elapsed();
+                let flush = self.options.idle_flush.filter(|flush| idle >= *flush);
+                let (Some(_), Some(max)) = (flush, live.progress.max_event_ms) else {
+                    continue;
+                };
+                let watermark = idle_watermark(
+                    &context.tiling,
+                    max,
+                    i64::try_from(idle.as_millis()).unwrap_or(i64::MAX),
+                );
+                if live.progress.watermark.is_some_and(|wm| wm >= watermark)
+                    || !live
+                        .windows
+                        .keys()
+                        .any(|w| is_closed(&bounds(w), watermark))
+                {
+                    continue;
+                }
+                live.progress.watermark = Some(watermark);
+                self.blocking_step(&context, live, Vec::new(), true).await
+            } else {
+                last_record = Instant::now();
+                self.blocking_step(&context, live, batch, false).await
+            };
+            let Some((mut step, returned)) = step.zip(returned) else {
+                tracing::error!(aggregation = %name, "the aggregation step did not complete; stopping");
+                return;
+            };
+            live = returned;
+            step.update.progress = live.progress.clone();
+            if !self.store_step(&step, &fingerprint, &stop).await {
+                return;
+            }
+            let emissions = std::mem::take(&mut step.update.emissions);
+            if !self.emit(&emissions, &stop).await {
+                return;
+            }
+            // The group's offsets only skip reading again what the stored offsets already
+            // cover; a failed commit is retried with the next batch.
+            if let Err(e) = consumer.commit().await {
+                tracing::warn!(aggregation = %name, "committing the source offsets failed: {e}");
+            }
+            self.count(&step);
+            self.metrics.set_open_windows(&name, live.windows.len());
+            self.metrics
+                .batch("window", &name, started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Runs [`Context::step`] (or only the closing, for an idle tick) off the async
+    /// runtime; `None` when the task panicked.
+    async fn blocking_step(
+        &self,
+        context: &Arc<Context>,
+        mut live: Live,
+        batch: Vec<StoredRecord>,
+        idle: bool,
+    ) -> (Option<Step>, Option<Live>) {
+        let component = self.component.load_full();
+        let context = context.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let step = if idle {
+                let mut step = Step::default();
+                context.close(&component, &mut live, &mut step);
+                step
+            } else {
+                context.step(&component, &mut live, &batch)
+            };
+            (step, live)
+        })
+        .await;
+        match outcome {
+            Ok((step, live)) => (Some(step), Some(live)),
+            Err(_) => (None, None),
+        }
+    }
+
+    /// Writes the dead letters, then the state, the closed windows' rows and the progress
+    /// in one atomic write; false when stopped meanwhile.
+    async fn store_step(&self, step: &Step, fingerprint: &str, stop: &CancellationToken) -> bool {
+        if !step.dead_letters.is_empty() {
+            match &self.def.dead_letter {
+                Some(stream) => {
+                    let streams = &self.streams;
+                    let written = self
+                        .retry(stop, "writing dead letters", || async move {
+                            streams
+                                .produce(stream, step.dead_letters.clone())
+                                .await
+                                .map_err(|e| e.to_string())
+                        })
+                        .await;
+                    if written.is_none() {
+                        return false;
+                    }
+                }
+                None => tracing::warn!(
+                    aggregation = %self.def.name,
+                    "{} record(s) failed and the aggregation has no dead-letter stream",
+                    step.dead_letters.len()
+                ),
+            }
+        }
+        self.retry(stop, "storing the window state", || {
+            let (name, fingerprint) = (self.def.name.clone(), fingerprint.to_string());
+            let update = step.update.clone();
+            on_store(&self.store, move |store| {
+                store.commit(&name, &fingerprint, &update)
+            })
+        })
+        .await
+        .is_some()
+    }
+
+    /// Writes closed windows' rows to the target table, each window under its
+    /// deduplication token, then forgets them; false when stopped meanwhile.
+    async fn emit(&self, emissions: &[(WindowKey, Emission)], stop: &CancellationToken) -> bool {
+        if emissions.is_empty() {
+            return true;
+        }
+        let table = &self.def.target.name;
+        for (window, emission) in emissions {
+            let token = dedup_token(&self.def.name, window);
+            let (olap, token, name) = (&self.olap, &token, &self.def.name);
+            let inserted = self
+                .retry(stop, "writing window rows", || async move {
+                    match insert_deduplicated(olap, table, emission, token).await {
+                        Err(OlapError::Rejected { message, .. }) => {
+                            tracing::error!(aggregation = %name, "the target table refused the rows of window [{}, {}): {message}", time_text(window.start_ms), time_text(window.end_ms));
+                            Ok(())
+                        }
+                        other => other.map_err(|e| e.to_string()),
+                    }
+                })
+                .await;
+            if inserted.is_none() {
+                return false;
+            }
+        }
+        let windows: Vec<WindowKey> = emissions.iter().map(|(w, _)| *w).collect();
+        self.retry(stop, "forgetting emitted windows", || {
+            let (name, windows) = (self.def.name.clone(), windows.clone());
+            on_store(&self.store, move |store| store.emitted(&name, &windows))
+        })
+        .await
+        .is_some()
+    }
+
+    fn count(&self, step: &Step) {
+        let name = &self.def.name;
+        self.metrics.count("window", name, Outcome::In, step.read);
+        self.metrics
+            .count("window", name, Outcome::Out, step.emitted_rows);
+        self.metrics.count(
+            "window",
+            name,
+            Outcome::Failed,
+            step.dead_letters.len() as u64,
+        );
+        self.metrics
+            .window_count(name, WindowEvent::Accumulated, step.accumulated);
+        self.metrics
+            .window_count(name, WindowEvent::Late, step.late);
+        self.metrics
+            .window_count(name, WindowEvent::Failed, step.failed);
+        self.metrics
+            .window_count(name, WindowEvent::Emitted, step.emitted_windows);
+    }
+
+    /// Runs `attempt` until it succeeds, pausing between failures; `None` when stopped.
+    async fn retry<T, F, Fut>(
+        &self,
+        stop: &CancellationToken,
+        what: &str,
+        mut attempt: F,
+    ) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        loop {
+            match attempt().await {
+                Ok(value) => return Some(value),
+                Err(e) => {
+                    tracing::warn!(aggregation = %self.def.name, "{what} failed, retrying: {e}");
+                    if self.pause(stop).await {
+                        tracing::warn!(aggregation = %self.def.name, "stopping before {what} succeeded; the batch runs again on restart");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps for the backoff; true when stopped meanwhile.
+    async fn pause(&self, stop: &CancellationToken) -> bool {
+        tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = tokio::time::sleep(self.options.retry_backoff) => false,
+        }
+    }
+}
+
+/// Runs `f` on the state store off the async runtime.
+async fn on_store<T: Send + 'static>(
+    store: &Arc<dyn StateStore>,
+    f: impl FnOnce(&dyn StateStore) -> Result<T, super::StateError> + Send + 'static,
+) -> Result<T, String> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// `INSERT INTO table FORMAT JSONEachRow` with `insert_deduplication_token = token`: the
+/// target table keeps the tokens of its recent inserts (see `olap::ddl`), so the same
+/// window's rows written twice are stored once.
+async fn insert_deduplicated(
+    olap: &OlapClient,
+    table: &str,
+    emission: &Emission,
+    token: &str,
+) -> Result<(), OlapError> {
+    if emission.count == 0 {
+        return Ok(());
+    }
+    let timeout = Some(olap.config().request_timeout);
+    let mut insert = olap
+        .inner()
+        .insert_formatted_with(format!(
+            "INSERT INTO {} FORMAT JSONEachRow",
+            crate::olap::ddl::quote_ident(table)
+        ))
+        .with_timeouts(timeout, timeout)
+        .with_setting("date_time_input_format", "best_effort")
+        .with_setting("insert_deduplicate", "1")
+        .with_setting("insert_deduplication_token", token);
+    let result = match insert.send(bytes::Bytes::from(emission.rows.clone())).await {
+        Ok(()) => insert.end().await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|e| olap.error(e))
+}
