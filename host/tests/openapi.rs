@@ -230,7 +230,7 @@ fn the_document_of_a_rich_app_passes_openapi_spec_validator() {
     assert_eq!(doc["info"]["version"], "0.1.0");
     for path in [
         "/ingest/Event",
-        "/ingest/Address",
+        "/ingest/Address/1.1",
         "/api/revenue/2.0",
         "/api/events",
     ] {

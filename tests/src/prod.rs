@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use crate::image::{build_image, is_root, rootfs_command, unpack_image, ImageInfo};
 use crate::tansu::Tansu;
-use crate::{moose_bin, quickstart, repo_root};
+use crate::windows::Stack;
+use crate::{built_guest, moose_bin, repo_root};
 use moose_host::image::APP_DIR;
 
 /// The app's database, as the quickstart's config names it.
@@ -73,15 +74,21 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// Builds the quickstart, makes its migration plan with `moose plan --save` against
-    /// `infra`'s (empty) ClickHouse, and writes the artifact: config template, `.wasm`
-    /// and `.cwasm` components, infrastructure map, plan and manifest.
+    /// The artifact of the Rust quickstart; see [`Artifact::of`].
     pub fn quickstart(infra: &Infrastructure) -> Artifact {
-        let built = quickstart();
+        Artifact::of(infra, "examples/quickstart")
+    }
+
+    /// Builds the Rust app in `app` (relative to the repository root), makes its
+    /// migration plan with `moose plan --save` against `infra`'s (empty) ClickHouse, and
+    /// writes the artifact: config template, `.wasm` and `.cwasm` components,
+    /// infrastructure map, plan and manifest.
+    pub fn of(infra: &Infrastructure, app: &str) -> Artifact {
+        let built = built_guest(app);
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        let app = repo_root().join("examples/quickstart");
-        let config = std::fs::read_to_string(app.join("moose.config.toml")).expect("config");
+        let config = std::fs::read_to_string(repo_root().join(app).join("moose.config.toml"))
+            .expect("config");
         // Short Kafka sessions, so a killed replica's partitions move on within seconds.
         let template = format!(
             "{config}\n[streaming]\nbackend = \"kafka\"\n\n[streaming.librdkafka]\n{KAFKA_SESSIONS}"
@@ -89,7 +96,7 @@ impl Artifact {
         std::fs::write(root.join("moose.config.toml"), template).expect("config");
 
         let plan = root.join("plan.json");
-        save_plan(infra, &plan);
+        save_plan(infra, app, &plan);
         let plan_json: Value =
             serde_json::from_slice(&std::fs::read(&plan).expect("plan")).expect("plan JSON");
         std::fs::write(
@@ -151,12 +158,12 @@ impl Artifact {
     }
 }
 
-/// The quickstart's migration plan against `infra`'s ClickHouse, made by
-/// `moose plan --save FILE`.
-pub fn save_plan(infra: &Infrastructure, file: &Path) {
+/// The migration plan of the app in `app` (relative to the repository root) against
+/// `infra`'s ClickHouse, made by `moose plan --save FILE`.
+pub fn save_plan(infra: &Infrastructure, app: &str, file: &Path) {
     let output = Command::new(moose_bin())
         .arg("plan")
-        .arg(repo_root().join("examples/quickstart"))
+        .arg(repo_root().join(app))
         .arg("--save")
         .arg(file)
         .args(["--clickhouse-url", infra.clickhouse.url()])
@@ -184,7 +191,7 @@ impl Image {
     /// killed replica's partitions move on within seconds.
     pub fn quickstart(infra: &Infrastructure) -> Image {
         let plan = tempfile::NamedTempFile::new().expect("temp file");
-        save_plan(infra, plan.path());
+        save_plan(infra, "examples/quickstart", plan.path());
         let plan_arg = plan.path().display().to_string();
         let info = build_image("examples/quickstart", &["--plan", &plan_arg]);
         let unpacked = tempfile::tempdir().expect("temp dir");
@@ -422,4 +429,23 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port()
+}
+
+/// A replica's ingest and management APIs with the infrastructure's ClickHouse, for the
+/// scenario helpers of [`crate::windows`].
+pub struct ReplicaStack<'a> {
+    pub replica: &'a Replica,
+    pub infra: &'a Infrastructure,
+}
+
+impl Stack for ReplicaStack<'_> {
+    fn api(&self) -> &str {
+        &self.replica.api
+    }
+    fn management(&self) -> &str {
+        &self.replica.management
+    }
+    fn query(&self, sql: &str) -> Vec<Value> {
+        self.infra.query(sql)
+    }
 }

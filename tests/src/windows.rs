@@ -9,18 +9,41 @@ use serde_json::{json, Value};
 
 use crate::DevHost;
 
+/// Where the scenario's helpers run: the ingest and management URLs of a host and SQL on
+/// the app's database (a `moose dev` host, or replicas of `moose prod`).
+pub trait Stack {
+    /// `http://HOST:PORT` of ingest.
+    fn api(&self) -> &str;
+    /// `http://HOST:PORT` of the management API.
+    fn management(&self) -> &str;
+    /// The rows of `sql` on the app's database.
+    fn query(&self, sql: &str) -> Vec<Value>;
+}
+
+impl Stack for DevHost {
+    fn api(&self) -> &str {
+        &self.api
+    }
+    fn management(&self) -> &str {
+        &self.management
+    }
+    fn query(&self, sql: &str) -> Vec<Value> {
+        DevHost::query(self, sql)
+    }
+}
+
 /// 2024-05-01T12:00:00Z in milliseconds (a multiple of two minutes).
-const BASE_MS: i64 = 1_714_564_800_000;
+pub const BASE_MS: i64 = 1_714_564_800_000;
 /// Orders of the main run, 250 ms of event time apart (about 21 minutes).
-const ORDERS: usize = 5000;
-const SPACING_MS: i64 = 250;
+pub const ORDERS: usize = 5000;
+pub const SPACING_MS: i64 = 250;
 /// Orders per ingest request; the scenario waits for the aggregations to catch up after
 /// each, so that a batch never holds one partition far ahead of another.
-const CHUNK: usize = 250;
-const LATENESS_MS: i64 = 30_000;
+pub const CHUNK: usize = 250;
+pub const LATENESS_MS: i64 = 30_000;
 const CUSTOMERS: [&str; 5] = ["acme", "beta", "gamma", "Zürich AG", "東京商事"];
 /// The aggregations: name, window size and hop in milliseconds.
-const AGGREGATIONS: [(&str, i64, i64); 2] = [
+pub const AGGREGATIONS: [(&str, i64, i64); 2] = [
     ("customer_totals_1m", 60_000, 60_000),
     ("customer_totals_2m", 120_000, 60_000),
 ];
@@ -29,7 +52,7 @@ const DEAD_LETTER: &str = "customer_totals_dead_letter";
 const REJECTION: &str = "negative amount";
 const WAIT: Duration = Duration::from_secs(300);
 
-fn iso(ms: i64) -> String {
+pub fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .expect("a valid time")
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -37,7 +60,7 @@ fn iso(ms: i64) -> String {
 
 /// Main order `i`: amounts are multiples of 0.25 (exact sums in any order); every 37th
 /// is negative and must be rejected by the guest.
-fn order(i: usize) -> Value {
+pub fn order(i: usize) -> Value {
     let amount = if i % 37 == 5 {
         -2.5
     } else {
@@ -52,9 +75,9 @@ fn order(i: usize) -> Value {
 }
 
 /// Posts `records` to `POST /ingest/Order` in one request; all must be accepted.
-pub fn post(host: &DevHost, records: &[Value]) {
+pub fn post(host: &impl Stack, records: &[Value]) {
     let body: Vec<String> = records.iter().map(Value::to_string).collect();
-    let answer: Value = ureq::post(format!("{}/ingest/Order", host.api))
+    let answer: Value = ureq::post(format!("{}/ingest/Order", host.api()))
         .content_type("application/x-ndjson")
         .send(body.join("\n"))
         .unwrap_or_else(|e| panic!("ingest: {e}"))
@@ -70,10 +93,10 @@ fn get_json(url: &str) -> Option<Value> {
 
 /// Waits until every function, table sync and windowed aggregation has read all of its
 /// source (`GET /ps`, lag 0).
-pub fn wait_caught_up(host: &DevHost) {
+pub fn wait_caught_up(host: &impl Stack) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let processes = get_json(&format!("{}/ps", host.management))
+        let processes = get_json(&format!("{}/ps", host.management()))
             .and_then(|ps| ps["processes"].as_array().cloned())
             .unwrap_or_default();
         let windows = processes.iter().filter(|p| p["kind"] == "window").count();
@@ -92,7 +115,7 @@ pub fn wait_caught_up(host: &DevHost) {
 
 /// Ingests the scenario's orders `range` (see [`check_windowed_orders`]) in requests of
 /// 250, waiting after each until everything has read them.
-pub fn ingest_caught_up(host: &DevHost, range: std::ops::Range<usize>) {
+pub fn ingest_caught_up(host: &impl Stack, range: std::ops::Range<usize>) {
     for start in range.clone().step_by(CHUNK) {
         let records: Vec<Value> = (start..(start + CHUNK).min(range.end)).map(order).collect();
         post(host, &records);
@@ -101,7 +124,7 @@ pub fn ingest_caught_up(host: &DevHost, range: std::ops::Range<usize>) {
 }
 
 /// The `n` column of the first row of `sql`'s result (0 without rows).
-pub fn count(host: &DevHost, sql: &str) -> u64 {
+pub fn count(host: &impl Stack, sql: &str) -> u64 {
     host.query(sql)
         .first()
         .and_then(|row| row["n"].as_u64())
@@ -118,8 +141,8 @@ fn rejection_source(app_dir: &Path) -> std::path::PathBuf {
 }
 
 /// Value of `moose_window_events_total{aggregation, event}` in the host's metrics.
-fn window_events(host: &DevHost, aggregation: &str, event: &str) -> u64 {
-    let text = ureq::get(format!("{}/metrics", host.management))
+fn window_events(host: &impl Stack, aggregation: &str, event: &str) -> u64 {
+    let text = ureq::get(format!("{}/metrics", host.management()))
         .call()
         .expect("metrics")
         .body_mut()
@@ -133,7 +156,7 @@ fn window_events(host: &DevHost, aggregation: &str, event: &str) -> u64 {
 }
 
 /// Ids of the dead letters `aggregation` wrote with `error_kind`.
-fn dead_ids(host: &DevHost, aggregation: &str, kind: &str) -> BTreeSet<String> {
+pub fn dead_ids(host: &impl Stack, aggregation: &str, kind: &str) -> BTreeSet<String> {
     host.query(&format!(
         "SELECT DISTINCT JSONExtractString(record, 'id') AS id FROM {DEAD_LETTER} \
          WHERE source = 'window:{aggregation}' AND error_kind = '{kind}'"
@@ -287,7 +310,13 @@ pub fn check_windowed_orders(app_dir: &Path) {
 /// Compares table `name` with the windows recomputed by SQL over `Order` (each id once:
 /// the table sync is at-least-once, so a restart may store an order twice), without the
 /// ids the aggregation dead-lettered, for every window closed at `watermark`.
-fn assert_matches_recomputation(host: &DevHost, name: &str, size: i64, hop: i64, watermark: i64) {
+pub fn assert_matches_recomputation(
+    host: &impl Stack,
+    name: &str,
+    size: i64,
+    hop: i64,
+    watermark: i64,
+) {
     let emitted = host.query(&format!(
         "SELECT customer, toUnixTimestamp64Milli(window_start) AS start, \
          toUnixTimestamp64Milli(window_end) AS end, orders, amount_sum, amount_min, amount_max \

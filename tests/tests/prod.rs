@@ -3,7 +3,11 @@
 //! two replicas started from the unpacked production image migrate once and lose nothing
 //! acknowledged when one is killed; a drifted
 //! database is refused; SIGTERM drains and commits; the migration lock admits one holder
-//! at a time; cold start to ready is measured from precompiled and raw components.
+//! at a time; a lease holder cut off from ClickHouse knows it lost the lease before
+//! another takes it; the ClickHouse window state store reopens at its latest snapshot;
+//! windowed aggregations (`tests/guests/windowed-rs`) move to the other replica when the
+//! holder of their lease is killed and still match a recomputation; cold start to ready
+//! is measured from precompiled and raw components.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,11 +17,17 @@ use std::time::{Duration, Instant};
 use moose_host::config::ClickHouseSection;
 use moose_host::infra_map::state;
 use moose_host::olap::{EmbeddedClickHouse, EmbeddedOptions, OlapClient, OlapConfig};
-use moose_host::prod::{LockOptions, MigrationLock, LOCK_TABLE};
+use moose_host::prod::{Lease, LockOptions, MigrationLock, LEASE_TABLE};
 use moose_host::stream::kafka::{KafkaConfig, KafkaStreams};
 use moose_host::stream::Streams;
+use moose_host::windows::state::{check_store_contract, Progress, Update};
+use moose_host::windows::{clickhouse::CLEANUP_EVERY, ClickHouseStateStore, StateStore};
 use moose_tests::moose_bin;
-use moose_tests::prod::{Artifact, Image, Infrastructure, Replica};
+use moose_tests::prod::{Artifact, Image, Infrastructure, Replica, ReplicaStack};
+use moose_tests::windows::{
+    self as windows, assert_matches_recomputation, count, ingest_caught_up, iso, post,
+    wait_caught_up, AGGREGATIONS, BASE_MS, CHUNK, LATENESS_MS, ORDERS, SPACING_MS,
+};
 use serde_json::{json, Value};
 
 /// Records per ingest request.
@@ -116,7 +126,7 @@ fn two_replicas_migrate_once_and_lose_nothing_acknowledged_when_one_is_killed() 
     let states = infra.query("SELECT version FROM _moose_state");
     assert_eq!(states, vec![json!({"version": 1})]);
     let releases = infra.query(&format!(
-        "SELECT replica, note FROM {LOCK_TABLE} WHERE event = 'release' ORDER BY at"
+        "SELECT replica, note FROM {LEASE_TABLE} WHERE lease = 'migration' AND event = 'release' ORDER BY at"
     ));
     let mut notes: Vec<(String, String)> = releases
         .iter()
@@ -306,7 +316,7 @@ fn refuses_to_start_without_external_infrastructure_or_when_the_database_drifted
         "nothing applied"
     );
     let refused = infra.query(&format!(
-        "SELECT note FROM {LOCK_TABLE} WHERE event = 'release' AND startsWith(note, 'refused')"
+        "SELECT note FROM {LEASE_TABLE} WHERE lease = 'migration' AND event = 'release' AND startsWith(note, 'refused')"
     ));
     assert_eq!(refused.len(), 1, "the refusal is recorded: {refused:?}");
 }
@@ -438,7 +448,7 @@ fn the_migration_lock_admits_one_holder_at_a_time_and_expires_with_its_holder() 
         .query("database", "local")
         .query("default_format", "JSONEachRow")
         .send(format!(
-            "SELECT replica, event, note FROM {LOCK_TABLE} WHERE event IN ('release', 'claim') ORDER BY at"
+            "SELECT replica, event, note FROM {LEASE_TABLE} WHERE lease = 'migration' AND event IN ('release', 'claim') ORDER BY at"
         ))
         .expect("query")
         .body_mut()
@@ -506,4 +516,254 @@ fn cold_start_to_ready_from_precompiled_and_from_raw_components() {
             ms[ms.len() / 2]
         );
     }
+}
+
+/// The live holder (host name, without the process id) of lease `name`, if any.
+fn lease_holder(infra: &Infrastructure, name: &str) -> Option<String> {
+    infra
+        .query(&format!(
+            "SELECT any(replica) AS replica FROM {LEASE_TABLE} WHERE lease = '{name}' GROUP BY claim \
+             HAVING countIf(event = 'claim') > 0 AND countIf(event IN ('withdraw', 'release')) = 0 \
+             AND max(expires_at) > now64(6) ORDER BY min(at) LIMIT 1"
+        ))
+        .first()
+        .and_then(|row| row["replica"].as_str())
+        .map(|replica| replica.rsplit_once('-').map_or(replica, |(host, _)| host).to_string())
+}
+
+/// Two replicas run the windowed-orders app of `tests/guests/windowed-rs` from its
+/// artifact, with 6 s leases: each aggregation runs on the replica holding its lease and
+/// reads every partition. Orders go in through both replicas; the holder of
+/// `customer_totals_1m` is killed (SIGKILL) right after a batch was acknowledged, the
+/// orders go on through the other, which takes the lease over; every closed window's
+/// rows then equal a recomputation over the raw orders, each window stored once.
+#[test]
+fn windowed_aggregations_move_to_the_other_replica_when_their_holder_is_killed() {
+    let infra = Infrastructure::start();
+    let artifact = Artifact::of(&infra, "tests/guests/windowed-rs");
+    let mut env = infra.env();
+    env.push(("MOOSE_LEASE_SECONDS".to_string(), "6".to_string()));
+    let mut a = Replica::spawn("replica-a", artifact.root(), &env);
+    let mut b = Replica::spawn("replica-b", artifact.root(), &env);
+    a.wait_ready();
+    b.wait_ready();
+    let lease = "window:customer_totals_1m";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first_holder = loop {
+        if let Some(holder) = lease_holder(&infra, lease) {
+            break holder;
+        }
+        assert!(Instant::now() < deadline, "nobody took lease {lease}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (mut holder, survivor) = if first_holder == a.name {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(holder.name, first_holder);
+
+    for (k, start) in (0..2000).step_by(CHUNK).enumerate() {
+        let via = if k % 2 == 0 { &holder } else { &survivor };
+        let stack = ReplicaStack {
+            replica: via,
+            infra: &infra,
+        };
+        post(
+            &stack,
+            &(start..start + CHUNK)
+                .map(windows::order)
+                .collect::<Vec<_>>(),
+        );
+        wait_caught_up(&stack);
+    }
+    let on_survivor = ReplicaStack {
+        replica: &survivor,
+        infra: &infra,
+    };
+    assert!(
+        count(&on_survivor, "SELECT count() AS n FROM customer_totals_1m") > 0,
+        "closed windows were emitted before the kill"
+    );
+    post(
+        &ReplicaStack {
+            replica: &holder,
+            infra: &infra,
+        },
+        &(2000..2000 + CHUNK).map(windows::order).collect::<Vec<_>>(),
+    );
+    holder.kill();
+
+    ingest_caught_up(&on_survivor, 2000 + CHUNK..ORDERS);
+    let last_ms = BASE_MS + (ORDERS as i64 - 1) * SPACING_MS;
+    let flush_ms = last_ms + 3_600_000;
+    post(
+        &on_survivor,
+        &[json!({"id": "flush", "customer": "acme", "amount": 1.0, "ts": iso(flush_ms)})],
+    );
+    wait_caught_up(&on_survivor);
+    assert_eq!(
+        lease_holder(&infra, lease).as_deref(),
+        Some(survivor.name.as_str()),
+        "the survivor took the lease over"
+    );
+    for (name, size, hop) in AGGREGATIONS {
+        assert_matches_recomputation(&on_survivor, name, size, hop, flush_ms - LATENESS_MS);
+    }
+    let mut survivor = survivor;
+    assert!(survivor.terminate().success());
+}
+
+fn engine_client(url: &str) -> OlapClient {
+    OlapClient::new(OlapConfig::embedded(&ClickHouseSection::default(), url)).expect("client")
+}
+
+/// The ClickHouse window state store against the real engine: every write is one row,
+/// a reopened store reads the latest snapshot, and old snapshots are deleted.
+#[test]
+fn the_clickhouse_window_state_store_reopens_at_the_latest_snapshot() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let engine =
+        EmbeddedClickHouse::start_with(data.path(), EmbeddedOptions::default()).expect("chDB");
+    let client = engine_client(engine.url());
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let open = || {
+        tokio
+            .block_on(ClickHouseStateStore::open(&client))
+            .expect("opens")
+    };
+    check_store_contract(open);
+    let store = open();
+    let progress = |watermark: i64, offsets: &[(u32, u64)]| Progress {
+        max_event_ms: Some(watermark),
+        watermark: Some(watermark),
+        offsets: offsets.iter().copied().collect(),
+    };
+    let rows = |aggregation: &str| {
+        moose_tests::clickhouse_rows(
+            engine.url(),
+            "local",
+            &format!(
+                "SELECT count() AS n FROM _moose_window_state WHERE aggregation = '{aggregation}'"
+            ),
+        )[0]["n"]
+            .as_u64()
+            .expect("count")
+    };
+    assert_eq!(rows("agg"), 4, "one row per write");
+
+    for i in 0..CLEANUP_EVERY {
+        let update = Update {
+            progress: progress(i as i64, &[(0, i)]),
+            ..Update::default()
+        };
+        store.commit("many", "v1", &update).expect("commit");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows("many") > 1 {
+        assert!(Instant::now() < deadline, "old snapshots are deleted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let last = CLEANUP_EVERY - 1;
+    assert_eq!(
+        open().load("many").expect("load").progress,
+        progress(last as i64, &[(0, last)]),
+        "the latest of many snapshots"
+    );
+}
+
+/// Forwards TCP connections on a fresh local port to `target` until `cut` fires; then
+/// it closes every connection and refuses new ones.
+async fn cuttable_forwarder(
+    target: std::net::SocketAddr,
+    cut: tokio::sync::oneshot::Receiver<()>,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        let mut cut = cut;
+        loop {
+            tokio::select! {
+                _ = &mut cut => {
+                    connections.abort_all();
+                    return;
+                }
+                accepted = listener.accept() => {
+                    if let Ok((mut inbound, _)) = accepted {
+                        connections.spawn(async move {
+                            if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    });
+    address
+}
+
+/// A lease holder cut off from ClickHouse (its renewals fail) knows it lost the lease
+/// before another replica can take it; leases of other names are independent.
+#[test]
+fn a_lease_holder_whose_renewals_fail_stops_before_another_takes_over() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let engine =
+        EmbeddedClickHouse::start_with(data.path(), EmbeddedOptions::default()).expect("chDB");
+    let url = engine.url().to_string();
+    let target: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("engine address");
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let options = LockOptions {
+        lease: Duration::from_secs(3),
+        settle: Duration::from_millis(300),
+        poll: Duration::from_millis(100),
+    };
+    tokio.block_on(async {
+        let (cut, cut_signal) = tokio::sync::oneshot::channel();
+        let proxy = cuttable_forwarder(target, cut_signal).await;
+        let held = Lease::acquire(
+            &engine_client(&format!("http://{proxy}")),
+            "window:t",
+            "a",
+            &options,
+        )
+        .await
+        .expect("acquire");
+        let lost = held.lost();
+        let other = Lease::acquire(&engine_client(&url), "window:u", "b", &options)
+            .await
+            .expect("another lease is free");
+        // Held through several renewals.
+        tokio::time::sleep(options.lease * 2).await;
+        assert!(!lost.is_cancelled(), "renewed while reachable");
+
+        cut.send(()).expect("cut");
+        let taker = {
+            let (url, options) = (url.clone(), options.clone());
+            tokio::spawn(async move {
+                let lease = Lease::acquire(&engine_client(&url), "window:t", "c", &options)
+                    .await
+                    .expect("acquire after expiry");
+                (Instant::now(), lease)
+            })
+        };
+        lost.cancelled().await;
+        let lost_at = Instant::now();
+        let (taken_at, taken) = taker.await.expect("taker");
+        assert!(
+            lost_at < taken_at,
+            "the holder knew it had lost the lease before another took it"
+        );
+        assert!(!taken.lost().is_cancelled());
+        taken.release("done").await.expect("release");
+        other.release("done").await.expect("release");
+        drop(held);
+    });
 }

@@ -16,8 +16,8 @@ pub struct Args {
     /// The artifact directory (`/app` in the image).
     #[arg(default_value = "/app")]
     dir: PathBuf,
-    /// This replica's writable directory for local state (windowed aggregations); by
-    /// default `$MOOSE_STATE_DIR`, else `/var/lib/moose`.
+    /// This replica's writable directory for local files (durable state is in Kafka and
+    /// ClickHouse); by default `$MOOSE_STATE_DIR`, else `/var/lib/moose`.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 }

@@ -149,6 +149,9 @@ pub struct StreamingSection {
     /// After this many seconds without records, a windowed aggregation's watermark
     /// advances by the idle time, closing windows of a quiet stream; absent: off.
     pub window_idle_flush_seconds: Option<u64>,
+    /// Length of the leases under which `moose prod` runs each windowed aggregation on
+    /// one replica: a dead holder's aggregation moves on after at most this long.
+    pub lease_seconds: u64,
 }
 
 impl Default for StreamingSection {
@@ -161,6 +164,7 @@ impl Default for StreamingSection {
             compression: crate::stream::kafka::Compression::default(),
             librdkafka: Default::default(),
             window_idle_flush_seconds: None,
+            lease_seconds: 60,
         }
     }
 }
@@ -255,6 +259,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("MOOSE_HTTP_HOST", "http.host"),
     ("MOOSE_HTTP_PORT", "http.port"),
     ("MOOSE_MANAGEMENT_PORT", "http.management_port"),
+    ("MOOSE_LEASE_SECONDS", "streaming.lease_seconds"),
 ];
 
 impl ProjectConfig {
@@ -289,6 +294,14 @@ impl ProjectConfig {
                 "http.host" => self.http.host = value.clone(),
                 "http.port" => self.http.port = port()?,
                 "http.management_port" => self.http.management_port = port()?,
+                "streaming.lease_seconds" => {
+                    self.streaming.lease_seconds = value
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| format!("{name}: `{value}` is not a number of seconds"))?
+                }
                 librdkafka => {
                     let key = librdkafka
                         .trim_start_matches("streaming.librdkafka.")
@@ -474,6 +487,7 @@ mod tests {
             ("MOOSE_KAFKA_BROKERS", "b1:9092,b2:9092"),
             ("MOOSE_KAFKA_SASL_PASSWORD", "secret"),
             ("MOOSE_HTTP_PORT", "0"),
+            ("MOOSE_LEASE_SECONDS", "6"),
         ]
         .into();
         config
@@ -495,6 +509,11 @@ mod tests {
             Some("secret")
         );
         assert_eq!(config.http.port, 0);
+        assert_eq!(config.streaming.lease_seconds, 6);
+        let error = config
+            .overlay_env(|name| (name == "MOOSE_LEASE_SECONDS").then(|| "0".to_string()))
+            .expect_err("no lease");
+        assert_eq!(error, "MOOSE_LEASE_SECONDS: `0` is not a number of seconds");
         let error = config
             .overlay_env(|name| (name == "MOOSE_MANAGEMENT_PORT").then(|| "x".to_string()))
             .expect_err("not a port");

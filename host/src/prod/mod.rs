@@ -2,7 +2,8 @@
 //!
 //! - [`artifact`]: the artifact's layout and manifest; loads its components, precompiled
 //!   when they fit this host's engine, and assembles the app without building anything.
-//! - [`lock`]: the migration lock that lets exactly one of several replicas migrate.
+//! - [`lock`]: named leases: the migration lock that lets exactly one of several replicas
+//!   migrate, and the lease of each windowed aggregation.
 //! - [`migrate`]: verifies the reviewed plan and applies it under the lock, or refuses
 //!   when the database drifted from it.
 //! - [`require_external`]: the configuration checks: a ClickHouse URL and Kafka brokers
@@ -13,7 +14,7 @@ pub mod lock;
 pub mod migrate;
 
 pub use artifact::{Artifact, ArtifactError, Manifest, ManifestComponent};
-pub use lock::{LockOptions, MigrationLock, LOCK_TABLE};
+pub use lock::{Lease, LockOptions, MigrationLock, LEASE_TABLE, MIGRATION_LEASE};
 pub use migrate::{apply_reviewed_plan, MigrationError, PlanOutcome};
 
 use crate::config::{ProjectConfig, StreamingBackend};

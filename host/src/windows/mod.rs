@@ -5,6 +5,7 @@
 //!
 //! - [`assign`]: which windows a record belongs to, the watermark.
 //! - [`state`]: the durable state store ([`StateStore`]) and its embedded backend.
+//! - [`clickhouse`]: the state store of `moose prod`, in ClickHouse.
 //! - [`runner`]: one aggregation's consume, accumulate, close, emit loop.
 //!
 //! # Semantics
@@ -64,13 +65,26 @@
 //! # Backends
 //!
 //! `moose dev` keeps the state in an embedded fjall database of its own,
-//! `.moose/windows/`, keyspace `windows`. A store shared by the replicas of `moose prod`
-//! (a ClickHouse table `_moose_window_state`, or a compacted topic) is not implemented:
-//! replicas share the consumer group, so each would hold part of every window. `moose prod`
-//! therefore creates the target tables but does not run windowed aggregations, and says so
-//! when it starts; a shared backend goes behind the [`StateStore`] trait.
+//! `.moose/windows/`, keyspace `windows`.
+//!
+//! `moose prod` keeps it in ClickHouse ([`clickhouse`]: table `_moose_window_state`, one
+//! snapshot row per write, a single-row insert being atomic), shared by the replicas, and
+//! runs each aggregation on **one replica at a time**: the holder of the aggregation's
+//! lease `window:<name>` in the lease table of [`crate::prod::lock`]. The holder's runner
+//! is the only member of consumer group `window:<name>`, so it reads every partition of
+//! the source; the other replicas wait for the lease. When the holder dies its lease
+//! expires and another replica takes it, loads the latest snapshot and goes on from the
+//! stored offsets (its consumer starts at the group's committed offsets, which never pass
+//! the stored ones; records below them are skipped), so the guarantees above hold across
+//! replicas: every record accumulated exactly once, every closed window written once. A
+//! holder that loses its lease (renewals failing for two thirds of it, or another claim
+//! first) stops at the next batch boundary and stores nothing more, before the lease can
+//! pass on. Takeover takes up to one lease length (`[streaming] lease_seconds`, default
+//! 60) plus the time the broker needs to drop the dead member from the group (its
+//! session timeout).
 
 pub mod assign;
+pub mod clickhouse;
 pub mod runner;
 pub mod state;
 
@@ -86,7 +100,8 @@ use crate::reload::ComponentHandle;
 use crate::runtime::types::{Model, ScalarType, WindowedAggregationDef};
 use crate::stream::Streams;
 
-pub use runner::{group, WindowOptions, WindowRunner};
+pub use clickhouse::{ClickHouseStateStore, WINDOW_STATE_TABLE};
+pub use runner::{group, lease_name, WindowLease, WindowOptions, WindowRunner};
 pub use state::{FjallStateStore, StateError, StateStore};
 
 /// What a window runner is started from; a different plan means a restart.
@@ -127,6 +142,8 @@ pub struct WindowEnv {
     pub store: Arc<dyn StateStore>,
     pub olap: Arc<OlapClient>,
     pub options: WindowOptions,
+    /// Set under `moose prod`: each aggregation runs only on the replica holding its lease.
+    pub lease: Option<WindowLease>,
 }
 
 impl WindowEnv {
@@ -158,6 +175,7 @@ impl WindowEnv {
             store: self.store.clone(),
             metrics,
             options: self.options.clone(),
+            lease: self.lease.clone(),
         })
     }
 }

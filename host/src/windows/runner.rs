@@ -15,6 +15,7 @@ use super::state::{Emission, Progress, StateStore, Update, WindowKey};
 use crate::functions::json_batch;
 use crate::mgmt::metrics::{Metrics, Outcome, WindowEvent};
 use crate::olap::{OlapClient, OlapError};
+use crate::prod::{Lease, LockOptions};
 use crate::records::{DeadLetter, ErrorKind, ModelValidator};
 use crate::reload::ComponentHandle;
 use crate::runtime::types::{GuestError, ScalarType, WindowBounds, WindowedAggregationDef};
@@ -85,6 +86,22 @@ pub struct WindowRunner {
     pub store: Arc<dyn StateStore>,
     pub metrics: Arc<Metrics>,
     pub options: WindowOptions,
+    /// With a lease, the runner runs only while this replica holds it.
+    pub lease: Option<WindowLease>,
+}
+
+/// The lease that makes one replica of several the only runner of an aggregation.
+#[derive(Clone)]
+pub struct WindowLease {
+    pub client: Arc<OlapClient>,
+    /// This replica's name in the lease table.
+    pub replica: String,
+    pub options: LockOptions,
+}
+
+/// The lease name of windowed aggregation `aggregation`.
+pub fn lease_name(aggregation: &str) -> String {
+    group(aggregation)
 }
 
 /// The in-memory copy of the stored state.
@@ -408,12 +425,60 @@ impl Context {
 
 impl WindowRunner {
     /// Consumes until `stop` is cancelled; the batch in flight is finished and stored
-    /// first.
+    /// first. With a lease, waits until this replica holds it, runs while it is held
+    /// (stopping at the next batch boundary once it is lost, without storing that batch)
+    /// and waits for it again.
     pub async fn run(self, stop: CancellationToken) {
+        let Some(lease) = self.lease.clone() else {
+            self.run_held(&stop, &CancellationToken::new()).await;
+            return;
+        };
+        let name = lease_name(&self.def.name);
+        loop {
+            let held = tokio::select! {
+                _ = stop.cancelled() => return,
+                held = Lease::acquire(&lease.client, &name, &lease.replica, &lease.options) => held,
+            };
+            let held = match held {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!(aggregation = %self.def.name, "taking lease `{name}` failed (retrying): {e}");
+                    if self.pause(&stop).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            tracing::info!(aggregation = %self.def.name, replica = %lease.replica, "running windowed aggregation `{}` under lease `{name}`", self.def.name);
+            let lost = held.lost();
+            let run_stop = stop.child_token();
+            let stop_on_loss = {
+                let (lost, run_stop) = (lost.clone(), run_stop.clone());
+                tokio::spawn(async move {
+                    lost.cancelled().await;
+                    run_stop.cancel();
+                })
+            };
+            self.run_held(&run_stop, &lost).await;
+            stop_on_loss.abort();
+            if lost.is_cancelled() {
+                tracing::warn!(aggregation = %self.def.name, "stopped windowed aggregation `{}`: lease `{name}` lost", self.def.name);
+                drop(held);
+                continue;
+            }
+            if let Err(e) = held.release("stopped").await {
+                tracing::warn!(aggregation = %self.def.name, "releasing lease `{name}` failed (it expires by itself): {e}");
+            }
+            return;
+        }
+    }
+
+    /// Consumes until `stop` is cancelled; no state is stored once `fence` is cancelled.
+    async fn run_held(&self, stop: &CancellationToken, fence: &CancellationToken) {
         let name = self.def.name.clone();
         let fingerprint = fingerprint(&self.def);
         let Some(snapshot) = self
-            .retry(&stop, "loading the window state", || {
+            .retry(stop, "loading the window state", || {
                 let name = name.clone();
                 on_store(&self.store, move |store| store.load(&name))
             })
@@ -435,7 +500,7 @@ impl WindowRunner {
                 live.windows.len()
             );
             let reset = self
-                .retry(&stop, "resetting the window state", || {
+                .retry(stop, "resetting the window state", || {
                     let (name, fingerprint) = (name.clone(), fingerprint.clone());
                     on_store(&self.store, move |store| store.reset(&name, &fingerprint))
                 })
@@ -447,7 +512,7 @@ impl WindowRunner {
         }
         // Rows of windows closed before a crash may not be in the table yet.
         let pending: Vec<(WindowKey, Emission)> = snapshot.pending.into_iter().collect();
-        if !self.emit(&pending, &stop).await {
+        if !self.emit(&pending, stop).await {
             return;
         }
 
@@ -456,7 +521,7 @@ impl WindowRunner {
             &self.def.source,
             &group(&name),
             self.options.retry_backoff,
-            &stop,
+            stop,
         )
         .await
         else {
@@ -480,7 +545,7 @@ impl WindowRunner {
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(aggregation = %name, "poll failed: {e}");
-                    if self.pause(&stop).await {
+                    if self.pause(stop).await {
                         break;
                     }
                     continue;
@@ -518,11 +583,11 @@ impl WindowRunner {
             };
             live = returned;
             step.update.progress = live.progress.clone();
-            if !self.store_step(&step, &fingerprint, &stop).await {
+            if !self.store_step(&step, &fingerprint, stop, fence).await {
                 return;
             }
             let emissions = std::mem::take(&mut step.update.emissions);
-            if !self.emit(&emissions, &stop).await {
+            if !self.emit(&emissions, stop).await {
                 return;
             }
             // The group's offsets only skip reading again what the stored offsets already
@@ -567,7 +632,13 @@ impl WindowRunner {
 
     /// Writes the dead letters, then the state, the closed windows' rows and the progress
     /// in one atomic write; false when stopped meanwhile.
-    async fn store_step(&self, step: &Step, fingerprint: &str, stop: &CancellationToken) -> bool {
+    async fn store_step(
+        &self,
+        step: &Step,
+        fingerprint: &str,
+        stop: &CancellationToken,
+        fence: &CancellationToken,
+    ) -> bool {
         if !step.dead_letters.is_empty() {
             match &self.def.dead_letter {
                 Some(stream) => {
@@ -590,6 +661,9 @@ impl WindowRunner {
                     step.dead_letters.len()
                 ),
             }
+        }
+        if fence.is_cancelled() {
+            return false;
         }
         self.retry(stop, "storing the window state", || {
             let (name, fingerprint) = (self.def.name.clone(), fingerprint.to_string());

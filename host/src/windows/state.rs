@@ -73,6 +73,46 @@ pub struct Snapshot {
     pub pending: BTreeMap<WindowKey, Emission>,
 }
 
+impl Snapshot {
+    /// Applies `update` recorded under `fingerprint`, as [`StateStore::commit`] does.
+    pub fn apply(&mut self, fingerprint: &str, update: &Update) {
+        for (window, partition, state) in &update.states {
+            self.windows
+                .entry(*window)
+                .or_default()
+                .insert(*partition, state.clone());
+        }
+        for (window, partitions) in &update.closed {
+            if let Some(states) = self.windows.get_mut(window) {
+                for partition in partitions {
+                    states.remove(partition);
+                }
+                if states.is_empty() {
+                    self.windows.remove(window);
+                }
+            }
+        }
+        for (window, emission) in &update.emissions {
+            self.pending.insert(*window, emission.clone());
+        }
+        self.fingerprint = Some(fingerprint.to_string());
+        self.progress = update.progress.clone();
+    }
+
+    /// Forgets the pending rows of `windows`, as [`StateStore::emitted`] does.
+    pub fn emitted(&mut self, windows: &[WindowKey]) {
+        for window in windows {
+            self.pending.remove(window);
+        }
+    }
+
+    /// Drops the open windows' state under `fingerprint`, as [`StateStore::reset`] does.
+    pub fn reset(&mut self, fingerprint: &str) {
+        self.windows.clear();
+        self.fingerprint = Some(fingerprint.to_string());
+    }
+}
+
 /// The changes of one batch.
 #[derive(Debug, Clone, Default)]
 pub struct Update {
@@ -317,24 +357,78 @@ impl StateStore for FjallStateStore {
     }
 }
 
+/// Checks the contract every [`StateStore`] backend keeps, panicking on a violation:
+/// commits of one aggregation do not touch another's, a store opened again over the same
+/// data (`open` is called twice; the first store is dropped before) sees every commit,
+/// closed windows' rows stay pending until `emitted`, and `reset` drops windows but keeps
+/// offsets. For the backends' tests.
+#[doc(hidden)]
+pub fn check_store_contract<S: StateStore>(open: impl Fn() -> S) {
+    let window = |start: i64| WindowKey {
+        start_ms: start,
+        end_ms: start + 60_000,
+    };
+    let progress = |watermark: i64, offsets: &[(u32, u64)]| Progress {
+        max_event_ms: Some(watermark),
+        watermark: Some(watermark),
+        offsets: offsets.iter().copied().collect(),
+    };
+    let emission = Emission {
+        rows: b"{\"n\":2}".to_vec(),
+        count: 1,
+    };
+    let store = open();
+    assert_eq!(store.load("agg").expect("load"), Snapshot::default());
+    let first = Update {
+        progress: progress(0, &[(0, 5), (1, 7)]),
+        states: vec![
+            (window(-60_000), 0, b"a".to_vec()),
+            (window(-60_000), 1, vec![0xff, 0, 0x80]),
+            (window(0), 1, b"c".to_vec()),
+        ],
+        ..Update::default()
+    };
+    store.commit("agg", "v1", &first).expect("commit");
+    store
+        .commit("other", "v1", &Update::default())
+        .expect("commit");
+    let second = Update {
+        progress: progress(60_000, &[(0, 9), (1, 7)]),
+        states: vec![(window(0), 0, b"d".to_vec())],
+        closed: vec![(window(-60_000), vec![0, 1])],
+        emissions: vec![(window(-60_000), emission.clone())],
+    };
+    store.commit("agg", "v1", &second).expect("commit");
+    drop(store);
+
+    let store = open();
+    let snapshot = store.load("agg").expect("load");
+    assert_eq!(snapshot.fingerprint.as_deref(), Some("v1"));
+    assert_eq!(snapshot.progress, progress(60_000, &[(0, 9), (1, 7)]));
+    assert_eq!(
+        snapshot.windows,
+        BTreeMap::from([(
+            window(0),
+            BTreeMap::from([(0, b"d".to_vec()), (1, b"c".to_vec())])
+        )])
+    );
+    assert_eq!(snapshot.pending[&window(-60_000)], emission);
+
+    store.emitted("agg", &[window(-60_000)]).expect("emitted");
+    store.reset("agg", "v2").expect("reset");
+    let snapshot = store.load("agg").expect("load");
+    assert_eq!(snapshot.fingerprint.as_deref(), Some("v2"));
+    assert!(snapshot.windows.is_empty() && snapshot.pending.is_empty());
+    assert_eq!(snapshot.progress.offsets[&0], 9);
+    assert_eq!(
+        store.load("other").expect("load").fingerprint.as_deref(),
+        Some("v1")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn window(start: i64) -> WindowKey {
-        WindowKey {
-            start_ms: start,
-            end_ms: start + 60_000,
-        }
-    }
-
-    fn progress(watermark: i64, offsets: &[(u32, u64)]) -> Progress {
-        Progress {
-            max_event_ms: Some(watermark),
-            watermark: Some(watermark),
-            offsets: offsets.iter().copied().collect(),
-        }
-    }
 
     #[test]
     fn keys_sort_like_the_times_they_hold() {
@@ -346,56 +440,8 @@ mod tests {
     }
 
     #[test]
-    fn commits_survive_a_reopen_and_closed_windows_move_to_pending() {
+    fn the_embedded_store_keeps_the_contract() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let store = FjallStateStore::open(dir.path()).unwrap();
-            assert_eq!(store.load("agg").unwrap(), Snapshot::default());
-            let update = Update {
-                progress: progress(0, &[(0, 5), (1, 7)]),
-                states: vec![
-                    (window(-60_000), 0, b"a".to_vec()),
-                    (window(-60_000), 1, b"b".to_vec()),
-                    (window(0), 1, b"c".to_vec()),
-                ],
-                ..Update::default()
-            };
-            store.commit("agg", "v1", &update).unwrap();
-            store.commit("other", "v1", &Update::default()).unwrap();
-            let update = Update {
-                progress: progress(60_000, &[(0, 9), (1, 7)]),
-                states: vec![(window(0), 0, b"d".to_vec())],
-                closed: vec![(window(-60_000), vec![0, 1])],
-                emissions: vec![(
-                    window(-60_000),
-                    Emission {
-                        rows: b"{\"n\":2}".to_vec(),
-                        count: 1,
-                    },
-                )],
-            };
-            store.commit("agg", "v1", &update).unwrap();
-        }
-        let store = FjallStateStore::open(dir.path()).unwrap();
-        let snapshot = store.load("agg").unwrap();
-        assert_eq!(snapshot.fingerprint.as_deref(), Some("v1"));
-        assert_eq!(snapshot.progress, progress(60_000, &[(0, 9), (1, 7)]));
-        assert_eq!(snapshot.windows.len(), 1);
-        assert_eq!(
-            snapshot.windows[&window(0)],
-            BTreeMap::from([(0, b"d".to_vec()), (1, b"c".to_vec())])
-        );
-        assert_eq!(snapshot.pending[&window(-60_000)].count, 1);
-
-        store.emitted("agg", &[window(-60_000)]).unwrap();
-        store.reset("agg", "v2").unwrap();
-        let snapshot = store.load("agg").unwrap();
-        assert_eq!(snapshot.fingerprint.as_deref(), Some("v2"));
-        assert!(snapshot.windows.is_empty() && snapshot.pending.is_empty());
-        assert_eq!(snapshot.progress.offsets[&0], 9);
-        assert_eq!(
-            store.load("other").unwrap().fingerprint.as_deref(),
-            Some("v1")
-        );
+        check_store_contract(|| FjallStateStore::open(dir.path()).unwrap());
     }
 }
