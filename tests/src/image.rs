@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{copy_app, moose_bin, point_at_sdks, repo_root};
+use crate::{copy_of_app, moose_bin, repo_root};
 
 /// One `moose build --docker` run.
 #[derive(Debug, Clone)]
@@ -38,10 +38,7 @@ pub struct ImageInfo {
 /// runs), so no other copy of the app rebuilds them between two image builds. Panics
 /// when the build fails.
 pub fn build_image(app: &str, extra: &[&str]) -> ImageInfo {
-    let source = repo_root().join(app);
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_app(&source, dir.path());
-    point_at_sdks(dir.path());
+    let dir = copy_of_app(app);
     let target = repo_root()
         .join("target/image-apps")
         .join(app.replace('/', "-"));

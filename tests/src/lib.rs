@@ -134,9 +134,7 @@ impl DevHost {
     /// Like [`DevHost::start`], with `extra` appended to the copy's moose.config.toml.
     pub fn start_with(app: &str, extra: &str) -> DevHost {
         let source = repo_root().join(app);
-        let dir = tempfile::tempdir().expect("temp dir");
-        copy_app(&source, dir.path());
-        point_at_sdks(dir.path());
+        let dir = copy_of_app(app);
         let config = dir.path().join("moose.config.toml");
         let mut text = std::fs::read_to_string(&config).expect("config");
         text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
@@ -392,6 +390,16 @@ fn spawn(
     }
     let urls = [api, management, clickhouse].map(|url| url.expect("the host printed its URLs"));
     (child, rx, urls)
+}
+
+/// A temporary copy of the app at `app` (relative to the repository root) that builds on
+/// its own: sources plus component builds and compile cache, pointed at the repository's
+/// guest SDKs.
+pub fn copy_of_app(app: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_app(&repo_root().join(app), dir.path());
+    point_at_sdks(dir.path());
+    dir
 }
 
 /// Makes a copied example app find the guest SDKs it names by relative path: the Rust

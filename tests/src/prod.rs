@@ -261,6 +261,8 @@ pub struct Replica {
     pub management: String,
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// Collects stdout into `lines` until the process closes it.
+    reader: Option<std::thread::JoinHandle<()>>,
     started: Instant,
     _state: Option<tempfile::TempDir>,
 }
@@ -306,7 +308,7 @@ impl Replica {
         let stdout = child.stdout.take().expect("stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
@@ -320,6 +322,7 @@ impl Replica {
             management: format!("http://127.0.0.1:{management_port}"),
             child,
             lines,
+            reader: Some(reader),
             started,
             _state: state,
         }
@@ -353,9 +356,13 @@ impl Replica {
         }
     }
 
-    /// Waits for the process to exit by itself.
+    /// Waits for the process to exit by itself, and for its last log lines.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        self.child.wait().expect("wait")
+        let status = self.child.wait().expect("wait");
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the log reader");
+        }
+        status
     }
 
     /// Kills the process at once (SIGKILL).

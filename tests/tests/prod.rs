@@ -1,8 +1,8 @@
 //! `moose prod` from a built artifact of the quickstart, against an external ClickHouse
 //! (chDB's HTTP server, outliving the replicas) and a Kafka-compatible broker (tansu):
 //! two replicas started from the unpacked production image migrate once and lose nothing
-//! acknowledged when one is killed; a drifted
-//! database is refused; SIGTERM drains and commits; the migration lock admits one holder
+//! acknowledged when one is killed; a drifted database and an unreviewed destructive
+//! change are refused, and the reviewed plan of that change applies; SIGTERM drains and commits; the migration lock admits one holder
 //! at a time; a lease holder cut off from ClickHouse knows it lost the lease before
 //! another takes it; the ClickHouse window state store reopens at its latest snapshot;
 //! windowed aggregations (`tests/guests/windowed-rs`) move to the other replica when the
@@ -22,12 +22,12 @@ use moose_host::stream::kafka::{KafkaConfig, KafkaStreams};
 use moose_host::stream::Streams;
 use moose_host::windows::state::{check_store_contract, Progress, Update};
 use moose_host::windows::{clickhouse::CLEANUP_EVERY, ClickHouseStateStore, StateStore};
-use moose_tests::moose_bin;
-use moose_tests::prod::{Artifact, Image, Infrastructure, Replica, ReplicaStack};
+use moose_tests::prod::{save_plan, Artifact, Image, Infrastructure, Replica, ReplicaStack};
 use moose_tests::windows::{
     self as windows, assert_matches_recomputation, count, ingest_caught_up, iso, post,
     wait_caught_up, AGGREGATIONS, BASE_MS, CHUNK, LATENESS_MS, ORDERS, SPACING_MS,
 };
+use moose_tests::{copy_of_app, moose_bin};
 use serde_json::{json, Value};
 
 /// Records per ingest request.
@@ -319,6 +319,114 @@ fn refuses_to_start_without_external_infrastructure_or_when_the_database_drifted
         "SELECT note FROM {LEASE_TABLE} WHERE lease = 'migration' AND event = 'release' AND startsWith(note, 'refused')"
     ));
     assert_eq!(refused.len(), 1, "the refusal is recorded: {refused:?}");
+}
+
+/// The quickstart edited with destructive changes: `Order.ts` renamed to `placed_at` and
+/// `OrderEnriched.amount_cents` narrowed to Int32.
+fn destructively_edited_quickstart() -> tempfile::TempDir {
+    let dir = copy_of_app("examples/quickstart");
+    let source = dir.path().join("src/lib.rs");
+    let text = std::fs::read_to_string(&source).expect("source");
+    let edited = [
+        (
+            "pub amount: f64,\n    pub ts: DateTime,\n}",
+            "pub amount: f64,\n    pub placed_at: DateTime,\n}",
+        ),
+        ("order.ts", "order.placed_at"),
+        ("pub amount_cents: i64,", "pub amount_cents: i32,"),
+        (".round() as i64", ".round() as i32"),
+    ]
+    .iter()
+    .fold(text, |text, (from, to)| {
+        assert!(text.contains(from), "{from:?} is not in the quickstart");
+        text.replace(from, to)
+    });
+    std::fs::write(&source, edited).expect("source");
+    dir
+}
+
+/// Production applies destructive changes only through a plan reviewed against the live
+/// database: an artifact of the edited quickstart whose plan was made before v1 was applied
+/// is refused, naming each destructive change, and changes nothing; once its plan is made
+/// again against the database (`moose plan --save`), the same artifact applies it.
+#[test]
+fn an_unreviewed_destructive_change_is_refused_and_the_reviewed_plan_applies() {
+    let infra = Infrastructure::start();
+    let env = infra.env();
+    let app = destructively_edited_quickstart();
+    let app = app.path().to_str().expect("UTF-8 path");
+    // Planned against the database while it was still empty: not reviewed against v1.
+    let edited = Artifact::of(&infra, app);
+    let v1 = Artifact::quickstart(&infra);
+    let mut first = Replica::spawn("v1", v1.root(), &env);
+    first.wait_ready();
+    assert!(first.terminate().success());
+    let columns = |table: &str| {
+        infra
+            .query(&format!(
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase() \
+                 AND table = '{table}' ORDER BY position"
+            ))
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c["name"].as_str().expect("name"),
+                    c["type"].as_str().expect("type")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let order_v1 = columns("Order");
+    assert!(order_v1.contains("ts DateTime"), "{order_v1}");
+
+    let mut unreviewed = Replica::spawn("unreviewed", edited.root(), &env);
+    assert!(
+        !unreviewed.wait_exit().success(),
+        "the unreviewed plan is refused"
+    );
+    let error = unreviewed
+        .logs()
+        .iter()
+        .filter(|l| l["level"] == "ERROR")
+        .filter_map(|l| l["message"].as_str().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        error.contains("the database drifted from the reviewed plan"),
+        "{error}"
+    );
+    for change in [
+        "~ table Order: add column `placed_at` DateTime",
+        "~ table Order: drop column `ts` DateTime (possible rename to `placed_at`) [DESTRUCTIVE]",
+        "~ table OrderEnriched: change type of `amount_cents` Int64 -> Int32 [DESTRUCTIVE]",
+    ] {
+        assert!(error.contains(change), "{change:?} is not in:\n{error}");
+    }
+    assert_eq!(columns("Order"), order_v1, "nothing was applied");
+
+    save_plan(&infra, app, &edited.root().join("plan.json"));
+    let mut reviewed = Replica::spawn("reviewed", edited.root(), &env);
+    reviewed.wait_ready();
+    assert!(
+        reviewed
+            .messages()
+            .iter()
+            .any(|m| m.contains("applied the plan as v2")),
+        "{:?}",
+        reviewed.messages()
+    );
+    assert_eq!(
+        columns("Order"),
+        "id String, customer String, amount Float64, placed_at DateTime"
+    );
+    assert!(
+        columns("OrderEnriched").contains("amount_cents Int32"),
+        "{}",
+        columns("OrderEnriched")
+    );
+    assert!(reviewed.terminate().success());
 }
 
 #[test]
