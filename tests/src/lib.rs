@@ -406,16 +406,26 @@ pub fn copy_of_app(app: &str) -> tempfile::TempDir {
 /// SDK's path in Cargo.toml becomes absolute, and the JS SDK is linked into `node_modules`
 /// as `npm install` would (so `package.json` stays unchanged and the build stays fresh),
 /// for the app's root and each directory beside it.
+///
+/// A Rust copy also gets a version of its own: copies build in their original's target
+/// directory, and cargo identifies a package of a workspace by name, version and path
+/// relative to the workspace root, so copies of one version would share (and overwrite)
+/// each other's fingerprints, and a copy could be found fresh after another was edited.
 fn point_at_sdks(dir: &Path) {
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let manifest = dir.join("Cargo.toml");
     if let Ok(text) = std::fs::read_to_string(&manifest) {
         let sdk = repo_root().join("guest-sdk-rust").display().to_string();
         // Examples sit two levels below the root, test guests three.
-        let text = ["../../guest-sdk-rust", "../../../guest-sdk-rust"]
+        let mut text = ["../../guest-sdk-rust", "../../../guest-sdk-rust"]
             .iter()
             .fold(text, |text, relative| {
                 text.replace(&format!("path = {relative:?}"), &format!("path = {sdk:?}"))
             });
+        let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let version = text.find("\nversion = \"").expect("[package] version") + 12;
+        let end = version + text[version..].find('"').expect("version string");
+        text.insert_str(end, &format!("-copy.{}.{copy}", std::process::id()));
         std::fs::write(&manifest, text).expect("Cargo.toml");
     }
     let subdirs = std::fs::read_dir(dir)

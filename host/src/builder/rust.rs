@@ -1,8 +1,10 @@
 //! Rust components: `cargo build --release --target wasm32-wasip2`.
 //!
 //! The built `.wasm` is copied to `<component>/.moose/build/` while a lock on the cargo
-//! target directory is held, so two builds sharing one `CARGO_TARGET_DIR` (two copies of
-//! an app, or two `moose` processes) never pick up each other's artifact.
+//! target directory is held, and that copy is what a later build reuses when cargo finds
+//! the crate fresh. So builds sharing one `CARGO_TARGET_DIR` (two copies of an app, or
+//! two `moose` processes) never pick up each other's artifact: cargo names a `cdylib`'s
+//! output after the crate alone, so the shared `.wasm` is whichever copy compiled last.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         .spawn()
         .map_err(spawn_error)?;
 
-    let mut artifact: Option<(String, PathBuf)> = None;
+    let mut artifact: Option<(String, PathBuf, bool)> = None;
     if let Some(stdout) = child.stdout.take() {
         for message in Message::parse_stream(BufReader::new(stdout)) {
             let Ok(Message::CompilerArtifact(built)) = message else {
@@ -50,7 +52,11 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
                 .iter()
                 .find(|f| f.extension() == Some("wasm"))
             {
-                artifact = Some((built.target.name.clone(), wasm.clone().into_std_path_buf()));
+                artifact = Some((
+                    built.target.name.clone(),
+                    wasm.clone().into_std_path_buf(),
+                    built.fresh,
+                ));
             }
         }
     }
@@ -61,12 +67,17 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
             dir: dir.to_path_buf(),
         });
     }
-    let (name, wasm) = artifact.ok_or_else(|| BuildError::NoArtifact {
+    let (name, wasm, fresh) = artifact.ok_or_else(|| BuildError::NoArtifact {
         language: Language::Rust,
         dir: dir.to_path_buf(),
         reason: "the crate needs `crate-type = [\"cdylib\"]` in its [lib] section".into(),
     })?;
-    let wasm = copy_out(dir, &name, &wasm)?;
+    let kept = kept_copy(dir, &name);
+    let wasm = if fresh && kept.is_file() {
+        kept
+    } else {
+        copy_out(dir, &name, &wasm)?
+    };
     Ok(BuiltComponent {
         name,
         language: Language::Rust,
@@ -97,11 +108,18 @@ fn lock_target_dir(dir: &Path) -> Result<std::fs::File, BuildError> {
     Ok(file)
 }
 
-/// Copies the built `wasm` to `<dir>/.moose/build/<name>.wasm` (by rename, so a reader never
-/// sees a partial file) and returns the copy's path.
+/// `<dir>/.moose/build/<name>.wasm`: the component's own copy of its last build.
+fn kept_copy(dir: &Path, name: &str) -> PathBuf {
+    dir.join(".moose")
+        .join("build")
+        .join(format!("{name}.wasm"))
+}
+
+/// Copies the built `wasm` to [`kept_copy`] (by rename, so a reader never sees a partial
+/// file) and returns the copy's path.
 fn copy_out(dir: &Path, name: &str, wasm: &Path) -> Result<PathBuf, BuildError> {
+    let copy = kept_copy(dir, name);
     let out = dir.join(".moose").join("build");
-    let copy = out.join(format!("{name}.wasm"));
     let partial = out.join(format!("{name}.wasm.partial"));
     let write_error = |path: &Path| {
         let path = path.to_path_buf();
