@@ -5,6 +5,8 @@
 //! the crate fresh. So builds sharing one `CARGO_TARGET_DIR` (two copies of an app, or
 //! two `moose` processes) never pick up each other's artifact: cargo names a `cdylib`'s
 //! output after the crate alone, so the shared `.wasm` is whichever copy compiled last.
+//! (A `cargo build` run by hand for this target, outside `moose`, is therefore not picked
+//! up until the sources change again.)
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
