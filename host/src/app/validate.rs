@@ -333,14 +333,7 @@ impl<'a> Checker<'a> {
             if aggregation.select.trim().is_empty() {
                 self.problem(&subject, "has an empty select");
             }
-            let target = format!("{subject}, target table `{}`", aggregation.target.name);
-            self.table(&target, &aggregation.target);
-            if aggregation.target.source_stream.is_some() {
-                self.problem(
-                    &target,
-                    "is written by the aggregation and cannot also have a source stream",
-                );
-            }
+            self.aggregation_target(&subject, &aggregation.target);
         }
         let aggregation_sources: Vec<(String, Vec<String>)> = self
             .app
@@ -554,14 +547,19 @@ impl<'a> Checker<'a> {
                     ),
                 );
             }
-            let target = format!("{subject}, target table `{}`", aggregation.target.name);
-            self.table(&target, &aggregation.target);
-            if aggregation.target.source_stream.is_some() {
-                self.problem(
-                    &target,
-                    "is written by the aggregation and cannot also have a source stream",
-                );
-            }
+            self.aggregation_target(&subject, &aggregation.target);
+        }
+    }
+
+    /// The target table of an aggregation, which only the aggregation writes.
+    fn aggregation_target(&mut self, subject: &str, target: &'a TableDef) {
+        let subject = format!("{subject}, target table `{}`", target.name);
+        self.table(&subject, target);
+        if target.source_stream.is_some() {
+            self.problem(
+                &subject,
+                "is written by the aggregation and cannot also have a source stream",
+            );
         }
     }
 
