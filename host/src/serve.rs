@@ -190,37 +190,46 @@ pub async fn start_with(
     let metrics = Arc::new(Metrics::new());
     let stop = CancellationToken::new();
     let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone());
-    // `moose dev` keeps window state in an embedded store of its own. `moose prod` does
-    // not run windowed aggregations yet: the ClickHouse state store and the
-    // per-aggregation leases (`crate::windows`, "Backends") lost records in some windows
-    // when a lease holder was killed, so they are not switched on.
-    if let Launch::Sources = launch {
-        let window_store = crate::windows::FjallStateStore::open(&state_dir.join("windows"))
-            .map_err(|e| anyhow!("opening the window state store: {e}"))?;
-        workers = workers.with_windows(crate::windows::WindowEnv {
-            store: Arc::new(window_store),
-            olap: olap.clone(),
-            options: crate::windows::WindowOptions {
-                idle_flush: config
-                    .streaming
-                    .window_idle_flush_seconds
-                    .map(Duration::from_secs),
-                ..Default::default()
-            },
-            lease: None,
-        });
-    } else if !app.def.windowed_aggregations.is_empty() {
-        let names: Vec<&str> = app
-            .def
-            .windowed_aggregations
-            .iter()
-            .map(|w| w.name.as_str())
-            .collect();
-        progress(&format!(
-            "warning: windowed aggregations do not run under `moose prod` yet: {}",
-            names.join(", ")
-        ));
-    }
+    // `moose dev` keeps window state in an embedded store of its own; replicas of
+    // `moose prod` share it in ClickHouse and run each aggregation under a lease (see
+    // `crate::windows`, "Backends").
+    let (window_store, lease): (Arc<dyn crate::windows::StateStore>, _) = match &launch {
+        Launch::Sources => (
+            Arc::new(
+                crate::windows::FjallStateStore::open(&state_dir.join("windows"))
+                    .map_err(|e| anyhow!("opening the window state store: {e}"))?,
+            ),
+            None,
+        ),
+        Launch::Artifact { replica, lock, .. } => (
+            Arc::new(
+                crate::windows::ClickHouseStateStore::open(&olap)
+                    .await
+                    .map_err(|e| anyhow!("opening the window state store: {e}"))?,
+            ),
+            Some(crate::windows::WindowLease {
+                client: olap.clone(),
+                replica: replica.to_string(),
+                options: crate::prod::LockOptions {
+                    lease: Duration::from_secs(config.streaming.lease_seconds.max(1)),
+                    ..lock.clone()
+                },
+            }),
+        ),
+    };
+    workers = workers.with_windows(crate::windows::WindowEnv {
+        store: window_store,
+        olap: olap.clone(),
+        options: crate::windows::WindowOptions {
+            idle_flush: config
+                .streaming
+                .window_idle_flush_seconds
+                .map(Duration::from_secs),
+            partition_idle: Duration::from_secs(config.streaming.window_partition_idle_seconds),
+            ..Default::default()
+        },
+        lease,
+    });
     workers.update(&app, &infra, &components).await?;
 
     let api_state = Arc::new(ApiState {

@@ -74,6 +74,11 @@ pub fn order(i: usize) -> Value {
     })
 }
 
+/// Event time of the last main order.
+pub fn last_order_ms() -> i64 {
+    BASE_MS + (ORDERS as i64 - 1) * SPACING_MS
+}
+
 /// Posts `records` to `POST /ingest/Order` in one request; all must be accepted.
 pub fn post(host: &impl Stack, records: &[Value]) {
     let body: Vec<String> = records.iter().map(Value::to_string).collect();
@@ -121,6 +126,42 @@ pub fn ingest_caught_up(host: &impl Stack, range: std::ops::Range<usize>) {
         post(host, &records);
         wait_caught_up(host);
     }
+}
+
+/// Posts one order an hour after `last_ms` and waits until every aggregation has written
+/// the windows of the orders up to `last_ms`: the watermark follows the slowest partition,
+/// so they close once the other partitions, caught up, have been idle for
+/// `window_partition_idle_seconds`. Returns the watermark the windows closed at.
+pub fn flush(host: &impl Stack, last_ms: i64) -> i64 {
+    let flush_ms = last_ms + 3_600_000;
+    post(
+        host,
+        &[json!({"id": "flush", "customer": "acme", "amount": 1.0, "ts": iso(flush_ms)})],
+    );
+    wait_caught_up(host);
+    let deadline = Instant::now() + WAIT;
+    for (name, size, hop) in AGGREGATIONS {
+        let last_end = last_ms.div_euclid(hop) * hop + size;
+        loop {
+            let written = host
+                .query(&format!(
+                    "SELECT toString(toUnixTimestamp64Milli(max(window_end))) AS end FROM {name}"
+                ))
+                .first()
+                .and_then(|row| row["end"].as_str()?.parse::<i64>().ok())
+                .unwrap_or(0);
+            if written >= last_end {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the window ending at {} was not written within {WAIT:?}",
+                iso(last_end)
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    flush_ms - LATENESS_MS
 }
 
 /// The `n` column of the first row of `sql`'s result (0 without rows).
@@ -240,7 +281,7 @@ pub fn check_windowed_orders(app_dir: &Path) {
     );
 
     // Late orders (all their windows closed) and orders within the allowed lateness.
-    let last_ms = BASE_MS + (ORDERS as i64 - 1) * SPACING_MS;
+    let last_ms = last_order_ms();
     let late: Vec<Value> = (0..6)
         .map(|k| {
             json!({"id": format!("late{k}"), "customer": CUSTOMERS[k % 5], "amount": 1.0,
@@ -262,14 +303,7 @@ pub fn check_windowed_orders(app_dir: &Path) {
             "{name}: late records counted"
         );
     }
-    // One order an hour later closes every window of the run.
-    let flush_ms = last_ms + 3_600_000;
-    post(
-        &host,
-        &[json!({"id": "flush", "customer": "acme", "amount": 1.0, "ts": iso(flush_ms)})],
-    );
-    wait_caught_up(&host);
-    let watermark = flush_ms - LATENESS_MS;
+    let watermark = flush(&host, last_ms);
 
     let late_ids: BTreeSet<String> = late
         .iter()

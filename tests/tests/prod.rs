@@ -2,11 +2,12 @@
 //! (chDB's HTTP server, outliving the replicas) and a Kafka-compatible broker (tansu):
 //! two replicas started from the unpacked production image migrate once and lose nothing
 //! acknowledged when one is killed; a drifted database and an unreviewed destructive
-//! change are refused, and the reviewed plan of that change applies; SIGTERM drains and
-//! commits; the migration lock admits one holder at a time; a lease holder cut off from
-//! ClickHouse knows it lost the lease before another takes it; the ClickHouse window
-//! state store reopens at its latest snapshot; cold start to ready is measured from
-//! precompiled and raw components.
+//! change are refused, and the reviewed plan of that change applies; SIGTERM drains and commits; the migration lock admits one holder
+//! at a time; a lease holder cut off from ClickHouse knows it lost the lease before
+//! another takes it; the ClickHouse window state store reopens at its latest snapshot;
+//! windowed aggregations (`tests/guests/windowed-rs`) move to the other replica when the
+//! holder of their lease is killed and still match a recomputation; cold start to ready
+//! is measured from precompiled and raw components.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,7 +22,11 @@ use moose_host::stream::kafka::{KafkaConfig, KafkaStreams};
 use moose_host::stream::Streams;
 use moose_host::windows::state::{check_store_contract, Progress, Update};
 use moose_host::windows::{clickhouse::CLEANUP_EVERY, ClickHouseStateStore, StateStore};
-use moose_tests::prod::{save_plan, Artifact, Image, Infrastructure, Replica};
+use moose_tests::prod::{save_plan, Artifact, Image, Infrastructure, Replica, ReplicaStack};
+use moose_tests::windows::{
+    self as windows, assert_matches_recomputation, count, ingest_caught_up, post, wait_caught_up,
+    AGGREGATIONS, CHUNK, ORDERS,
+};
 use moose_tests::{copy_of_app, moose_bin};
 use serde_json::{json, Value};
 
@@ -621,6 +626,96 @@ fn cold_start_to_ready_from_precompiled_and_from_raw_components() {
     }
 }
 
+/// The live holder (host name, without the process id) of lease `name`, if any.
+fn lease_holder(infra: &Infrastructure, name: &str) -> Option<String> {
+    infra
+        .query(&format!(
+            "SELECT any(replica) AS replica FROM {LEASE_TABLE} WHERE lease = '{name}' GROUP BY claim \
+             HAVING countIf(event = 'claim') > 0 AND countIf(event IN ('withdraw', 'release')) = 0 \
+             AND max(expires_at) > now64(6) ORDER BY min(at) LIMIT 1"
+        ))
+        .first()
+        .and_then(|row| row["replica"].as_str())
+        .map(|replica| replica.rsplit_once('-').map_or(replica, |(host, _)| host).to_string())
+}
+
+/// Two replicas run the windowed-orders app of `tests/guests/windowed-rs` from its
+/// artifact, with 6 s leases: each aggregation runs on the replica holding its lease and
+/// reads every partition. Orders go in through both replicas; the holder of
+/// `customer_totals_1m` is killed (SIGKILL) right after a batch was acknowledged, the
+/// orders go on through the other, which takes the lease over; every closed window's
+/// rows then equal a recomputation over the raw orders, each window stored once.
+#[test]
+fn windowed_aggregations_move_to_the_other_replica_when_their_holder_is_killed() {
+    let infra = Infrastructure::start();
+    let artifact = Artifact::of(&infra, "tests/guests/windowed-rs");
+    let mut env = infra.env();
+    env.push(("MOOSE_LEASE_SECONDS".to_string(), "6".to_string()));
+    let mut a = Replica::spawn("replica-a", artifact.root(), &env);
+    let mut b = Replica::spawn("replica-b", artifact.root(), &env);
+    a.wait_ready();
+    b.wait_ready();
+    let lease = "window:customer_totals_1m";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first_holder = loop {
+        if let Some(holder) = lease_holder(&infra, lease) {
+            break holder;
+        }
+        assert!(Instant::now() < deadline, "nobody took lease {lease}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (mut holder, survivor) = if first_holder == a.name {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(holder.name, first_holder);
+
+    for (k, start) in (0..2000).step_by(CHUNK).enumerate() {
+        let via = if k % 2 == 0 { &holder } else { &survivor };
+        let stack = ReplicaStack {
+            replica: via,
+            infra: &infra,
+        };
+        post(
+            &stack,
+            &(start..start + CHUNK)
+                .map(windows::order)
+                .collect::<Vec<_>>(),
+        );
+        wait_caught_up(&stack);
+    }
+    let on_survivor = ReplicaStack {
+        replica: &survivor,
+        infra: &infra,
+    };
+    assert!(
+        count(&on_survivor, "SELECT count() AS n FROM customer_totals_1m") > 0,
+        "closed windows were emitted before the kill"
+    );
+    post(
+        &ReplicaStack {
+            replica: &holder,
+            infra: &infra,
+        },
+        &(2000..2000 + CHUNK).map(windows::order).collect::<Vec<_>>(),
+    );
+    holder.kill();
+
+    ingest_caught_up(&on_survivor, 2000 + CHUNK..ORDERS);
+    let watermark = windows::flush(&on_survivor, windows::last_order_ms());
+    assert_eq!(
+        lease_holder(&infra, lease).as_deref(),
+        Some(survivor.name.as_str()),
+        "the survivor took the lease over"
+    );
+    for (name, size, hop) in AGGREGATIONS {
+        assert_matches_recomputation(&on_survivor, name, size, hop, watermark);
+    }
+    let mut survivor = survivor;
+    assert!(survivor.terminate().success());
+}
+
 fn engine_client(url: &str) -> OlapClient {
     OlapClient::new(OlapConfig::embedded(&ClickHouseSection::default(), url)).expect("client")
 }
@@ -645,6 +740,7 @@ fn the_clickhouse_window_state_store_reopens_at_the_latest_snapshot() {
         max_event_ms: Some(watermark),
         watermark: Some(watermark),
         offsets: offsets.iter().copied().collect(),
+        partition_event_ms: offsets.iter().map(|(p, _)| (*p, watermark)).collect(),
     };
     let rows = |aggregation: &str| {
         moose_tests::clickhouse_rows(

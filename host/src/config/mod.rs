@@ -149,6 +149,9 @@ pub struct StreamingSection {
     /// After this many seconds without records, a windowed aggregation's watermark
     /// advances by the idle time, closing windows of a quiet stream; absent: off.
     pub window_idle_flush_seconds: Option<u64>,
+    /// A partition of a windowed aggregation's source without records for this many
+    /// seconds, with nothing left to read, no longer holds the watermark back.
+    pub window_partition_idle_seconds: u64,
     /// Length of the leases under which `moose prod` runs each windowed aggregation on
     /// one replica: a dead holder's aggregation moves on after at most this long.
     pub lease_seconds: u64,
@@ -164,6 +167,7 @@ impl Default for StreamingSection {
             compression: crate::stream::kafka::Compression::default(),
             librdkafka: Default::default(),
             window_idle_flush_seconds: None,
+            window_partition_idle_seconds: 5,
             lease_seconds: 60,
         }
     }

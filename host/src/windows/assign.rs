@@ -5,9 +5,13 @@
 //! `s <= t < s + size`: exactly one for a tumbling window (`hop == size`), `size / hop`
 //! for a hopping one. Times before 1970 work the same way (floor division).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
+use super::state::Progress;
 use crate::runtime::types::{ScalarType, WindowBounds, WindowSpec};
 
 /// A window definition in milliseconds.
@@ -62,6 +66,52 @@ pub fn idle_watermark(tiling: &Tiling, max_event_ms: i64, idle_ms: i64) -> i64 {
     tiling.watermark(max_event_ms.saturating_add(idle_ms))
 }
 
+/// What the watermark of a batch may pass, besides the event times: which partitions
+/// delivered nothing for a while, and where each partition of the source ends.
+#[derive(Debug, Clone, Default)]
+pub struct Holds {
+    /// Partitions without records for the idle time.
+    pub quiet: BTreeSet<u32>,
+    /// Each partition's unread offsets as the consumer group sees them (from its
+    /// committed offset, or the first kept one, to the end), read recently; `None` when
+    /// unknown.
+    pub unread: Option<BTreeMap<u32, Range<u64>>>,
+}
+
+/// The event time the watermark follows, given `progress` (after the batch): the least
+/// latest event time of the partitions that hold it back. A partition holds it back
+/// unless it is quiet and has nothing left to read (idle); a partition with records left
+/// that never delivered one holds it where it is (`None`). When every partition is idle,
+/// the latest event time of all. `None` before the first record.
+pub fn watermark_event_time(progress: &Progress, holds: &Holds) -> Option<i64> {
+    let left = |partition: &u32| {
+        holds.unread.as_ref().is_some_and(|unread| {
+            unread.get(partition).is_some_and(|range| {
+                let next = progress.offsets.get(partition).copied().unwrap_or(0);
+                next.max(range.start) < range.end
+            })
+        })
+    };
+    if let Some(unread) = &holds.unread {
+        if unread
+            .keys()
+            .any(|p| !progress.offsets.contains_key(p) && left(p))
+        {
+            return None;
+        }
+    }
+    let idle = |partition: &u32| {
+        holds.quiet.contains(partition) && holds.unread.is_some() && !left(partition)
+    };
+    let times = &progress.partition_event_ms;
+    times
+        .iter()
+        .filter(|(partition, _)| !idle(partition))
+        .map(|(_, ms)| *ms)
+        .min()
+        .or_else(|| times.values().copied().max())
+}
+
 /// The event time in milliseconds of field `field` of `record`, whose type is `ty`
 /// (Date, DateTime or DateTime64). Accepts what ingest accepts: RFC 3339,
 /// `YYYY-MM-DD hh:mm:ss[.f]` (UTC), Unix seconds, and `YYYY-MM-DD` for a Date.
@@ -108,6 +158,51 @@ mod tests {
             start_ms: start_s * 1000,
             end_ms: end_s * 1000,
         }
+    }
+
+    #[test]
+    fn the_watermark_follows_the_slowest_partition_that_is_not_idle() {
+        // Partitions 0..3 read up to offset 10; partition 3 never delivered a record and
+        // its first kept offset is 2.
+        let progress = Progress {
+            partition_event_ms: [(0, 90_000), (1, 30_000), (2, 60_000)].into(),
+            offsets: [(0, 10), (1, 10), (2, 10)].into(),
+            ..Default::default()
+        };
+        let holds = |quiet: &[u32], ends: Option<[u64; 4]>| Holds {
+            quiet: quiet.iter().copied().collect(),
+            unread: ends.map(|ends| {
+                (0..)
+                    .zip(ends)
+                    .map(|(p, end)| (p, if p == 3 { 2..end.max(2) } else { 0..end }))
+                    .collect()
+            }),
+        };
+        let caught_up = Some([10, 10, 10, 2]);
+        let at = |quiet: &[u32], ends| watermark_event_time(&progress, &holds(quiet, ends));
+        assert_eq!(at(&[], caught_up), Some(30_000));
+        assert_eq!(at(&[1], caught_up), Some(60_000), "1 is idle");
+        assert_eq!(at(&[1, 2], caught_up), Some(90_000));
+        assert_eq!(
+            at(&[0, 1, 2], caught_up),
+            Some(90_000),
+            "all idle: the latest"
+        );
+        assert_eq!(
+            at(&[1], Some([10, 12, 10, 2])),
+            Some(30_000),
+            "quiet, with records left: not idle"
+        );
+        assert_eq!(at(&[1], None), Some(30_000), "ends unknown: nobody is idle");
+        assert_eq!(
+            at(&[], Some([10, 10, 10, 5])),
+            None,
+            "3 has records, its event time is unknown"
+        );
+        assert_eq!(
+            watermark_event_time(&Progress::default(), &holds(&[], caught_up)),
+            None
+        );
     }
 
     #[test]

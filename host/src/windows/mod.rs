@@ -10,11 +10,21 @@
 //!
 //! # Semantics
 //!
-//! Windows are aligned to the Unix epoch. The watermark is the latest event time seen
-//! minus the allowed lateness; it moves once per batch, after the batch is accumulated. A
-//! record is assigned to its windows that are still open at the start of its batch; a
-//! record whose windows are all closed is *late*: it goes to the dead-letter stream
-//! (`error_kind` `late`, the message naming its window and the watermark). State is kept
+//! Windows are aligned to the Unix epoch. Each source partition's event time is the
+//! latest event time accumulated from it; the watermark is the **least** of them minus
+//! the allowed lateness, so a partition read behind the others (a backlog after a restart
+//! or a takeover, uneven fetches) never makes the others' windows close over its records.
+//! A partition that delivered nothing for `[streaming] window_partition_idle_seconds`
+//! (default 5) and whose stored next offset reached its end (nothing left to read in it)
+//! stops holding the watermark back until it delivers again; when every partition is idle
+//! the latest event time counts. A partition with unread records that never delivered one
+//! holds the watermark where it is until it does (a first start on a stream with history).
+//! The watermark never goes back, and it moves once per batch, after the batch is
+//! accumulated, or on an empty poll when idleness lets it advance. A record is assigned
+//! to its windows that are still open at the start of its batch: a record some of whose
+//! windows (of a hopping aggregation) are already closed is accumulated into the open
+//! ones only; a record whose windows are all closed is *late*: it goes to the dead-letter
+//! stream (`error_kind` `late`, the message naming its window and the watermark). State is kept
 //! per (window, source partition); when the watermark reaches a window's end the host
 //! merges its partitions' states (in partition order), calls `window-emit`, checks the
 //! rows against the target model (a row that does not match is dead-lettered) and writes
@@ -67,11 +77,9 @@
 //! `moose dev` keeps the state in an embedded fjall database of its own,
 //! `.moose/windows/`, keyspace `windows`.
 //!
-//! For `moose prod` (not switched on yet: a test killing a lease holder found records
-//! missing from a few windows after the takeover, so `moose prod` runs no windowed
-//! aggregation and says so) the state is meant to live in ClickHouse ([`clickhouse`]:
-//! table `_moose_window_state`, one snapshot row per write, a single-row insert being
-//! atomic), shared by the replicas, with each aggregation on **one replica at a time**: the holder of the aggregation's
+//! `moose prod` keeps it in ClickHouse ([`clickhouse`]: table `_moose_window_state`, one
+//! snapshot row per write, a single-row insert being atomic), shared by the replicas, and
+//! runs each aggregation on **one replica at a time**: the holder of the aggregation's
 //! lease `window:<name>` in the lease table of [`crate::prod::lock`]. The holder's runner
 //! is the only member of consumer group `window:<name>`, so it reads every partition of
 //! the source; the other replicas wait for the lease. When the holder dies its lease

@@ -3,14 +3,17 @@
 //! the watermark, close the windows it passed (`window-merge`, `window-emit`), and store
 //! everything (see the module docs of [`crate::windows`] for the order of the writes).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::assign::{event_time_ms, idle_watermark, is_closed, Tiling};
+use super::assign::{
+    event_time_ms, idle_watermark, is_closed, watermark_event_time, Holds, Tiling,
+};
 use super::state::{Emission, Progress, StateStore, Update, WindowKey};
 use crate::functions::json_batch;
 use crate::mgmt::metrics::{Metrics, Outcome, WindowEvent};
@@ -33,6 +36,9 @@ pub struct WindowOptions {
     pub retry_backoff: Duration,
     /// Without records for this long, the watermark advances by the idle time.
     pub idle_flush: Option<Duration>,
+    /// A partition without records for this long, with nothing left to read, no longer
+    /// holds the watermark back.
+    pub partition_idle: Duration,
 }
 
 impl Default for WindowOptions {
@@ -42,6 +48,7 @@ impl Default for WindowOptions {
             poll_wait: Duration::from_millis(200),
             retry_backoff: Duration::from_millis(500),
             idle_flush: None,
+            partition_idle: Duration::from_secs(5),
         }
     }
 }
@@ -178,7 +185,13 @@ impl Context {
     }
 
     /// Assigns, accumulates and closes: everything of one batch but the writes.
-    fn step(&self, component: &GuestComponent, live: &mut Live, batch: &[StoredRecord]) -> Step {
+    fn step(
+        &self,
+        component: &GuestComponent,
+        live: &mut Live,
+        batch: &[StoredRecord],
+        holds: &Holds,
+    ) -> Step {
         let mut step = Step::default();
         let watermark = live.progress.watermark;
         let mut groups: BTreeMap<(WindowKey, u32), Vec<usize>> = BTreeMap::new();
@@ -237,6 +250,12 @@ impl Context {
             }
             live.progress.max_event_ms =
                 Some(live.progress.max_event_ms.map_or(time, |max| max.max(time)));
+            let partition_ms = live
+                .progress
+                .partition_event_ms
+                .entry(record.partition)
+                .or_insert(time);
+            *partition_ms = (*partition_ms).max(time);
         }
 
         let mut rejected: BTreeMap<usize, String> = BTreeMap::new();
@@ -288,8 +307,8 @@ impl Context {
         step.failed += rejected.len() as u64;
         step.accumulated += (touched.len() - rejected.len()) as u64;
 
-        if let Some(max) = live.progress.max_event_ms {
-            let advanced = self.tiling.watermark(max);
+        if let Some(time) = watermark_event_time(&live.progress, holds) {
+            let advanced = self.tiling.watermark(time);
             live.progress.watermark = Some(watermark.map_or(advanced, |wm| wm.max(advanced)));
         }
         self.close(component, live, &mut step);
@@ -423,6 +442,69 @@ impl Context {
     }
 }
 
+/// What the runner knows of its source's partitions for the watermark ([`Holds`]): when
+/// each last delivered a record (the runner's start for those that did not yet), and
+/// each one's unread offsets, read at most once a second.
+struct SourcePartitions {
+    quiet_after: Duration,
+    started: Instant,
+    last_record: HashMap<u32, Instant>,
+    unread: Option<(Instant, BTreeMap<u32, Range<u64>>)>,
+}
+
+impl SourcePartitions {
+    fn new(quiet_after: Duration) -> Self {
+        Self {
+            quiet_after,
+            started: Instant::now(),
+            last_record: HashMap::new(),
+            unread: None,
+        }
+    }
+
+    /// Notes that `partitions` delivered records now, and returns the holds on the
+    /// watermark for partitions `known` (those with event times).
+    async fn holds(
+        &mut self,
+        runner: &WindowRunner,
+        known: impl Iterator<Item = u32>,
+        delivered: &BTreeSet<u32>,
+    ) -> Holds {
+        let now = Instant::now();
+        for partition in delivered {
+            self.last_record.insert(*partition, now);
+        }
+        if self
+            .unread
+            .as_ref()
+            .is_none_or(|(read, _)| read.elapsed() >= Duration::from_secs(1))
+        {
+            let name = &runner.def.name;
+            match runner.streams.lag(&runner.def.source, &group(name)).await {
+                Ok(lag) => {
+                    let unread = lag
+                        .iter()
+                        .map(|p| (p.partition, p.committed..p.end))
+                        .collect();
+                    self.unread = Some((Instant::now(), unread));
+                }
+                Err(e) => {
+                    tracing::debug!(aggregation = %name, "reading the offsets of `{}` failed: {e}", runner.def.source);
+                }
+            }
+        }
+        let quiet = known
+            .filter(|p| {
+                self.last_record.get(p).unwrap_or(&self.started).elapsed() >= self.quiet_after
+            })
+            .collect();
+        Holds {
+            quiet,
+            unread: self.unread.as_ref().map(|(_, unread)| unread.clone()),
+        }
+    }
+}
+
 impl WindowRunner {
     /// Consumes until `stop` is cancelled; the batch in flight is finished and stored
     /// first. With a lease, waits until this replica holds it, runs while it is held
@@ -535,6 +617,7 @@ impl WindowRunner {
             target: self.target.clone(),
         });
         let mut last_record = Instant::now();
+        let mut partitions = SourcePartitions::new(self.options.partition_idle);
         self.metrics.set_open_windows(&name, live.windows.len());
         while !stop.is_cancelled() {
             let batch = tokio::select! {
@@ -553,16 +636,21 @@ impl WindowRunner {
             };
             let started = Instant::now();
             let (step, returned) = if batch.is_empty() {
-                let idle = last_record.elapsed();
-                let flush = self.options.idle_flush.filter(|flush| idle >= *flush);
-                let (Some(_), Some(max)) = (flush, live.progress.max_event_ms) else {
+                let known = live.progress.partition_event_ms.keys().copied();
+                let holds = partitions.holds(self, known, &BTreeSet::new()).await;
+                let mut target = watermark_event_time(&live.progress, &holds)
+                    .map(|time| context.tiling.watermark(time));
+                let quiet = last_record.elapsed();
+                if let (Some(_), Some(max)) = (
+                    self.options.idle_flush.filter(|flush| quiet >= *flush),
+                    live.progress.max_event_ms,
+                ) {
+                    let quiet_ms = i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX);
+                    target = target.max(Some(idle_watermark(&context.tiling, max, quiet_ms)));
+                }
+                let Some(watermark) = target else {
                     continue;
                 };
-                let watermark = idle_watermark(
-                    &context.tiling,
-                    max,
-                    i64::try_from(idle.as_millis()).unwrap_or(i64::MAX),
-                );
                 if live.progress.watermark.is_some_and(|wm| wm >= watermark)
                     || !live
                         .windows
@@ -572,10 +660,14 @@ impl WindowRunner {
                     continue;
                 }
                 live.progress.watermark = Some(watermark);
-                self.blocking_step(&context, live, Vec::new(), true).await
+                self.blocking_step(&context, live, Vec::new(), Holds::default())
+                    .await
             } else {
                 last_record = Instant::now();
-                self.blocking_step(&context, live, batch, false).await
+                let delivered: BTreeSet<u32> = batch.iter().map(|r| r.partition).collect();
+                let known = live.progress.partition_event_ms.keys().copied();
+                let holds = partitions.holds(self, known, &delivered).await;
+                self.blocking_step(&context, live, batch, holds).await
             };
             let Some((mut step, returned)) = step.zip(returned) else {
                 tracing::error!(aggregation = %name, "the aggregation step did not complete; stopping");
@@ -602,24 +694,24 @@ impl WindowRunner {
         }
     }
 
-    /// Runs [`Context::step`] (or only the closing, for an idle tick) off the async
-    /// runtime; `None` when the task panicked.
+    /// Runs [`Context::step`] (or only the closing, for an empty batch: an idle tick) off
+    /// the async runtime; `None` when the task panicked.
     async fn blocking_step(
         &self,
         context: &Arc<Context>,
         mut live: Live,
         batch: Vec<StoredRecord>,
-        idle: bool,
+        holds: Holds,
     ) -> (Option<Step>, Option<Live>) {
         let component = self.component.load_full();
         let context = context.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let step = if idle {
+            let step = if batch.is_empty() {
                 let mut step = Step::default();
                 context.close(&component, &mut live, &mut step);
                 step
             } else {
-                context.step(&component, &mut live, &batch)
+                context.step(&component, &mut live, &batch, &holds)
             };
             (step, live)
         })

@@ -51,6 +51,10 @@ pub struct Progress {
     pub watermark: Option<i64>,
     /// Next source offset to aggregate, per partition.
     pub offsets: BTreeMap<u32, u64>,
+    /// Latest event time accumulated, per partition: the watermark follows the least of
+    /// them (see [`super::assign::watermark_event_time`]).
+    #[serde(default)]
+    pub partition_event_ms: BTreeMap<u32, i64>,
 }
 
 /// Rows of a closed window (NDJSON, `count` lines) to write to the target table.
@@ -372,6 +376,7 @@ pub fn check_store_contract<S: StateStore>(open: impl Fn() -> S) {
         max_event_ms: Some(watermark),
         watermark: Some(watermark),
         offsets: offsets.iter().copied().collect(),
+        partition_event_ms: offsets.iter().map(|(p, _)| (*p, watermark)).collect(),
     };
     let emission = Emission {
         rows: b"{\"n\":2}".to_vec(),
