@@ -462,23 +462,38 @@ impl SourcePartitions {
         }
     }
 
-    /// Notes that `partitions` delivered records now, and returns the holds on the
-    /// watermark for partitions `known` (those with event times).
+    /// Notes that `delivered` partitions delivered records now, and returns the holds on
+    /// the watermark given `progress` (before those records). The unread offsets are read
+    /// again only while they matter: some partition is quiet, or some was never read.
     async fn holds(
         &mut self,
         runner: &WindowRunner,
-        known: impl Iterator<Item = u32>,
+        progress: &Progress,
         delivered: &BTreeSet<u32>,
     ) -> Holds {
         let now = Instant::now();
         for partition in delivered {
             self.last_record.insert(*partition, now);
         }
-        if self
-            .unread
-            .as_ref()
-            .is_none_or(|(read, _)| read.elapsed() >= Duration::from_secs(1))
-        {
+        let quiet: BTreeSet<u32> = progress
+            .partition_event_ms
+            .keys()
+            .filter(|p| {
+                self.last_record.get(p).unwrap_or(&self.started).elapsed() >= self.quiet_after
+            })
+            .copied()
+            .collect();
+        let refresh = match &self.unread {
+            None => true,
+            Some((read, unread)) => {
+                read.elapsed() >= Duration::from_secs(1)
+                    && (!quiet.is_empty()
+                        || unread
+                            .keys()
+                            .any(|p| !progress.offsets.contains_key(p) && !delivered.contains(p)))
+            }
+        };
+        if refresh {
             let name = &runner.def.name;
             match runner.streams.lag(&runner.def.source, &group(name)).await {
                 Ok(lag) => {
@@ -493,11 +508,6 @@ impl SourcePartitions {
                 }
             }
         }
-        let quiet = known
-            .filter(|p| {
-                self.last_record.get(p).unwrap_or(&self.started).elapsed() >= self.quiet_after
-            })
-            .collect();
         Holds {
             quiet,
             unread: self.unread.as_ref().map(|(_, unread)| unread.clone()),
@@ -636,8 +646,9 @@ impl WindowRunner {
             };
             let started = Instant::now();
             let (step, returned) = if batch.is_empty() {
-                let known = live.progress.partition_event_ms.keys().copied();
-                let holds = partitions.holds(self, known, &BTreeSet::new()).await;
+                let holds = partitions
+                    .holds(self, &live.progress, &BTreeSet::new())
+                    .await;
                 let mut target = watermark_event_time(&live.progress, &holds)
                     .map(|time| context.tiling.watermark(time));
                 let quiet = last_record.elapsed();
@@ -665,8 +676,7 @@ impl WindowRunner {
             } else {
                 last_record = Instant::now();
                 let delivered: BTreeSet<u32> = batch.iter().map(|r| r.partition).collect();
-                let known = live.progress.partition_event_ms.keys().copied();
-                let holds = partitions.holds(self, known, &delivered).await;
+                let holds = partitions.holds(self, &live.progress, &delivered).await;
                 self.blocking_step(&context, live, batch, holds).await
             };
             let Some((mut step, returned)) = step.zip(returned) else {
