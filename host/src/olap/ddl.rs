@@ -836,6 +836,22 @@ pub fn host_table(
         .collect()
 }
 
+/// Creates the app's database and the host's table `name` (see [`host_table`]) if they
+/// do not exist; returns the target they are on.
+pub async fn ensure_host_table(
+    client: &OlapClient,
+    name: &str,
+    columns: &[(&str, &str)],
+    order_by: &str,
+) -> Result<Target, OlapError> {
+    let target = client.target().await?;
+    client.execute_on_server(&create_database(&target)).await?;
+    for statement in host_table(&target, name, columns, order_by) {
+        client.execute(&statement).await?;
+    }
+    Ok(target)
+}
+
 /// Runs `statements` in order; the database statement runs outside any database.
 /// First checks every column against the server's version: on a server too old for
 /// some of them nothing runs and the error is [`OlapError::Incompatible`], naming them

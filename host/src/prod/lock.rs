@@ -222,16 +222,12 @@ impl Drop for Lease {
 
 impl Table {
     async fn open(client: &OlapClient, lease: &str, replica: &str) -> Result<Self, OlapError> {
-        let target = client.target().await?;
         let version = client.server_info().await?.version;
         let (time, now) = if TypeFeature::DateTime64.available(version) {
             ("DateTime64(6)", "now64(6)")
         } else {
             ("DateTime", "now()")
         };
-        client
-            .execute_on_server(&ddl::create_database(&target))
-            .await?;
         let columns = [
             ("lease", "String"),
             ("claim", "String"),
@@ -241,9 +237,7 @@ impl Table {
             ("expires_at", time),
             ("note", "String"),
         ];
-        for statement in ddl::host_table(&target, LEASE_TABLE, &columns, "at") {
-            client.execute(&statement).await?;
-        }
+        let target = ddl::ensure_host_table(client, LEASE_TABLE, &columns, "at").await?;
         Ok(Self {
             client: client.clone(),
             target,

@@ -143,18 +143,13 @@ impl ClickHouseStateStore {
     /// The store in `client`'s database; creates the database and the table if needed.
     /// Must be called on the runtime whose handle the store's blocking calls use.
     pub async fn open(client: &OlapClient) -> Result<Self, StateError> {
-        let target = client.target().await?;
-        client
-            .execute_on_server(&ddl::create_database(&target))
-            .await?;
         let columns = [
             ("aggregation", "String"),
             ("seq", "UInt64"),
             ("snapshot", "String"),
         ];
-        for statement in ddl::host_table(&target, WINDOW_STATE_TABLE, &columns, "aggregation") {
-            client.execute(&statement).await?;
-        }
+        let target =
+            ddl::ensure_host_table(client, WINDOW_STATE_TABLE, &columns, "aggregation").await?;
         Ok(Self {
             client: client.clone(),
             target,
