@@ -123,6 +123,7 @@ function typeCheck(project, entry) {
 /** The module the component exports: the user's app wired to the guest interface. */
 function entrySource(entry) {
   return [
+    `import "@moose/guest/sandbox";`,
     `import * as host from ${JSON.stringify(HOST_MODULE)};`,
     `import { exportGuest } from "@moose/guest/guest";`,
     `import * as app from ${JSON.stringify(entry)};`,

@@ -195,6 +195,13 @@ export class DeadLetterQueue {
   constructor(readonly name: string) {}
 }
 
+/** The dead-letter stream of function or windowed aggregation `name`: the one given,
+ * none for `false`, else `<name>_dead_letter`. */
+function deadLetterOf(name: string, given: DeadLetterQueue | false | undefined): string | undefined {
+  if (given === false) return undefined;
+  return given?.name ?? `${name}_dead_letter`;
+}
+
 /** What a transform returns for one record: a record, several, or none. */
 export type TransformResult<O> = O | O[] | null | undefined;
 
@@ -202,8 +209,9 @@ export type TransformResult<O> = O | O[] | null | undefined;
 export interface FunctionOptions {
   /** Its name (default `<source>_to_<destination>`, or `<source>_consumer`). */
   name?: string;
-  /** Where records the function rejects or fails on go. */
-  deadLetter?: DeadLetterQueue;
+  /** Where records the function rejects or fails on go: `<name>_dead_letter` unless
+   * given; `false` drops them (counted as failed and logged). */
+  deadLetter?: DeadLetterQueue | false;
 }
 
 /** A stream of `T` records. */
@@ -227,7 +235,7 @@ export class Stream<T> {
   ): this {
     const name = options.name ?? `${this.name}_to_${destination.name}`;
     this.app.addFunction(
-      { name, source: this.name, destination: destination.name, deadLetter: options.deadLetter?.name },
+      { name, source: this.name, destination: destination.name, deadLetter: deadLetterOf(name, options.deadLetter) },
       (input) => runBatch(input, this.model, fn as (record: unknown) => TransformResult<unknown>, destination.model.encode),
     );
     return this;
@@ -237,7 +245,7 @@ export class Stream<T> {
   addConsumer(fn: (record: T) => void, options: FunctionOptions = {}): this {
     const name = options.name ?? `${this.name}_consumer`;
     this.app.addFunction(
-      { name, source: this.name, destination: undefined, deadLetter: options.deadLetter?.name },
+      { name, source: this.name, destination: undefined, deadLetter: deadLetterOf(name, options.deadLetter) },
       (input) =>
         runBatch(
           input,
@@ -345,8 +353,9 @@ export interface WindowedAggregationConfig<T, S, R extends Shape> {
   /** Version of the state's layout (default 1): change it when `S` changes incompatibly,
    * and the host drops kept states instead of decoding them. */
   stateVersion?: number;
-  /** Where late records and records `accumulate` fails on go. */
-  deadLetter?: DeadLetterQueue;
+  /** Where late records and records `accumulate` fails on go: `<name>_dead_letter`
+   * unless given; `false` drops them (counted and logged). */
+  deadLetter?: DeadLetterQueue | false;
   /** The state of an empty window. */
   init: (window: Window) => S;
   /** Folds one record into the state and returns the new state. A thrown error rejects
@@ -600,7 +609,7 @@ export class App {
       },
       target: tableDef(name, config.target, config.table ?? {}, undefined),
       stateVersion,
-      deadLetter: config.deadLetter?.name,
+      deadLetter: deadLetterOf(name, config.deadLetter),
     });
     this.windowedImpls.set(name, {
       model: source.model,

@@ -7,3 +7,6 @@ interface Console {
   debug(...data: unknown[]): void;
 }
 declare var console: Console;
+
+/** Not available in components (they have no network access): throws a `TypeError`. */
+declare function fetch(input: unknown, init?: unknown): Promise<never>;

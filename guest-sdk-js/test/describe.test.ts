@@ -46,7 +46,7 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
       { name: "OrderEnriched", model: "OrderEnriched", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: "OrderEnriched" },
     ],
     ingests: [{ name: "Order", model: "Order", stream: "Order", deadLetter: "Order_dead_letter" }],
-    functions: [{ name: "enrich_order", source: "Order", destination: "OrderEnriched", deadLetter: none }],
+    functions: [{ name: "enrich_order", source: "Order", destination: "OrderEnriched", deadLetter: "enrich_order_dead_letter" }],
     aggregations: [
       {
         name: "DailyRevenue",

@@ -145,7 +145,7 @@ test("windowed aggregations are described with their window, target table and st
       window: { sizeSeconds: 120, hopSeconds: 60, allowedLatenessSeconds: 0 },
       target: { name: "order_counts_hopping", model: "Counts", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: undefined },
       stateVersion: 3,
-      deadLetter: undefined,
+      deadLetter: "order_counts_hopping_dead_letter",
     },
   ]);
   assert.deepEqual(def.models.map((m) => m.name), ["Order", "Totals", "Counts"]);

@@ -79,7 +79,9 @@ EXPECTED = {
         },
     ],
     "ingests": [{"name": "Order", "model": "Order", "stream": "Order", "dead_letter": "Order_dead_letter"}],
-    "functions": [{"name": "enrich_order", "source": "Order", "destination": "OrderEnriched", "dead_letter": None}],
+    "functions": [
+        {"name": "enrich_order", "source": "Order", "destination": "OrderEnriched", "dead_letter": "enrich_order_dead_letter"}
+    ],
     "aggregations": [
         {
             "name": "DailyRevenue",
@@ -180,7 +182,8 @@ class DeclarationsTest(unittest.TestCase):
             return event
 
         events.stream.add_transform(copy.stream, copy_event, dead_letter=failed)
-        copy.stream.add_consumer(lambda e: None, name="watch")
+        copy.stream.add_consumer(lambda e: None, name="watch", dead_letter=False)
+        copy.stream.add_consumer(lambda e: None, name="count")
         app.view("recent", "SELECT * FROM Event ORDER BY version DESC LIMIT 10", [events.table])
         d = to_json(app.describe())
         self.assertEqual(d["streams"][0], {"name": "Event", "model": "Event", "partitions": 4, "retention_hours": 24})
@@ -191,6 +194,7 @@ class DeclarationsTest(unittest.TestCase):
         self.assertEqual(d["functions"], [
             {"name": "copy_event", "source": "Event", "destination": "EventCopy", "dead_letter": "copy_failures"},
             {"name": "watch", "source": "EventCopy", "destination": None, "dead_letter": None},
+            {"name": "count", "source": "EventCopy", "destination": None, "dead_letter": "count_dead_letter"},
         ])
         self.assertEqual(d["views"], [{"name": "recent", "select": "SELECT * FROM Event ORDER BY version DESC LIMIT 10", "sources": ["Event"]}])
         self.assertEqual([m["name"] for m in d["models"]], ["Event"])

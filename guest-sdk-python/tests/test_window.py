@@ -202,7 +202,7 @@ class WindowedAggregationTest(unittest.TestCase):
                         "source_stream": None,
                     },
                     "state_version": 3,
-                    "dead_letter": None,
+                    "dead_letter": "order_counts_hopping_dead_letter",
                 },
             ],
         )

@@ -238,10 +238,20 @@ pub struct FunctionOptions<'a> {
 }
 
 impl FunctionOptions<'_> {
-    /// Sends records the function rejects or fails on to `stream`.
+    /// Sends records the function rejects or fails on to `queue` instead of the default
+    /// `<name>_dead_letter`.
     pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
         if let Some(def) = self.def.as_deref_mut() {
             def.dead_letter = Some(queue.name.clone());
+        }
+        self
+    }
+
+    /// Drops the records the function rejects or fails on (counted as failed and logged)
+    /// instead of keeping them in a dead-letter stream.
+    pub fn without_dead_letter(mut self) -> Self {
+        if let Some(def) = self.def.as_deref_mut() {
+            def.dead_letter = None;
         }
         self
     }
@@ -263,10 +273,20 @@ impl WindowedAggregationOptions<'_> {
         self
     }
 
-    /// Sends late records and records the aggregator rejects to `queue`.
+    /// Sends late records and records the aggregator rejects to `queue` instead of the
+    /// default `<name>_dead_letter`.
     pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
         if let Some(def) = self.def.as_deref_mut() {
             def.dead_letter = Some(queue.name.clone());
+        }
+        self
+    }
+
+    /// Drops late and rejected records (counted and logged) instead of keeping them in a
+    /// dead-letter stream.
+    pub fn without_dead_letter(mut self) -> Self {
+        if let Some(def) = self.def.as_deref_mut() {
+            def.dead_letter = None;
         }
         self
     }
@@ -318,6 +338,12 @@ fn api_ref(def: &ApiDef) -> String {
         Some(version) => format!("{}/{version}", def.name),
         None => def.name.clone(),
     }
+}
+
+/// The dead-letter stream a function or windowed aggregation `name` has unless declared
+/// otherwise.
+fn default_dead_letter(name: &str) -> String {
+    format!("{name}_dead_letter")
 }
 
 /// The version in a model reference (`Order@1.1` → `1.1`, `Order` → none).
@@ -516,7 +542,7 @@ impl App {
             name: name.to_owned(),
             source: source.name.clone(),
             destination,
-            dead_letter: None,
+            dead_letter: Some(default_dead_letter(name)),
         });
         FunctionOptions {
             def: self.functions.last_mut(),
@@ -590,7 +616,7 @@ impl App {
             window,
             target: table_def::<A::Output>(name, target, None),
             state_version: 1,
-            dead_letter: None,
+            dead_letter: Some(default_dead_letter(name)),
         });
         WindowedAggregationOptions {
             def: self.windowed_aggregations.last_mut(),

@@ -154,7 +154,8 @@ fn sample_app() -> App {
     app.transform("explode", &orders.stream, &lines.stream, explode);
     app.transform("only_big", &orders.stream, &big.stream, only_big)
         .dead_letter(&failures);
-    app.consumer("audit", &orders.stream, audit);
+    app.consumer("audit", &orders.stream, audit)
+        .without_dead_letter();
     app.aggregation::<Total>(
         "Totals",
         "SELECT toDate(ts) AS day, sum(amount) AS revenue FROM Order GROUP BY day",
@@ -245,7 +246,7 @@ fn describe_lists_everything() {
                 name: "explode".into(),
                 source: "Order".into(),
                 destination: Some("Line".into()),
-                dead_letter: None
+                dead_letter: Some("explode_dead_letter".into())
             },
             FunctionDef {
                 name: "only_big".into(),

@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::app::{self, App, ComponentInfo, ComponentPart, Language, MergeError, ValidationErrors};
 use crate::builder::{self, BuildError};
 use crate::config::Project;
-use crate::runtime::{CallError, GuestComponent, LoadSource, Runtime, RuntimeError};
+use moose_model::app::{
+    self, App, ComponentInfo, ComponentPart, Language, MergeError, ValidationErrors,
+};
+use moose_runtime::{CallError, GuestComponent, LoadSource, Runtime, RuntimeError};
 
 /// Why an app could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +64,7 @@ pub fn assemble(
             elapsed: built.build_time,
         });
         let component = runtime.load(&built.name, &built.wasm)?;
-        let info = ComponentInfo::loaded(
+        let info = loaded_info(
             built.name,
             built.language,
             built.source,
@@ -74,26 +76,24 @@ pub fn assemble(
     describe_loaded(&project.config.app.name, loaded, report)
 }
 
-impl ComponentInfo {
-    /// A loaded component, before it has described what it runs.
-    pub fn loaded(
-        name: String,
-        language: Language,
-        source: PathBuf,
-        wasm: PathBuf,
-        component: &GuestComponent,
-    ) -> Self {
-        Self {
-            name,
-            language,
-            source,
-            wasm,
-            wasm_size: component.info().wasm_size,
-            digest: component.info().digest.clone(),
-            functions: vec![],
-            apis: vec![],
-            windowed_aggregations: vec![],
-        }
+/// What is known of a loaded component before it has described what it runs.
+pub fn loaded_info(
+    name: String,
+    language: Language,
+    source: PathBuf,
+    wasm: PathBuf,
+    component: &GuestComponent,
+) -> ComponentInfo {
+    ComponentInfo {
+        name,
+        language,
+        source,
+        wasm,
+        wasm_size: component.info().wasm_size,
+        digest: component.info().digest.clone(),
+        functions: vec![],
+        apis: vec![],
+        windowed_aggregations: vec![],
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::app::App;
 use crate::stream::StreamSpec;
+use moose_model::app::App;
 
 /// Partitions of a stream that declares none.
 pub const DEFAULT_PARTITIONS: u32 = 4;
@@ -180,7 +180,7 @@ pub fn infra(app: &App) -> Infra {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::runtime::types::{
+    use moose_model::types::{
         AppDef, DataType, Field, IngestDef, Model, ScalarType, StreamDef, TableDef, TableEngine,
     };
 

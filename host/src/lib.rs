@@ -1,7 +1,6 @@
 //! The Moose host: builds an app's components and runs its data stack.
 
 pub mod api;
-pub mod app;
 pub mod assemble;
 pub mod auth;
 pub mod builder;
@@ -16,9 +15,7 @@ pub mod mgmt;
 pub mod olap;
 pub mod openapi;
 pub mod prod;
-pub mod records;
 pub mod reload;
-pub mod runtime;
 pub mod sdkgen;
 pub mod serve;
 pub mod stream;

@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+/// mimalloc returns freed memory to the system within moments, where glibc's allocator
+/// keeps what a burst (a large ingest body, a guest's big output) once needed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;

@@ -13,22 +13,20 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiState;
-use crate::app::App;
 use crate::assemble::{assemble, Step};
 use crate::config::{Project, StreamingBackend};
-use crate::functions::Destination;
 use crate::infra::{infra, Infra};
 use crate::infra_map;
 use crate::ingest::IngestState;
 use crate::mgmt::metrics::Metrics;
 use crate::mgmt::{self, AppView, MgmtState};
 use crate::olap::{OlapQueryService, OlapStore, QueryLimits};
-use crate::records::ModelValidator;
 use crate::reload::{self, ComponentHandle, Reloader, Workers};
-use crate::runtime::{LoadSource, Runtime};
 use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
 use crate::stream::kafka::{KafkaConfig, KafkaStreams};
 use crate::stream::Streams;
+use moose_model::app::App;
+use moose_runtime::{LoadSource, Runtime};
 
 /// A progress line while the host starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
@@ -242,7 +240,7 @@ pub async fn start_with(
         streams: streams.clone(),
         metrics: metrics.clone(),
     });
-    let ingest = crate::ingest::router(ingest_state.clone(), config.http.max_body_bytes);
+    let ingest = crate::ingest::router(ingest_state.clone(), config.http.ingest_limits());
     let view = AppView::new(&app, &infra);
     if let Launch::Sources = launch {
         reload::write_openapi(project, &view.openapi)?;
@@ -251,6 +249,7 @@ pub async fn start_with(
         metrics,
         streams: streams.clone(),
         olap: olap.clone(),
+        olap_health: store.health(),
         app: arc_swap::ArcSwap::from_pointee(view),
         ready: Default::default(),
     });
@@ -323,25 +322,6 @@ fn app_infra(app: &App, project: &Project) -> Infra {
         }
     }
     infra
-}
-
-/// Where records for `stream` go: its name, its model's validator and key fields.
-pub(crate) fn destination(app: &App, stream: &str) -> anyhow::Result<Destination> {
-    let model = app
-        .def
-        .streams
-        .iter()
-        .find(|s| s.name == stream)
-        .map(|s| s.model.clone())
-        .ok_or_else(|| anyhow!("stream `{stream}` is not declared"))?;
-    let validator = ModelValidator::new(app, &model)
-        .ok_or_else(|| anyhow!("model `{model}` is not declared"))?;
-    let key_fields = app.key_fields(&model);
-    Ok(Destination {
-        stream: stream.to_string(),
-        validator,
-        key_fields,
-    })
 }
 
 async fn serve(

@@ -14,18 +14,19 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use moose_host::app::App;
 use moose_host::config::ClickHouseSection;
 use moose_host::olap::embedded::{default_python, SERVER_SCRIPT};
 use moose_host::olap::{
     ddl, EmbeddedClickHouse, EmbeddedOptions, OlapClient, OlapConfig, OlapError, OlapQueryService,
     OlapStore, QueryLimits,
 };
-use moose_host::runtime::types::{
-    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, QueryError,
-    ScalarType, TableDef, TableEngine, TypeWrapper, ViewDef,
+use moose_model::app::App;
+use moose_model::types::{
+    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableDef,
+    TableEngine, TypeWrapper, ViewDef,
 };
-use moose_host::runtime::{QueryParam, QueryService};
+use moose_runtime::types::QueryError;
+use moose_runtime::{QueryParam, QueryService};
 use serde_json::{json, Value};
 
 // ------------------------------------------------------------------ harness
@@ -508,8 +509,7 @@ async fn store_opens_the_embedded_engine_keeps_data_and_stops_gracefully() {
             panic!("the embedded engine did not start (prerequisites: scripts/setup.sh): {error}")
         });
     eprintln!("engine start: {:?}", started.elapsed());
-    let engine = store.embedded().expect("embedded engine");
-    let log = engine.log_path();
+    let log = state.join("clickhouse/server.log");
     let client = store.client().clone();
     assert!(client.version().await.expect("version").starts_with("26.9"));
     client.ensure_database().await.expect("database");
@@ -538,6 +538,68 @@ async fn store_opens_the_embedded_engine_keeps_data_and_stops_gracefully() {
 
     let store = OlapStore::open(&section, &state).await.expect("restart");
     assert_eq!(count(store.client(), "kept").await, 2);
+    store.shutdown().await.expect("stop");
+}
+
+/// The pid of the embedded engine serving the data of `state_dir`.
+fn engine_pid(state_dir: &Path) -> u32 {
+    let data = state_dir.join("clickhouse/data");
+    let output = Command::new("pgrep")
+        .args(["-f", &format!("chdb_server.py --data {}", data.display())])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .and_then(|pid| pid.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no engine serves {}", data.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_engine_is_reported_down_and_started_again_with_its_data() {
+    let state = scratch_dir("supervised");
+    let section = ClickHouseSection {
+        database: "supervised".into(),
+        ..ClickHouseSection::default()
+    };
+    let store = OlapStore::open(&section, &state).await.expect("store");
+    let client = store.client().clone();
+    client.ensure_database().await.expect("database");
+    client
+        .execute("CREATE TABLE kept (id UInt32) ENGINE = MergeTree ORDER BY id")
+        .await
+        .expect("table");
+    client
+        .insert_json("kept", "{\"id\":1}\n", 1)
+        .await
+        .expect("insert");
+    let health = store.health();
+    assert!(health.is_up() && health.problem().is_none());
+
+    let first = engine_pid(&state);
+    let killed = Instant::now();
+    Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status()
+        .expect("kill");
+    let mut saw_down = false;
+    while health.restarts() == 0 {
+        saw_down |= !health.is_up();
+        assert!(killed.elapsed() < Duration::from_secs(30), "not restarted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("restarted {:?} after the kill", killed.elapsed());
+    assert!(
+        saw_down,
+        "the store was reported down while the engine was restarted"
+    );
+    assert!(health.is_up() && health.problem().is_none());
+    let second = engine_pid(&state);
+    assert_ne!(first, second);
+    // The zombie is reaped: no process with the old pid remains.
+    assert!(!Path::new(&format!("/proc/{first}")).exists());
+    // Same URL, same data.
+    assert_eq!(count(&client, "kept").await, 1);
     store.shutdown().await.expect("stop");
 }
 
@@ -1364,10 +1426,6 @@ async fn the_http_interface_behaves_like_clickhouse() {
     assert_eq!(counted.text(), "3\n");
 
     // What the engine does not support fails loudly.
-    let session = http("POST", "/?session_id=abc", &[], b"SELECT 1");
-    assert_eq!(session.status, 501);
-    let native = http("POST", "/?decompress=1", &[], b"SELECT 1");
-    assert_eq!(native.status, 501);
     let brotli = http("POST", "/", &[("Content-Encoding", "br")], b"SELECT 1");
     assert_eq!(brotli.header("X-ClickHouse-Exception-Code"), Some("89"));
 }
@@ -1631,7 +1689,353 @@ fn outside_peer_clickhouse_js() {
             "ping": true,
             "insert_written_rows": "3",
             "rows": [{"id": 2, "name": "it's", "tags": []}],
-            "bad_query": {"is_clickhouse_error": true, "code": "62", "type": "SYNTAX_ERROR"}
+            "bad_query": {"is_clickhouse_error": true, "code": "62", "type": "SYNTAX_ERROR"},
+            "session": [{"threads": 3, "total": 3}]
         })
     );
+}
+
+// ------------------------------------------------------------------ clients and views
+
+/// The `clickhouse` crate's default LZ4: inserts as ClickHouse blocks (`decompress=1`,
+/// CityHash128 checksums), queries answered with `Content-Encoding: lz4`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_with_lz4_inserts_and_reads() {
+    client("t_lz4").await;
+    let lz4 = OlapClient::new(OlapConfig {
+        lz4: true,
+        ..config(shared().url(), "t_lz4")
+    })
+    .expect("client");
+    lz4.execute(
+        "CREATE TABLE IF NOT EXISTS t (id UInt32, name String) ENGINE = MergeTree ORDER BY id",
+    )
+    .await
+    .expect("create");
+    let rows: String = (0..3000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"name\":\"name {i} {}\"}}\n",
+                "é".repeat(i % 50)
+            )
+        })
+        .collect();
+    lz4.insert_json("t", rows, 3000).await.expect("LZ4 insert");
+    let body = lz4
+        .fetch_bytes(
+            "SELECT count() AS n, sum(length(name)) AS chars FROM t",
+            "JSONEachRow",
+            &[("output_format_json_quote_64bit_integers", "0")],
+        )
+        .await
+        .expect("LZ4 answer");
+    let row: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(row["n"], 3000);
+    let expected: usize = (0..3000)
+        .map(|i| format!("name {i} {}", "é".repeat(i % 50)).len())
+        .sum();
+    assert_eq!(row["chars"], expected);
+}
+
+/// A corrupted ClickHouse block is refused by its checksum, and nothing is written.
+#[test]
+fn a_compressed_block_with_a_wrong_checksum_is_refused() {
+    let database = "t_checksum";
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(client(database));
+    let create =
+        "CREATE TABLE IF NOT EXISTS t_checksum.t (id UInt32) ENGINE = MergeTree ORDER BY id";
+    assert_eq!(http("POST", "/", &[], create.as_bytes()).status, 200);
+    // Method 0x02 (stored, uncompressed): 9 header bytes and the data, with a zero checksum.
+    let data = b"{\"id\":1}\n";
+    let mut block = vec![0u8; 16];
+    block.push(0x02);
+    block.extend_from_slice(&((9 + data.len()) as u32).to_le_bytes());
+    block.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    block.extend_from_slice(data);
+    let query = encode_query(&[
+        ("query", "INSERT INTO t_checksum.t FORMAT JSONEachRow"),
+        ("decompress", "1"),
+    ]);
+    let response = http("POST", &query, &[], &block);
+    assert_eq!(response.status, 500, "{}", response.text());
+    assert_eq!(response.header("X-ClickHouse-Exception-Code"), Some("40"));
+    assert!(
+        response.text().contains("Checksum doesn't match"),
+        "{}",
+        response.text()
+    );
+    let count = http("POST", "/", &[], b"SELECT count() FROM t_checksum.t");
+    assert_eq!(count.text(), "0\n");
+}
+
+/// Sessions keep `SET` settings and temporary tables between requests; a request's own
+/// URL settings last for that request only; a session used by two requests at once, or
+/// checked before it exists, is refused as ClickHouse refuses it.
+#[test]
+fn http_sessions_keep_settings_and_temporary_tables() {
+    let url = |session: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![("session_id", session)];
+        pairs.extend_from_slice(extra);
+        encode_query(&pairs)
+    };
+    let run = |session: &str, extra: &[(&str, &str)], sql: &str| {
+        let response = http("POST", &url(session, extra), &[], sql.as_bytes());
+        assert_eq!(response.status, 200, "{sql}: {}", response.text());
+        response.text()
+    };
+    let session = format!("s-{}", std::process::id());
+    run(&session, &[], "SET max_threads = 3");
+    run(&session, &[], "CREATE TEMPORARY TABLE tmp (x UInt8)");
+    run(&session, &[], "INSERT INTO tmp VALUES (1), (2)");
+    assert_eq!(run(&session, &[], "SELECT sum(x) FROM tmp"), "3\n");
+    assert_eq!(
+        run(
+            &session,
+            &[("max_threads", "5")],
+            "SELECT getSetting('max_threads')"
+        ),
+        "5\n"
+    );
+    assert_eq!(
+        run(&session, &[], "SELECT getSetting('max_threads')"),
+        "3\n"
+    );
+    // Another session sees neither.
+    let other = format!("{session}-other");
+    let response = http("POST", &url(&other, &[]), &[], b"SELECT sum(x) FROM tmp");
+    assert_eq!(response.status, 404, "{}", response.text());
+    let missing = http(
+        "POST",
+        &url("never-created", &[("session_check", "1")]),
+        &[],
+        b"SELECT 1",
+    );
+    assert_eq!(missing.header("X-ClickHouse-Exception-Code"), Some("372"));
+    // A second request while the first still runs finds the session locked.
+    let busy = std::thread::spawn({
+        let session = session.clone();
+        move || http("POST", &url(&session, &[]), &[], b"SELECT sleep(3)")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let locked = http("POST", &url(&session, &[]), &[], b"SELECT 1");
+    assert_eq!(locked.header("X-ClickHouse-Exception-Code"), Some("373"));
+    assert_eq!(busy.join().expect("busy").status, 200);
+}
+
+/// A query in the body followed by binary data (`INSERT ... FORMAT RowBinary`), as
+/// clickhouse-connect sends it: the data is not decoded as text.
+#[test]
+fn binary_data_after_a_query_in_the_body_is_kept_as_bytes() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(client("t_binary"));
+    let create = "CREATE TABLE IF NOT EXISTS t_binary.t (id UInt32, name String) ENGINE = MergeTree ORDER BY id";
+    assert_eq!(http("POST", "/", &[], create.as_bytes()).status, 200);
+    let mut body = b"INSERT INTO t_binary.t FORMAT RowBinary\n".to_vec();
+    for (id, name) in [(4_000_000_000u32, "é€"), (10, "\u{ff}")] {
+        body.extend_from_slice(&id.to_le_bytes());
+        body.push(name.len() as u8);
+        body.extend_from_slice(name.as_bytes());
+    }
+    body.extend_from_slice(&0x0A0Au32.to_le_bytes()); // an id whose bytes are newlines
+    body.push(0);
+    let response = http("POST", "/", &[], &body);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let rows = http(
+        "POST",
+        "/",
+        &[],
+        b"SELECT id, name FROM t_binary.t ORDER BY id FORMAT TSV",
+    );
+    assert_eq!(rows.text(), "10\t\u{ff}\n2570\t\n4000000000\té€\n");
+}
+
+/// When a materialized view fails on inserted rows, ClickHouse stores them in the table
+/// and reports the view's error; the embedded engine does the same, and the table writer
+/// reports it as a view failure (the rows must not be inserted again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_materialized_view_is_reported_and_its_rows_stay_stored() {
+    use moose_host::sync::{InsertError, TableWriter};
+    let client = client("t_mv_fail").await;
+    for sql in [
+        "CREATE TABLE src (id String, v String) ENGINE = MergeTree ORDER BY id",
+        "CREATE TABLE dst (id String, n UInt64) ENGINE = MergeTree ORDER BY id",
+        "CREATE MATERIALIZED VIEW totals_mv TO dst AS SELECT id, v AS n FROM src",
+    ] {
+        client.execute(sql).await.expect(sql);
+    }
+    let good = b"{\"id\":\"a\",\"v\":\"5\"}\n";
+    TableWriter::insert_json(&client, "src", good, 1)
+        .await
+        .expect("a row the view takes");
+    let bad = b"{\"id\":\"b\",\"v\":\"x\"}\n{\"id\":\"c\",\"v\":\"7\"}\n";
+    match TableWriter::insert_json(&client, "src", bad, 2).await {
+        Err(InsertError::ViewFailed { view, message }) => {
+            assert_eq!(view, "totals_mv");
+            assert!(
+                message.contains("Cannot parse string 'x' as UInt64"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a view failure, got {other:?}"),
+    }
+    assert_eq!(
+        count(&client, "src").await,
+        3,
+        "the rows are in the table once"
+    );
+    assert_eq!(
+        count(&client, "dst").await,
+        1,
+        "the failed block is not in the view"
+    );
+}
+
+/// A client of ClickHouse's native TCP protocol on the HTTP port gets an error at once
+/// (not a hang).
+#[test]
+fn a_native_protocol_client_is_refused_at_once() {
+    let port = shared().port().to_string();
+    let output = Command::new("timeout")
+        .args([
+            "20",
+            "clickhouse-client",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "-q",
+            "SELECT 1",
+        ])
+        .output()
+        .expect("clickhouse-client (scripts/setup-clickhouse-server.sh installs it)");
+    let said = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert_ne!(
+        output.status.code(),
+        Some(124),
+        "clickhouse-client hung: {said}"
+    );
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("serves the ClickHouse HTTP interface"),
+        "{said}"
+    );
+}
+
+/// An outside peer of the embedded engine: PyPI clickhouse-connect (queries, inserts,
+/// DataFrames, sessions, with and without compression) and `compress=1` answers checked
+/// block by block.
+#[test]
+fn outside_peer_clickhouse_connect() {
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/clickhouse-connect/peer.py");
+    let python = moose_host::config::tools_dir().join("tools-venv/bin/python");
+    let output = Command::new(&python)
+        .arg(&peer)
+        .arg(shared().url())
+        .arg("t_connect")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} (run scripts/setup.sh): {e}",
+                python.display()
+            )
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "peer failed:\n{stdout}\n{stderr}");
+    let report: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no JSON report from the peer:\n{stdout}\n{stderr}"));
+    let seen = json!({
+        "rows": [
+            [7, "df", "2024-05-03 00:00:00", 0.25],
+            [8, "frame", "2024-05-04 00:00:00", 0.5],
+            [4_000_000_000u64, "é€\u{ff}", "2024-05-02 00:00:00", -2.0],
+        ],
+        "total": 0.25,
+        "session_setting": 3,
+        "session_table": 3,
+        "bad_query": true,
+    });
+    assert_eq!(
+        report,
+        json!({
+            "compressed": seen,
+            "plain": seen,
+            "compress_1": {"blocks": true, "rows": 300_000, "last": "299999"},
+        })
+    );
+}
+
+/// `moose dev`'s migration: the first start reports what it created; later, a dead-letter
+/// table the app no longer has is kept with its rows, and said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_migrations_report_creations_and_keep_dead_letter_tables() {
+    use moose_host::infra_map::migrate_dev;
+    use moose_model::types::{FunctionDef, StreamDef};
+    let client = client("t_dev_migrate").await;
+    let mut with_dead_letters = revenue_app();
+    with_dead_letters.def.streams = vec![StreamDef {
+        name: "OrderEnriched".into(),
+        model: "OrderEnriched".into(),
+        partitions: 0,
+        retention_hours: None,
+    }];
+    with_dead_letters.def.functions = vec![FunctionDef {
+        name: "audit".into(),
+        source: "OrderEnriched".into(),
+        destination: None,
+        dead_letter: Some("audit_dead_letter".into()),
+    }];
+    let mut said = Vec::new();
+    let first = migrate_dev(&client, &with_dead_letters, &mut |line| {
+        said.push(line.to_string())
+    })
+    .await
+    .expect("first start");
+    let created: Vec<String> = first
+        .changes
+        .iter()
+        .map(|c| c.change.name.clone())
+        .collect();
+    for name in [
+        "OrderEnriched",
+        "DailyRevenue",
+        "audit_dead_letter",
+        "TopCustomers",
+    ] {
+        assert!(
+            created.contains(&name.to_string()),
+            "{name} not in {created:?}"
+        );
+    }
+    client
+        .insert_json(
+            "audit_dead_letter",
+            "{\"record\":\"{}\",\"error\":\"e\",\"error_kind\":\"function\",\"source\":\"function:audit\",\"failed_at\":\"2024-05-01 00:00:00.000\"}\n",
+            1,
+        )
+        .await
+        .expect("a dead letter");
+    let again = migrate_dev(&client, &with_dead_letters, &mut |line| {
+        said.push(line.to_string())
+    })
+    .await
+    .expect("second start");
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+
+    let mut without = with_dead_letters.clone();
+    without.def.functions[0].dead_letter = None;
+    migrate_dev(&client, &without, &mut |line| said.push(line.to_string()))
+        .await
+        .expect("the dead letter goes");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("kept dead-letter table `audit_dead_letter` and its rows")),
+        "{said:?}"
+    );
+    assert_eq!(count(&client, "audit_dead_letter").await, 1);
 }

@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use moose_host::app::App;
 use moose_host::openapi::openapi;
-use moose_host::records::ModelValidator;
-use moose_host::runtime::types::{
+use moose_model::app::App;
+use moose_model::types::{
     ApiDef, ApiParam, AppDef, DataType, DecimalSpec, EnumMember, Field, IngestDef, Model,
     ScalarType, TypeWrapper,
 };
+use moose_records::ModelValidator;
 use serde_json::{json, Value};
 
 fn python() -> PathBuf {

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use moose_host::mgmt::metrics::Metrics;
-use moose_host::records::DeadLetter;
 use moose_host::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
 use moose_host::stream::{Record, StreamSpec, Streams};
 use moose_host::sync::{group, InsertError, SyncOptions, TableSync, TableWriter};
+use moose_records::DeadLetter;
 use tokio_util::sync::CancellationToken;
 
 /// Refuses any insert holding a row with `"bad"`; unavailable for the first calls.

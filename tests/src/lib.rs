@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use moose_host::builder::{self, BuiltComponent};
-use moose_host::runtime::types::{Batch, Encoding, ProcessOutput};
-use moose_host::runtime::{GuestComponent, NoQueryService, Runtime, RuntimeConfig};
+use moose_runtime::types::{Batch, Encoding, ProcessOutput};
+use moose_runtime::{GuestComponent, NoQueryService, Runtime, RuntimeConfig};
 use serde_json::Value;
 
+pub mod hostile;
 pub mod image;
+pub mod memory;
 pub mod prod;
 pub mod tansu;
 pub mod windows;
@@ -140,7 +142,16 @@ impl DevHost {
         text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
         text.push_str(extra);
         std::fs::write(&config, text).expect("config");
-        let target = source.join("target");
+        // Builds share the original's compiled dependencies: those of its Rust component.
+        let rust = std::iter::once(source.clone())
+            .chain(
+                std::fs::read_dir(&source)
+                    .expect("app dir")
+                    .filter_map(|e| e.ok().map(|e| e.path())),
+            )
+            .find(|dir| dir.join("Cargo.toml").is_file())
+            .unwrap_or_else(|| source.clone());
+        let target = rust.join("target");
         let (child, stdout, [api, management, clickhouse]) = spawn(dir.path(), &target);
         DevHost {
             dir,
@@ -165,6 +176,21 @@ impl DevHost {
         self.clickhouse = clickhouse;
     }
 
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `moose ARGS --url <management URL>` in the app's directory.
+    pub fn moose(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(moose_bin())
+            .args(args)
+            .args(["--url", &self.management])
+            .current_dir(self.dir.path())
+            .output()
+            .expect("moose runs")
+    }
+
     /// Kills the host at once (SIGKILL).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -173,6 +199,12 @@ impl DevHost {
 
     /// Stops the host with SIGTERM and waits; true when it exited successfully.
     pub fn stop(mut self) -> bool {
+        self.terminate()
+    }
+
+    /// Stops the host with SIGTERM and waits, keeping its app and state for
+    /// [`DevHost::restart`]; true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -249,6 +281,16 @@ impl DevHost {
             .body_mut()
             .read_json()
             .expect("JSON")
+    }
+
+    /// The host's metrics, as `/metrics` renders them.
+    pub fn metrics(&self) -> String {
+        ureq::get(&format!("{}/metrics", self.management))
+            .call()
+            .expect("metrics")
+            .body_mut()
+            .read_to_string()
+            .expect("text")
     }
 
     /// Waits up to two minutes until `sql`, a query of one count `n`, gives `expected`.
@@ -405,7 +447,7 @@ pub fn copy_of_app(app: &str) -> tempfile::TempDir {
 /// Makes a copied example app find the guest SDKs it names by relative path: the Rust
 /// SDK's path in Cargo.toml becomes absolute, and the JS SDK is linked into `node_modules`
 /// as `npm install` would (so `package.json` stays unchanged and the build stays fresh),
-/// for the app's root and each directory beside it.
+/// for the app's root and each directory in it.
 ///
 /// A Rust copy also gets a version of its own: copies build in their original's target
 /// directory, and cargo identifies a package of a workspace by name, version and path
@@ -413,26 +455,27 @@ pub fn copy_of_app(app: &str) -> tempfile::TempDir {
 /// each other's fingerprints, and a copy could be found fresh after another was edited.
 fn point_at_sdks(dir: &Path) {
     static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let manifest = dir.join("Cargo.toml");
-    if let Ok(text) = std::fs::read_to_string(&manifest) {
-        let sdk = repo_root().join("guest-sdk-rust").display().to_string();
-        // Examples sit two levels below the root, test guests three.
-        let mut text = ["../../guest-sdk-rust", "../../../guest-sdk-rust"]
-            .iter()
-            .fold(text, |text, relative| {
-                text.replace(&format!("path = {relative:?}"), &format!("path = {sdk:?}"))
-            });
-        let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let version = text.find("\nversion = \"").expect("[package] version") + 12;
-        let end = version + text[version..].find('"').expect("version string");
-        text.insert_str(end, &format!("-copy.{}.{copy}", std::process::id()));
-        std::fs::write(&manifest, text).expect("Cargo.toml");
-    }
-    let subdirs = std::fs::read_dir(dir)
+    let subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("app dir")
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.is_dir());
+        .filter(|path| path.is_dir())
+        .collect();
     for component in std::iter::once(dir.to_path_buf()).chain(subdirs) {
+        let manifest = component.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            let sdk = repo_root().join("guest-sdk-rust").display().to_string();
+            // Examples sit two levels below the root, test guests three, parts of test
+            // apps four.
+            let mut text = (2..=4).fold(text, |text, depth| {
+                let relative = format!("{}guest-sdk-rust", "../".repeat(depth));
+                text.replace(&format!("path = {relative:?}"), &format!("path = {sdk:?}"))
+            });
+            let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let version = text.find("\nversion = \"").expect("[package] version") + 12;
+            let end = version + text[version..].find('"').expect("version string");
+            text.insert_str(end, &format!("-copy.{}.{copy}", std::process::id()));
+            std::fs::write(&manifest, text).expect("Cargo.toml");
+        }
         if component.join("package.json").is_file() {
             let scope = component.join("node_modules/@moose");
             std::fs::create_dir_all(&scope).expect("mkdir");

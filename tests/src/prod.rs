@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use moose_host::olap::{EmbeddedClickHouse, EmbeddedOptions};
 use moose_host::prod::{Manifest, ManifestComponent};
-use moose_host::runtime::{compatibility_hash, NoQueryService, Runtime};
+use moose_runtime::{compatibility_hash, NoQueryService, Runtime};
 use serde_json::Value;
 
 use crate::image::{build_image, is_root, rootfs_command, unpack_image, ImageInfo};

@@ -54,7 +54,7 @@ fn build_prints_the_quickstart_app_and_ls_lists_it() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 
-    let models = succeed(&["ls", "models", "--dir", "examples/quickstart"], &root);
+    let models = succeed(&["ls", "models", "examples/quickstart"], &root);
     assert!(models.contains("OrderEnriched"), "{models}");
     assert!(
         !models.contains("GET /api"),
@@ -62,7 +62,7 @@ fn build_prints_the_quickstart_app_and_ls_lists_it() {
     );
 
     let apis: Value = serde_json::from_str(&succeed(
-        &["ls", "apis", "--json", "--dir", "examples/quickstart"],
+        &["ls", "examples/quickstart", "apis", "--json"],
         &root,
     ))
     .expect("ls --json prints JSON");

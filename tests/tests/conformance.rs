@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use moose_host::builder::BuiltComponent;
-use moose_host::runtime::types::{AppDef, DataType, Field, ScalarType, TypeWrapper};
-use moose_host::runtime::{GuestComponent, NoQueryService, Runtime, RuntimeConfig};
+use moose_model::types::{AppDef, DataType, Field, ScalarType, TypeWrapper};
+use moose_runtime::{GuestComponent, NoQueryService, Runtime, RuntimeConfig};
 use moose_tests::{built_guest, json_batch, output_records, repo_root};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -254,12 +254,7 @@ fn quickstart_end_to_end() {
     );
     assert_eq!(send_get(&format!("{}/api/nope", host.api)).0, 404);
 
-    let metrics = ureq::get(&format!("{}/metrics", host.management))
-        .call()
-        .expect("metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("text");
+    let metrics = host.metrics();
     assert!(
         metrics.contains("moose_records_total{kind=\"ingest\",name=\"Order\",outcome=\"in\"}"),
         "{metrics}"
@@ -335,6 +330,83 @@ fn a_killed_host_loses_nothing_it_acknowledged() {
     assert!(host.stop());
 }
 
+#[test]
+fn a_killed_clickhouse_engine_is_restarted_and_loses_nothing() {
+    quickstart();
+    let host = DevHost::start("examples/quickstart");
+    let api = host.api.clone();
+    let poster = std::thread::spawn(move || post(&api, 0..40_000));
+    let engine = || {
+        let output = std::process::Command::new("pgrep")
+            .args([
+                "-f",
+                &format!(
+                    "chdb_server.py --data {}",
+                    host.dir.path().join(".moose/clickhouse/data").display()
+                ),
+            ])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(1500));
+        let pid = engine();
+        assert!(!pid.is_empty(), "the engine runs");
+        std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .expect("kill");
+        wait_for("the engine restarted", Duration::from_secs(60), || {
+            let now = engine();
+            if !now.is_empty() && now != pid {
+                Ok(())
+            } else {
+                Err("not restarted".into())
+            }
+        });
+    }
+    let results = poster.join().expect("poster");
+    assert!(
+        results.iter().all(|(_, outcome)| outcome.is_ok()),
+        "ingest keeps answering while ClickHouse is down"
+    );
+    let valid = (0..40_000).filter(|i| kind(*i) != Kind::Bad).count() as u64;
+    let enriched = (0..40_000).filter(|i| kind(*i) == Kind::Good).count() as u64;
+    // The engine may still be starting: a failed query counts as nothing stored yet.
+    let stored = |sql: &str| {
+        ureq::post(&host.clickhouse)
+            .query("database", "local")
+            .send(sql)
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    wait_for("every order stored", Duration::from_secs(180), || {
+        let (n, m) = (
+            stored("SELECT uniqExact(id) FROM `Order`"),
+            stored("SELECT uniqExact(id) FROM OrderEnriched"),
+        );
+        if n == valid && m == enriched {
+            Ok(())
+        } else {
+            Err(format!("{n} of {valid} orders, {m} of {enriched} enriched"))
+        }
+    });
+    let metrics = host.metrics();
+    assert!(metrics.contains("moose_olap_restarts_total 2"), "{metrics}");
+    assert!(metrics.contains("moose_olap_up 1"), "{metrics}");
+    let (status, ready) = send_get(&format!("{}/ready", host.management));
+    assert_eq!((status, &ready["status"]), (200, &json!("ready")));
+    let logs = host.management_json("/logs").to_string();
+    assert!(
+        logs.contains("the embedded ClickHouse engine exited (signal: 9"),
+        "{logs}"
+    );
+    assert!(host.stop());
+}
+
 /// One request with an optional bearer token; a body makes it a POST. Returns the status
 /// and the JSON body (null when the body is not JSON).
 fn request(url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
@@ -401,6 +473,31 @@ fn ingest_answers_each_kind_of_request() {
         body["error"]
             .as_str()
             .is_some_and(|e| e.contains("not valid JSON")),
+        "{body}"
+    );
+
+    // A field named twice, and half a surrogate pair, are named as what they are.
+    let (status, body) = send(
+        &url,
+        r#"{"id": "d1", "id": "d2", "customer": "acme", "amount": 1, "ts": "2024-05-01T10:00:00Z"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["problems"][0]["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("field `id` appears twice")),
+        "{body}"
+    );
+    let (status, body) = send(
+        &url,
+        r#"{"id": "s\ud800", "customer": "acme", "amount": 1, "ts": "2024-05-01T10:00:00Z"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["problems"][0]["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("`\\uD800` at line 1 column")
+                && p.contains("half of a UTF-16 surrogate pair")),
         "{body}"
     );
 

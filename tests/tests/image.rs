@@ -10,7 +10,7 @@ use std::sync::Arc;
 use moose_host::config::{Project, StreamingBackend};
 use moose_host::infra_map::{InfraMap, MigrationPlan, Op};
 use moose_host::prod::{Artifact, Manifest};
-use moose_host::runtime::{compatibility_hash, LoadSource, NoQueryService, Runtime};
+use moose_runtime::{compatibility_hash, LoadSource, NoQueryService, Runtime};
 use moose_tests::image::{
     build_image, image_moose, is_root, rootfs_command, runtime_config, skopeo_inspect, unpack_image,
 };

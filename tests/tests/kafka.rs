@@ -137,12 +137,7 @@ fn quickstart_on_kafka() {
     // Lag of every consumer group reaches zero on /metrics.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let metrics = ureq::get(&format!("{}/metrics", host.management))
-            .call()
-            .expect("metrics")
-            .body_mut()
-            .read_to_string()
-            .expect("body");
+        let metrics = host.metrics();
         let lags: Vec<&str> = metrics
             .lines()
             .filter(|l| l.starts_with("moose_consumer_lag"))

@@ -8,12 +8,7 @@ use serde_json::{json, Value};
 
 /// Runs `moose ARGS --url URL` in the app's directory.
 fn moose(host: &DevHost, args: &[&str]) -> Output {
-    Command::new(moose_bin())
-        .args(args)
-        .args(["--url", &host.management])
-        .current_dir(host.dir.path())
-        .output()
-        .expect("moose runs")
+    host.moose(args)
 }
 
 fn stdout(output: &Output) -> String {
@@ -52,8 +47,8 @@ fn ps_peek_and_logs_read_a_running_host() {
                 .map(|cell| cell.trim().to_string())
                 .collect::<Vec<_>>()
         });
-        // Cells: "", KIND, NAME, SOURCE, GROUP, LAG, IN, OUT, FAILED, REC/S, "".
-        if let Some(row) = row.filter(|r| r.len() == 11 && r[5] == "0" && r[6] == "5") {
+        // Cells: "", KIND, NAME, SOURCE, GROUP, LAG, IN, OUT, FAILED, REC/S, LAST ERROR, "".
+        if let Some(row) = row.filter(|r| r.len() == 12 && r[5] == "0" && r[6] == "5") {
             assert_eq!(
                 &row[1..5],
                 ["function", "enrich_order", "Order", "function:enrich_order"]
@@ -84,8 +79,13 @@ fn ps_peek_and_logs_read_a_running_host() {
     assert_eq!(enriched.lines().count(), 5, "{enriched}");
     assert!(enriched.contains("\"amount_cents\":1050"), "{enriched}");
 
+    // The last rows by the table's sort key (`id`), in its order.
     let rows = stdout(&moose(&host, &["peek", "Order", "--table", "--limit", "2"]));
-    assert_eq!(rows.lines().count(), 2, "{rows}");
+    let ids: Vec<String> = rows
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["id"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"o3\"", "\"o4\""], "{rows}");
 
     let logs = stdout(&moose(&host, &["logs", "--tail", "5"]));
     let lines = logs.lines().count();

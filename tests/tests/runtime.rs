@@ -4,10 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use moose_host::runtime::types::{
-    ApiError, Batch, ProcessOutput, QueryError, ScalarType, TableEngine,
-};
-use moose_host::runtime::{
+use moose_model::types::{ScalarType, TableEngine};
+use moose_runtime::types::{ApiError, Batch, ProcessOutput, QueryError};
+use moose_runtime::{
     CallError, GuestComponent, LoadSource, NoQueryService, QueryParam, QueryService, Runtime,
     RuntimeConfig,
 };

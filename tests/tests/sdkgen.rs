@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use moose_host::app::App;
 use moose_host::sdkgen::{self, Language};
+use moose_model::app::App;
 use moose_tests::{built_guest, quickstart, repo_root, DevHost};
 use serde_json::json;
 

@@ -12,10 +12,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat};
-use moose_host::runtime::types::{
-    GuestError, TableDef, TableEngine, WindowBounds, WindowSpec, WindowedAggregationDef,
-};
-use moose_host::runtime::GuestComponent;
+use moose_model::types::{TableDef, TableEngine, WindowSpec, WindowedAggregationDef};
+use moose_runtime::types::{GuestError, WindowBounds};
+use moose_runtime::GuestComponent;
 use moose_tests::windows::check_windowed_orders;
 use moose_tests::{json_batch, loaded_guest, repo_root};
 use serde_json::{json, Value};

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use moose_host::runtime::types::{Batch, Encoding};
-use moose_host::runtime::{GuestComponent, LoadSource, NoQueryService, Runtime, RuntimeConfig};
+use moose_runtime::types::{Batch, Encoding};
+use moose_runtime::{GuestComponent, LoadSource, NoQueryService, Runtime, RuntimeConfig};
 
 /// The quickstart's source, compiled natively into this benchmark as the baseline.
 #[path = "../../../examples/quickstart/src/lib.rs"]

@@ -20,7 +20,7 @@ const BODY: usize = 1_000;
 
 fn main() -> anyhow::Result<()> {
     let (records, clients, kafka) = parse_args()?;
-    release_moose()?;
+    moose_bench::release_moose()?;
     let host = DevHost::start("examples/quickstart");
     let kafka = kafka.then(|| {
         let tansu = Tansu::start();
@@ -129,27 +129,6 @@ fn main() -> anyhow::Result<()> {
         ratio(pct(&moose, 95), pct(&direct, 95))
     );
     host.stop();
-    Ok(())
-}
-
-/// Builds the release `moose` and points the harness at it (unless `MOOSE_BIN` is set).
-fn release_moose() -> anyhow::Result<()> {
-    if std::env::var_os("MOOSE_BIN").is_some() {
-        return Ok(());
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--release", "-p", "moose-host"])
-        .current_dir(moose_tests::repo_root())
-        .status()?;
-    if !status.success() {
-        bail!("building the release moose failed");
-    }
-    // Set before any thread starts.
-    std::env::set_var(
-        "MOOSE_BIN",
-        moose_tests::repo_root().join("target/release/moose"),
-    );
     Ok(())
 }
 

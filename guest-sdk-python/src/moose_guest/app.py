@@ -73,10 +73,10 @@ class Stream(Generic[T]):
         fn: Callable[[T], Union[O, None, list[O]]],
         *,
         name: Optional[str] = None,
-        dead_letter: Optional[DeadLetterQueue] = None,
+        dead_letter: Union[DeadLetterQueue, bool] = True,
     ) -> None:
         """Declares a streaming function from this stream to `destination`, named `name`
-        (default: the function's name)."""
+        (default: the function's name); `dead_letter` as for `App.transform`."""
         self.app.transform(name or fn.__name__, self, destination, fn, dead_letter=dead_letter)
 
     def add_consumer(
@@ -84,7 +84,7 @@ class Stream(Generic[T]):
         fn: Callable[[T], Any],
         *,
         name: Optional[str] = None,
-        dead_letter: Optional[DeadLetterQueue] = None,
+        dead_letter: Union[DeadLetterQueue, bool] = True,
     ) -> None:
         """Declares a streaming function consuming this stream without output."""
         self.app.consumer(name or fn.__name__, self, fn, dead_letter=dead_letter)
@@ -186,6 +186,18 @@ class _Windowed:
 
 
 _TIME_KINDS = ("date", "date-time", "date-time64")
+
+
+def _dead_letter_of(name: str, dead_letter: Union[DeadLetterQueue, bool]) -> Optional[str]:
+    """The dead-letter stream of function or windowed aggregation `name`: the queue given,
+    `<name>_dead_letter` for True, none for False."""
+    if isinstance(dead_letter, DeadLetterQueue):
+        return dead_letter.name
+    if dead_letter is True:
+        return f"{name}_dead_letter"
+    if dead_letter is False or dead_letter is None:
+        return None
+    raise DeclarationError(f"`{name}`: dead_letter must be a DeadLetterQueue, True or False, not {dead_letter!r}")
 
 
 def _check_new(kind: str, name: str, existing: Iterable[str]) -> None:
@@ -328,11 +340,13 @@ class App:
         destination: Stream[O],
         fn: Callable[[T], Union[O, None, list[O]]],
         *,
-        dead_letter: Optional[DeadLetterQueue] = None,
+        dead_letter: Union[DeadLetterQueue, bool] = True,
     ) -> None:
         """Declares streaming function `name`: every record of `source` goes through
         `fn`, which returns a record, None (dropped) or a list of records for
-        `destination`. An exception fails that record only (it goes to `dead_letter`)."""
+        `destination`. An exception fails that record only: it goes to the dead-letter
+        stream `<name>_dead_letter`, or to `dead_letter` when that is a queue; with
+        `dead_letter=False` it is dropped (counted as failed and logged)."""
         self._push_function(name, source, destination, fn, dead_letter)
 
     def consumer(
@@ -341,9 +355,10 @@ class App:
         source: Stream[T],
         fn: Callable[[T], Any],
         *,
-        dead_letter: Optional[DeadLetterQueue] = None,
+        dead_letter: Union[DeadLetterQueue, bool] = True,
     ) -> None:
-        """Declares streaming function `name` consuming `source` without output."""
+        """Declares streaming function `name` consuming `source` without output; failed
+        records go where `transform` sends them."""
         self._push_function(name, source, None, fn, dead_letter)
 
     def _push_function(
@@ -352,7 +367,7 @@ class App:
         source: Stream[Any],
         destination: Optional[Stream[Any]],
         fn: Callable[[Any], Any],
-        dead_letter: Optional[DeadLetterQueue],
+        dead_letter: Union[DeadLetterQueue, bool],
     ) -> None:
         _check_new("function", name, [f.name for f in self._functions])
         if not callable(fn):
@@ -365,7 +380,7 @@ class App:
                 name,
                 source.name,
                 None if destination is None else destination.name,
-                None if dead_letter is None else dead_letter.name,
+                _dead_letter_of(name, dead_letter),
             )
         )
 
@@ -414,7 +429,7 @@ class App:
         state_version: int = 1,
         state: Optional[type] = None,
         target: TableConfig = TableConfig(),
-        dead_letter: Optional[DeadLetterQueue] = None,
+        dead_letter: Union[DeadLetterQueue, bool] = True,
     ) -> Table[O]:
         """Declares windowed aggregation `name` over `source`, writing into the table
         `name` of `model` rows.
@@ -423,7 +438,8 @@ class App:
         `hopping(size, hop)`, in seconds) by `time_field`, and keeps a state per window:
         `init(window)` is an empty window's state, `accumulate(state, record, window)`
         folds a record in (returning the new state, or None after updating `state` in
-        place; an exception rejects the record to `dead_letter`), `merge(a, b, window)`
+        place; an exception rejects the record to the dead-letter stream, as late records
+        are: `<name>_dead_letter`, `dead_letter` when a queue, none when False), `merge(a, b, window)`
         combines two states of one window. Once the event time seen, minus
         `allowed_lateness` seconds, passes a window's end, `emit(state, window)` returns
         its rows: a row, None or a list. States are JSON values, or instances of the
@@ -461,7 +477,7 @@ class App:
                 spec,
                 table,
                 state_version,
-                None if dead_letter is None else dead_letter.name,
+                _dead_letter_of(name, dead_letter),
             )
         )
         self._windowed_impls[name] = _Windowed(source_info, info, codec, init, accumulate, merge, emit)

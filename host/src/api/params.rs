@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::records::check_scalar;
-use crate::runtime::types::{ApiParam, ScalarType, TypeWrapper};
+use moose_model::types::{ApiParam, ScalarType, TypeWrapper};
+use moose_records::check_scalar;
 
 /// A parameter that is missing, unknown or has a bad value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,7 +105,7 @@ fn scalar_value(param: &ApiParam, text: &str) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::types::{DataType, EnumMember};
+    use moose_model::types::{DataType, EnumMember};
     use serde_json::json;
 
     fn param(name: &str, leaf: ScalarType, required: bool, default: Option<&str>) -> ApiParam {

@@ -15,8 +15,9 @@ use serde_json::json;
 use super::params::parse_params;
 use crate::mgmt::metrics::{Metrics, Outcome};
 use crate::reload::ComponentHandle;
-use crate::runtime::types::{ApiDef, ApiError, QueryError};
-use crate::runtime::CallError;
+use moose_model::types::ApiDef;
+use moose_runtime::types::{ApiError, QueryError};
+use moose_runtime::CallError;
 
 /// One query API and the component that serves it.
 pub struct ApiEndpoint {

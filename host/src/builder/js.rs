@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{build_with_tool, file_name, BuildError, BuiltComponent, WORLD};
-use crate::app::Language;
+use moose_model::app::Language;
 
 /// The SDK's build script, relative to the project.
 const BUILD_SCRIPT: &str = "node_modules/@moose/guest/bin/moose-build.mjs";

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::app::Language;
+use moose_model::app::Language;
 
 /// The contract every component is built against, handed to the JS and Python builds.
 const WIT: &str = include_str!("../../../wit/moose.wit");

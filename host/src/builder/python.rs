@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{build_with_tool, file_name, BuildError, BuiltComponent, WORLD};
-use crate::app::Language;
+use moose_model::app::Language;
 
 /// The Python SDK's sources, unless `MOOSE_SDK_PYTHON` says otherwise; part of the
 /// fingerprint so an SDK change rebuilds components.

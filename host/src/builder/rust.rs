@@ -16,7 +16,7 @@ use std::time::Instant;
 use cargo_metadata::Message;
 
 use super::{BuildError, BuiltComponent};
-use crate::app::Language;
+use moose_model::app::Language;
 
 const TARGET: &str = "wasm32-wasip2";
 

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::app::{render, Section};
+use super::render::{render, Section};
 use crate::assemble::{assemble, Step};
 use crate::config::Project;
 use crate::image::{self, ImageOptions, ImageReport};
-use crate::runtime::LoadSource;
+use moose_runtime::LoadSource;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

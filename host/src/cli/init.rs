@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::app::Language;
 use crate::config::CONFIG_FILE;
+use moose_model::app::Language;
 
 /// The quickstart is the template, so the template always builds.
 const RUST_LIB: &str = include_str!("../../../examples/quickstart/src/lib.rs");

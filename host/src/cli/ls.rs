@@ -4,30 +4,48 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::app::{render, App, Section};
+use moose_model::app::App;
+
+use super::render::{render, Section};
 use crate::config::Project;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to list; everything when left out.
-    #[arg(value_enum)]
-    section: Option<Section>,
-    /// The app directory.
-    #[arg(long, default_value = ".")]
-    dir: PathBuf,
+    /// What to list (components, models, ingest, streams, tables, functions,
+    /// aggregations, views or apis; everything when left out), then the app directory
+    /// (default `.`), in either order.
+    #[arg(value_name = "WHAT|DIR", num_args = 0..=2)]
+    targets: Vec<String>,
     /// Print JSON instead of a listing.
     #[arg(long)]
     json: bool,
 }
 
+/// The section and app directory named by `moose ls`'s arguments.
+fn section_and_dir(targets: &[String]) -> anyhow::Result<(Option<Section>, PathBuf)> {
+    let mut section = None;
+    let mut dir = None;
+    for target in targets {
+        match <Section as clap::ValueEnum>::from_str(target, true) {
+            Ok(named) if section.is_none() => section = Some(named),
+            _ if dir.is_none() => dir = Some(PathBuf::from(target)),
+            _ => anyhow::bail!(
+                "`moose ls` takes one section and one app directory, not `{target}` too"
+            ),
+        }
+    }
+    Ok((section, dir.unwrap_or_else(|| PathBuf::from("."))))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let project = Project::load(&args.dir)?;
+    let (section, dir) = section_and_dir(&args.targets)?;
+    let project = Project::load(&dir)?;
     let manifest = project.build_manifest();
     if !manifest.exists() {
         anyhow::bail!(
             "{} has not been built yet; run `moose build {}` first",
             project.root.display(),
-            args.dir.display()
+            dir.display()
         );
     }
     let text = std::fs::read_to_string(&manifest)
@@ -38,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             manifest.display()
         )
     })?;
-    let sections = match args.section {
+    let sections = match section {
         Some(section) => vec![section],
         None => Section::ALL.to_vec(),
     };

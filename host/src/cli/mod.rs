@@ -10,13 +10,14 @@ mod ls;
 mod ops;
 mod plan;
 mod prod;
+mod render;
 
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Project;
-use crate::runtime::{NoQueryService, Runtime};
+use moose_runtime::{NoQueryService, Runtime};
 
 /// A runtime for the project's components that serves no queries: for commands that
 /// build and describe an app without running it.
@@ -57,6 +58,9 @@ enum Command {
     Peek(ops::PeekArgs),
     /// Print a running host's recent log lines.
     Logs(ops::LogsArgs),
+    /// Work with the dead letters of a running host.
+    #[command(subcommand)]
+    Dlq(ops::DlqCommand),
     /// Exit 0 when a running host's `/health` answers 200 (the image's health check).
     Health(health::Args),
     /// Generate configuration values.
@@ -105,6 +109,7 @@ impl Cli {
             Command::Ps(args) => ops::ps(args),
             Command::Peek(args) => ops::peek(args),
             Command::Logs(args) => ops::logs(args),
+            Command::Dlq(command) => ops::dlq(command),
             Command::Health(args) => health::run(args),
             Command::Generate(what) => generate::run(what),
         }

@@ -90,7 +90,7 @@ async fn plan(
     app_name: &str,
     client: &OlapClient,
     desired: &InfraMap,
-    app: &crate::app::App,
+    app: &moose_model::app::App,
 ) -> anyhow::Result<()> {
     let target = client.target().await?;
     let applied = state::read(client).await?;

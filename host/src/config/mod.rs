@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::runtime::RuntimeConfig;
+use moose_runtime::{LogLimits, OutputLimits, RuntimeConfig};
 
 /// The machine-wide directory of toolchains the setup scripts install:
 /// `$HOME/.local/share/moose`.
@@ -117,6 +117,19 @@ pub struct HttpSection {
     pub management_port: u16,
     /// Largest request body accepted by ingest, in bytes.
     pub max_body_bytes: usize,
+    /// Most MiB of ingest request bodies held at once; further requests wait for room
+    /// before their bodies are read.
+    pub max_inflight_body_mb: usize,
+}
+
+impl HttpSection {
+    /// The bounds of the ingest routes.
+    pub fn ingest_limits(&self) -> crate::ingest::IngestLimits {
+        crate::ingest::IngestLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_inflight_bytes: self.max_inflight_body_mb.saturating_mul(1 << 20),
+        }
+    }
 }
 
 impl Default for HttpSection {
@@ -126,6 +139,7 @@ impl Default for HttpSection {
             port: 4000,
             management_port: 5001,
             max_body_bytes: 16 << 20,
+            max_inflight_body_mb: 256,
         }
     }
 }
@@ -206,6 +220,18 @@ pub struct RuntimeSection {
     pub memory_limit_mb: u64,
     /// Longest one guest call may run, in milliseconds.
     pub call_timeout_ms: u64,
+    /// Most bytes one call may return (a batch's output records, an API response's body,
+    /// a window's state), in MiB.
+    pub max_output_mb: u64,
+    /// Largest output record, in KiB.
+    pub max_output_record_kb: u64,
+    /// Most output records of one call.
+    pub max_output_records: u64,
+    /// Longest log line a guest may write (`log`, stdout, stderr); longer lines are cut.
+    pub max_log_line_bytes: u64,
+    /// Most log lines one call may write; the rest of the call's lines are dropped and
+    /// counted in one line.
+    pub max_log_lines_per_call: u32,
 }
 
 impl Default for RuntimeSection {
@@ -214,15 +240,30 @@ impl Default for RuntimeSection {
         Self {
             memory_limit_mb: (defaults.memory_limit >> 20) as u64,
             call_timeout_ms: defaults.call_timeout.as_millis() as u64,
+            max_output_mb: (defaults.output.max_bytes >> 20) as u64,
+            max_output_record_kb: (defaults.output.max_record_bytes >> 10) as u64,
+            max_output_records: defaults.output.max_records as u64,
+            max_log_line_bytes: defaults.log.max_line_bytes as u64,
+            max_log_lines_per_call: defaults.log.max_lines_per_call,
         }
     }
 }
 
 impl RuntimeSection {
     pub fn runtime_config(&self) -> RuntimeConfig {
+        let bytes = |n: u64, shift: u32| usize::try_from(n << shift).unwrap_or(usize::MAX);
         RuntimeConfig {
-            memory_limit: (self.memory_limit_mb as usize) << 20,
+            memory_limit: bytes(self.memory_limit_mb, 20),
             call_timeout: Duration::from_millis(self.call_timeout_ms),
+            output: OutputLimits {
+                max_bytes: bytes(self.max_output_mb, 20),
+                max_record_bytes: bytes(self.max_output_record_kb, 10),
+                max_records: bytes(self.max_output_records, 0),
+            },
+            log: LogLimits {
+                max_line_bytes: bytes(self.max_log_line_bytes, 0),
+                max_lines_per_call: self.max_log_lines_per_call,
+            },
             ..RuntimeConfig::default()
         }
     }
@@ -374,10 +415,17 @@ impl Project {
                 "streaming.partitions and streaming.replication_factor must be positive",
             ));
         }
-        if config.runtime.memory_limit_mb == 0 || config.runtime.call_timeout_ms == 0 {
-            return Err(invalid(
-                "runtime.memory_limit_mb and runtime.call_timeout_ms must be positive",
-            ));
+        let runtime = &config.runtime;
+        let limits = [
+            ("memory_limit_mb", runtime.memory_limit_mb),
+            ("call_timeout_ms", runtime.call_timeout_ms),
+            ("max_output_mb", runtime.max_output_mb),
+            ("max_output_record_kb", runtime.max_output_record_kb),
+            ("max_output_records", runtime.max_output_records),
+            ("max_log_line_bytes", runtime.max_log_line_bytes),
+        ];
+        if let Some((name, _)) = limits.iter().find(|(_, value)| *value == 0) {
+            return Err(invalid(&format!("runtime.{name} must be positive")));
         }
         Ok(config)
     }

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::record_key;
 use crate::mgmt::metrics::{Metrics, Outcome};
-use crate::records::{DeadLetter, ErrorKind, ModelValidator};
 use crate::reload::ComponentHandle;
-use crate::runtime::types::{Batch, Encoding, ProcessOutput};
-use crate::runtime::GuestComponent;
 use crate::stream::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
+use moose_model::app::App;
+use moose_records::record_key;
+use moose_records::{DeadLetter, ErrorKind, ModelValidator};
+use moose_runtime::types::{Batch, Encoding, ProcessOutput};
+use moose_runtime::GuestComponent;
 
 /// Tuning of a runner.
 #[derive(Debug, Clone)]
@@ -40,6 +41,27 @@ pub struct Destination {
     pub stream: String,
     pub validator: ModelValidator,
     pub key_fields: Vec<String>,
+}
+
+impl Destination {
+    /// Where records for declared stream `stream` of `app` go: its name, its model's
+    /// validator and key fields.
+    pub fn of(app: &App, stream: &str) -> anyhow::Result<Self> {
+        let model = app
+            .def
+            .streams
+            .iter()
+            .find(|s| s.name == stream)
+            .map(|s| s.model.clone())
+            .ok_or_else(|| anyhow::anyhow!("stream `{stream}` is not declared"))?;
+        let validator = ModelValidator::new(app, &model)
+            .ok_or_else(|| anyhow::anyhow!("model `{model}` is not declared"))?;
+        Ok(Self {
+            stream: stream.to_string(),
+            validator,
+            key_fields: app.key_fields(&model),
+        })
+    }
 }
 
 /// Runs one streaming function until cancelled.
@@ -129,6 +151,9 @@ impl FunctionRunner {
                 Outcome::Failed,
                 produced.dead_letters.len() as u64,
             );
+            if let Some(error) = first_error(&produced.dead_letters) {
+                self.metrics.note_failure("function", &self.name, &error);
+            }
             self.metrics
                 .batch("function", &self.name, started.elapsed().as_secs_f64());
         }
@@ -155,9 +180,11 @@ impl FunctionRunner {
                     .await
             }
             (None, false) => {
+                let first = first_error(&produced.dead_letters).unwrap_or_default();
                 tracing::warn!(
                     function = %self.name,
-                    "{} record(s) failed and the function has no dead-letter stream",
+                    "{} record(s) failed and were dropped: the function is declared without a \
+                     dead-letter stream; the first error: {first}",
                     produced.dead_letters.len()
                 );
                 Ok(())
@@ -280,6 +307,11 @@ impl FunctionRunner {
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
         }
     }
+}
+
+/// The error of the first of `dead_letters`.
+fn first_error(dead_letters: &[Record]) -> Option<String> {
+    DeadLetter::error_of(&dead_letters.first()?.value)
 }
 
 /// The NDJSON batch of `records`' values, for a guest call.

@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
-use crate::app::App;
 use crate::config::Project;
+use moose_model::app::App;
 
 /// Where the host binary is in the image.
 pub const BINARY: &str = "/usr/local/bin/moose";

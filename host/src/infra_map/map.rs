@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
 use crate::olap::ddl::{self, DEAD_LETTER_COLUMNS};
 use crate::olap::OlapError;
-use crate::runtime::types::TableDef;
+use moose_model::app::App;
+use moose_model::types::TableDef;
 
 /// Everything an app needs from the streams, ClickHouse and the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

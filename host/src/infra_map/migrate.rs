@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::diff::{diff, Change, Safety};
-use super::map::{sha256_hex, InfraMap};
+use super::diff::{diff, Action, Change, ObjectKind, Safety};
+use super::map::{sha256_hex, InfraMap, TableKind};
 use super::sql::statements;
 use super::state::{self, AppliedState};
-use crate::app::App;
 use crate::olap::ddl::{self, Target};
 use crate::olap::{OlapClient, OlapError};
+use moose_model::app::App;
 
 /// A change and the statements that make it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub async fn run(
 /// What [`migrate_dev`] did.
 #[derive(Debug)]
 pub struct Migrated {
-    /// The changes applied; empty on the first start (everything was created).
+    /// The changes applied; on the first start, what was created.
     pub changes: Vec<PlannedChange>,
     /// The applied state's version now.
     pub version: u64,
@@ -84,8 +84,10 @@ pub struct Migrated {
 /// Brings the database to `app` during development: on the first start (no applied
 /// state) creates everything as [`ddl::plan`] does; afterwards applies every change
 /// since the applied state, destructive ones included, calling `warn` with a line for
-/// each destructive one. Then creates whatever is missing (`IF NOT EXISTS`, so an object
-/// dropped by hand comes back) and records the new state.
+/// each destructive one. A dead-letter table the app no longer has is kept with its rows
+/// (with a `warn` line): nothing else keeps the records it holds. Then creates whatever is
+/// missing (`IF NOT EXISTS`, so an object dropped by hand comes back) and records the new
+/// state.
 pub async fn migrate_dev(
     client: &OlapClient,
     app: &App,
@@ -98,15 +100,22 @@ pub async fn migrate_dev(
     let applied = state::read(client).await?;
     let changes = match &applied {
         Some(AppliedState { map, .. }) => {
-            let changes = plan_changes(app, map, &desired, &target)?;
+            let mut changes = plan_changes(app, map, &desired, &target)?;
             // Every column the app will have must fit the server before anything runs.
             client
                 .server_info()
                 .await?
                 .check(schema.iter().flat_map(|s| &s.columns))
                 .map_err(OlapError::Incompatible)?;
-            for planned in &changes {
-                if planned.change.safety == Safety::Destructive {
+            for planned in &mut changes {
+                if drops_dead_letters(&planned.change, map) {
+                    planned.statements.clear();
+                    warn(&format!(
+                        "kept dead-letter table `{}` and its rows: nothing writes to it any \
+                         more (query it as before; drop it by hand when done)",
+                        planned.change.name
+                    ));
+                } else if planned.change.safety == Safety::Destructive {
                     warn(&format!(
                         "warning: destructive change applied in dev: {}",
                         planned.change
@@ -116,7 +125,11 @@ pub async fn migrate_dev(
             run(client, &target, &changes).await?;
             changes
         }
-        None => vec![],
+        // Reported, not run: the schema below creates all of it.
+        None => plan_changes(app, &InfraMap::default(), &desired, &target)?
+            .into_iter()
+            .filter(|planned| !planned.statements.is_empty())
+            .collect(),
     };
     ddl::apply(client, &schema).await?;
     let recorded = if applied.is_some() {
@@ -127,9 +140,20 @@ pub async fn migrate_dev(
     let unchanged = applied
         .as_ref()
         .is_some_and(|a| changes.is_empty() && a.map_hash == desired.hash());
+
     let version = match &applied {
         Some(a) if unchanged => a.version,
         _ => state::record(client, &target, applied.as_ref(), &desired, &recorded).await?,
     };
     Ok(Migrated { changes, version })
+}
+
+/// Whether `change` drops a dead-letter table of `applied`.
+fn drops_dead_letters(change: &Change, applied: &InfraMap) -> bool {
+    change.kind == ObjectKind::Table
+        && change.action == Action::Drop
+        && applied
+            .tables
+            .get(&change.name)
+            .is_some_and(|t| t.kind == TableKind::DeadLetter)
 }

@@ -1,7 +1,7 @@
 //! The infrastructure map of an app, the diff against what was applied, and migrations.
 //!
 //! - [`InfraMap`] ([`map`]): streams, tables (columns, engine, sort key), views,
-//!   materialized views, functions, APIs and ingest routes, derived from an [`App`](crate::app::App).
+//!   materialized views, functions, APIs and ingest routes, derived from an [`App`](moose_model::app::App).
 //! - [`diff()`] ([`diff`]): the [`Change`]s from the applied map to the desired one, each
 //!   [`Safety::Safe`] or [`Safety::Destructive`], in dependency order.
 //! - [`sql`]: the DDL of each change, on a single server or a cluster.

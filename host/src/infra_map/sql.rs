@@ -21,10 +21,10 @@
 
 use super::diff::{Action, Change, ObjectKind};
 use super::map::{InfraMap, TableKind};
-use crate::app::App;
 use crate::olap::ddl::{self, DdlKind, Target};
 use crate::olap::OlapError;
-use crate::runtime::types::TableDef;
+use moose_model::app::App;
+use moose_model::types::TableDef;
 
 /// Suffix of the table a rebuild copies rows into.
 pub const REBUILD_SUFFIX: &str = "__moose_rebuild";
@@ -202,7 +202,7 @@ fn rebuild(
 mod tests {
     use super::*;
     use crate::infra_map::diff::diff;
-    use crate::runtime::types::{AppDef, DataType, Field, Model, ScalarType, TableEngine};
+    use moose_model::types::{AppDef, DataType, Field, Model, ScalarType, TableEngine};
 
     fn app(fields: &[&str], order_by: &str) -> App {
         let fields = fields

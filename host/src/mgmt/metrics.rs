@@ -106,6 +106,10 @@ pub struct Metrics {
     rates: super::rate::Rates,
     windows: Family<WindowLabels, Counter>,
     open_windows: Family<AggregationLabels, Gauge>,
+    olap_up: Gauge,
+    olap_restarts: Counter,
+    /// The last failure per stage, for `/ps`.
+    last_failures: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl Default for Metrics {
@@ -150,6 +154,18 @@ impl Metrics {
             "Windows of a windowed aggregation holding state and not yet closed",
             open_windows.clone(),
         );
+        let olap_up = Gauge::default();
+        registry.register(
+            "olap_up",
+            "1 while the OLAP store is up (the embedded engine runs), else 0",
+            olap_up.clone(),
+        );
+        let olap_restarts = Counter::default();
+        registry.register(
+            "olap_restarts",
+            "Times the embedded ClickHouse engine was started again after it died",
+            olap_restarts.clone(),
+        );
         Self {
             registry,
             records,
@@ -158,6 +174,9 @@ impl Metrics {
             rates: Default::default(),
             windows,
             open_windows,
+            olap_up,
+            olap_restarts,
+            last_failures: Default::default(),
         }
     }
 
@@ -233,6 +252,37 @@ impl Metrics {
                 aggregation: aggregation.to_string(),
             })
             .set(open.min(i64::MAX as usize) as i64);
+    }
+
+    /// Remembers `message` as the last failure of stage `kind`/`name` (cut to 1 KiB).
+    pub fn note_failure(&self, kind: &str, name: &str, message: &str) {
+        let mut end = message.len().min(1024);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.last_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                (kind.to_string(), name.to_string()),
+                message[..end].to_string(),
+            );
+    }
+
+    /// The last failure of stage `kind`/`name`, if any.
+    pub fn last_failure(&self, kind: &str, name: &str) -> Option<String> {
+        self.last_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(kind.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Sets whether the OLAP store is up and how often its engine was restarted.
+    pub fn set_olap(&self, up: bool, restarts: u64) {
+        self.olap_up.set(i64::from(up));
+        self.olap_restarts
+            .inc_by(restarts.saturating_sub(self.olap_restarts.get()));
     }
 
     /// The metrics in Prometheus/OpenMetrics text format.

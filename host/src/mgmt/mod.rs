@@ -1,10 +1,12 @@
 //! The management API: `/health`, `/ready`, `/metrics` (Prometheus), `/catalog`,
-//! `/openapi.json`, and the operations endpoints `/ps`, `/peek/{name}` and `/logs`.
+//! `/openapi.json`, the operations endpoints `/ps`, `/peek/{name}` and `/logs`, and
+//! `POST /dlq/replay`.
 
 pub mod logbuf;
 pub mod metrics;
 mod ops;
 pub mod rate;
+pub mod replay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,13 +19,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::app::App;
 use crate::functions;
 use crate::infra::Infra;
-use crate::olap::OlapClient;
+use crate::olap::{OlapClient, OlapHealth};
 use crate::stream::Streams;
 use crate::sync;
 use metrics::Metrics;
+use moose_model::app::App;
 
 /// Shared state of the management routes.
 pub struct MgmtState {
@@ -31,6 +33,8 @@ pub struct MgmtState {
     pub streams: Arc<dyn Streams>,
     /// The app's database, for `/peek` of tables.
     pub olap: Arc<OlapClient>,
+    /// Whether the database is up, for `/ready`, `/health` and the metrics.
+    pub olap_health: Arc<OlapHealth>,
     /// What the routes tell about the app; a reload replaces it as a whole.
     pub app: ArcSwap<AppView>,
     /// Set once every part of the host is running.
@@ -41,9 +45,13 @@ pub struct MgmtState {
 pub struct AppView {
     /// `(stream, consumer group)` pairs whose lag is reported.
     pub consumers: Vec<(String, String)>,
+    /// SQL aggregations (materialized views) and the tables they read.
+    pub aggregations: Vec<(String, Vec<String>)>,
     pub catalog: Value,
     /// The app's OpenAPI document.
     pub openapi: Value,
+    /// Where replayed dead letters go.
+    pub replay: replay::ReplayRoutes,
 }
 
 impl AppView {
@@ -67,17 +75,25 @@ impl AppView {
                     .map(|w| (w.source.clone(), crate::windows::group(&w.name))),
             )
             .collect();
+        let aggregations = app
+            .def
+            .aggregations
+            .iter()
+            .map(|a| (a.name.clone(), a.sources.clone()))
+            .collect();
         Self {
             consumers,
+            aggregations,
             catalog: catalog_json(app, infra),
             openapi: crate::openapi::openapi(app),
+            replay: replay::ReplayRoutes::new(app, infra),
         }
     }
 }
 
 pub fn router(state: Arc<MgmtState>) -> Router {
     Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/catalog", get(catalog))
@@ -85,18 +101,39 @@ pub fn router(state: Arc<MgmtState>) -> Router {
         .route("/ps", get(ops::ps))
         .route("/peek/{name}", get(ops::peek))
         .route("/logs", get(ops::logs))
+        .route("/dlq/replay", axum::routing::post(replay_dead_letters))
         .with_state(state)
 }
 
+/// `GET /health`: 200 while the host's own processes run; 503 while its embedded
+/// ClickHouse engine is down (and being restarted).
+async fn health(State(state): State<Arc<MgmtState>>) -> Response {
+    match state.olap_health.problem() {
+        None => Json(json!({ "status": "ok" })).into_response(),
+        Some(problem) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unhealthy", "problems": [problem] })),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /ready`: 200 once every part of the host runs and while its OLAP store is up.
 async fn ready(State(state): State<Arc<MgmtState>>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
-        Json(json!({ "status": "ready" })).into_response()
-    } else {
-        (
+    if !state.ready.load(Ordering::Acquire) {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "starting" })),
         )
-            .into_response()
+            .into_response();
+    }
+    match state.olap_health.problem() {
+        None => Json(json!({ "status": "ready" })).into_response(),
+        Some(problem) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not ready", "problems": [problem] })),
+        )
+            .into_response(),
     }
 }
 
@@ -105,6 +142,9 @@ async fn metrics(State(state): State<Arc<MgmtState>>) -> Response {
     for (stream, group) in &view.consumers {
         refresh_lag(&state, stream, group).await;
     }
+    state
+        .metrics
+        .set_olap(state.olap_health.is_up(), state.olap_health.restarts());
     (
         [(
             header::CONTENT_TYPE,
@@ -134,6 +174,23 @@ async fn refresh_lag(state: &MgmtState, stream: &str, group: &str) -> Option<u64
     }
 }
 
+async fn replay_dead_letters(
+    State(state): State<Arc<MgmtState>>,
+    Json(request): Json<replay::ReplayRequest>,
+) -> Response {
+    match replay::replay(&state, &request).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(error) => {
+            let status = if error.is_bad_request() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, Json(json!({ "error": error.to_string() }))).into_response()
+        }
+    }
+}
+
 async fn catalog(State(state): State<Arc<MgmtState>>) -> Json<Value> {
     Json(state.app.load().catalog.clone())
 }
@@ -159,7 +216,7 @@ pub fn catalog_json(app: &App, infra: &Infra) -> Value {
                     })
                 })
                 .collect();
-            json!({ "name": crate::app::model_ref(m), "doc": m.doc, "fields": fields })
+            json!({ "name": moose_model::app::model_ref(m), "doc": m.doc, "fields": fields })
         })
         .collect();
     let streams: Vec<Value> = infra

@@ -20,12 +20,14 @@ const DEFAULT_LIMIT: usize = 10;
 /// The largest `limit` (and `tail`) accepted.
 const MAX_LIMIT: usize = 1000;
 
-/// `GET /ps`: every streaming function and table sync, with its source stream, consumer
-/// group, total lag, record counts since the host started and records taken in per second
-/// over the last 10 s (`per_second`, one decimal).
+/// `GET /ps`: every streaming function, table sync and windowed aggregation, with its
+/// source stream, consumer group, total lag, record counts since the host started,
+/// records taken in per second over the last 10 s (`per_second`, one decimal) and its last
+/// failure (`last_error`); then every SQL aggregation (materialized view) with the rows it
+/// failed on.
 pub async fn ps(State(state): State<Arc<MgmtState>>) -> Response {
     let view = state.app.load_full();
-    let mut rows = Vec::with_capacity(view.consumers.len());
+    let mut rows = Vec::with_capacity(view.consumers.len() + view.aggregations.len());
     for (stream, group) in &view.consumers {
         // Groups are `function:NAME` or `table:NAME`, named after the metric's stage.
         let (kind, name) = group.split_once(':').unwrap_or(("", group));
@@ -35,13 +37,24 @@ pub async fn ps(State(state): State<Arc<MgmtState>>) -> Response {
             "kind": kind, "name": name, "source": stream, "group": group, "lag": lag,
             "in": count(Outcome::In), "out": count(Outcome::Out), "failed": count(Outcome::Failed),
             "per_second": (state.metrics.per_second(kind, name) * 10.0).round() / 10.0,
+            "last_error": state.metrics.last_failure(kind, name),
+        }));
+    }
+    for (name, sources) in &view.aggregations {
+        rows.push(json!({
+            "kind": "aggregation", "name": name, "source": sources.join(", "), "group": null,
+            "lag": null, "in": null, "out": null,
+            "failed": state.metrics.records("aggregation", name, Outcome::Failed),
+            "per_second": null,
+            "last_error": state.metrics.last_failure("aggregation", name),
         }));
     }
     Json(json!({ "processes": rows })).into_response()
 }
 
 /// `GET /peek/{name}?limit=N&kind=stream|table`: the last `limit` records of a stream, or
-/// `limit` rows of a table. A name that is both prefers the stream unless `kind=table`.
+/// the last `limit` rows of a table by its sort key. A name that is both prefers the
+/// stream unless `kind=table`.
 pub async fn peek(
     State(state): State<Arc<MgmtState>>,
     Path(name): Path<String>,
@@ -66,7 +79,8 @@ pub async fn peek(
             .await
             .map(|records| ("stream", records))
     } else if wants != Some("stream") && tables.contains(&name) {
-        peek_table(&state, &name, limit)
+        let order_by = table_order(&view.catalog, &name);
+        peek_table(&state, &name, &order_by, limit)
             .await
             .map(|rows| ("table", rows))
     } else {
@@ -120,6 +134,28 @@ fn catalog_names(catalog: &Value, section: &str) -> Vec<String> {
         .collect()
 }
 
+/// The sort key of catalog table `name`: its `order_by`, `failed_at` for a dead-letter
+/// table.
+fn table_order(catalog: &Value, name: &str) -> Vec<String> {
+    let Some(table) = catalog["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == name)
+    else {
+        return vec![];
+    };
+    if table["model"] == "DeadLetter" {
+        return vec!["failed_at".into()];
+    }
+    table["order_by"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect()
+}
+
 /// The last `limit` records of `stream` over all its partitions, oldest first; values
 /// that are not JSON come back as strings.
 async fn peek_stream(state: &MgmtState, stream: &str, limit: usize) -> Result<Vec<Value>, String> {
@@ -151,9 +187,26 @@ async fn peek_stream(state: &MgmtState, stream: &str, limit: usize) -> Result<Ve
         .collect())
 }
 
-/// Up to `limit` rows of `table`.
-async fn peek_table(state: &MgmtState, table: &str, limit: usize) -> Result<Vec<Value>, String> {
-    let sql = format!("SELECT * FROM {} LIMIT {limit}", quote_ident(table));
+/// The last `limit` rows of `table` by its sort key (`order_by` in the catalog; a
+/// dead-letter table's is `failed_at`), in sort-key order.
+async fn peek_table(
+    state: &MgmtState,
+    table: &str,
+    order_by: &[String],
+    limit: usize,
+) -> Result<Vec<Value>, String> {
+    let sql = if order_by.is_empty() {
+        format!("SELECT * FROM {} LIMIT {limit}", quote_ident(table))
+    } else {
+        let keys: Vec<String> = order_by.iter().map(|k| quote_ident(k)).collect();
+        let descending: Vec<String> = keys.iter().map(|k| format!("{k} DESC")).collect();
+        format!(
+            "SELECT * FROM (SELECT * FROM {} ORDER BY {} LIMIT {limit}) ORDER BY {}",
+            quote_ident(table),
+            descending.join(", "),
+            keys.join(", ")
+        )
+    };
     let body = state
         .olap
         .fetch_bytes(

@@ -112,6 +112,23 @@ impl OlapError {
     }
 }
 
+/// The materialized view named in an insert's error (`... while pushing to view
+/// local.DailyRevenue_mv ...`), without its database: ClickHouse stored the inserted rows
+/// in the table, and that view failed on them.
+pub fn failed_view(text: &str) -> Option<String> {
+    const MARK: &str = "while pushing to view ";
+    let start = text.find(MARK)? + MARK.len();
+    let name = text[start..]
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()?
+        .trim_end_matches(['.', ':', ','])
+        .replace('`', "");
+    let view = name
+        .rsplit_once('.')
+        .map_or(name.as_str(), |(_, view)| view);
+    (!view.is_empty()).then(|| view.to_string())
+}
+
 /// The code of a ClickHouse exception text (`Code: 62. DB::Exception: ...`).
 pub fn exception_code(text: &str) -> Option<i32> {
     let start = text.find("Code: ")? + "Code: ".len();
@@ -191,6 +208,19 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_view_an_insert_failed_in() {
+        let text = "Code: 6. DB::Exception: Cannot parse string 'x' as UInt64: while converting \
+                    source column n to destination column n: while pushing to view local.mv. \
+                    (CANNOT_PARSE_TEXT) (version 26.9.2.1)";
+        assert_eq!(failed_view(text).as_deref(), Some("mv"));
+        assert_eq!(
+            failed_view("while pushing to view `db`.`Daily_mv` (3f2a...)").as_deref(),
+            Some("Daily_mv")
+        );
+        assert_eq!(failed_view("Code: 62. DB::Exception: Syntax error"), None);
+    }
 
     #[test]
     fn reads_exception_codes() {

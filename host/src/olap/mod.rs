@@ -9,10 +9,11 @@
 //! - [`OlapQueryService`] ([`query`]): guests' read-only queries, the `query` host import.
 //! - [`EmbeddedClickHouse`] ([`embedded`]): chDB serving the ClickHouse HTTP interface, the
 //!   default store when `[clickhouse] url` is not set.
-//! - [`OlapStore`] ([`store`]): the configured server or the embedded engine.
+//! - [`OlapStore`] ([`store`]): the configured server or the embedded engine, which
+//!   [`supervise`] starts again when it dies.
 //!
 //! ```no_run
-//! # async fn example(app: &moose_host::app::App) -> Result<(), moose_host::olap::OlapError> {
+//! # async fn example(app: &moose_model::app::App) -> Result<(), moose_host::olap::OlapError> {
 //! use moose_host::config::ClickHouseSection;
 //! use moose_host::olap::{ddl, OlapStore};
 //!
@@ -31,6 +32,7 @@ pub mod embedded;
 pub mod error;
 pub mod query;
 pub mod store;
+pub mod supervise;
 pub mod writer;
 
 pub use client::{OlapClient, OlapConfig};
@@ -38,3 +40,4 @@ pub use embedded::{EmbeddedClickHouse, EmbeddedOptions};
 pub use error::OlapError;
 pub use query::{OlapQueryService, QueryLimits};
 pub use store::OlapStore;
+pub use supervise::OlapHealth;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::client::OlapClient;
 use super::error::OlapError;
-use crate::runtime::types::{Batch, Encoding, QueryError};
-use crate::runtime::{QueryParam, QueryService};
+use moose_runtime::types::{Batch, Encoding, QueryError};
+use moose_runtime::{QueryParam, QueryService};
 
 /// Limits of one guest query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

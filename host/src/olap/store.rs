@@ -1,18 +1,21 @@
 //! The OLAP store as the host runs it: the configured ClickHouse server, or the embedded
-//! engine when none is configured.
+//! engine when none is configured, supervised so it is started again when it dies.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::client::{OlapClient, OlapConfig};
 use super::embedded::EmbeddedClickHouse;
 use super::error::OlapError;
+use super::supervise::{OlapHealth, Supervisor};
 use crate::config::ClickHouseSection;
 
 /// A client of the app's ClickHouse, and the embedded engine behind it when there is one.
 #[derive(Debug)]
 pub struct OlapStore {
     client: OlapClient,
-    embedded: Option<EmbeddedClickHouse>,
+    health: Arc<OlapHealth>,
+    embedded: Option<Supervisor>,
 }
 
 impl OlapStore {
@@ -20,9 +23,11 @@ impl OlapStore {
     /// engine over `<state_dir>/clickhouse/data` on `embedded_port` with `python`.
     /// Call it inside the tokio runtime that will use the client.
     pub async fn open(section: &ClickHouseSection, state_dir: &Path) -> Result<Self, OlapError> {
+        let health = Arc::new(OlapHealth::default());
         match &section.url {
             Some(url) => Ok(Self {
                 client: OlapClient::new(OlapConfig::external(section, url))?,
+                health,
                 embedded: None,
             }),
             None if section.cluster.is_some() => Err(OlapError::Config(
@@ -39,7 +44,8 @@ impl OlapStore {
                 let client = OlapClient::new(OlapConfig::embedded(section, engine.url()))?;
                 Ok(Self {
                     client,
-                    embedded: Some(engine),
+                    embedded: Some(Supervisor::start(engine, health.clone())?),
+                    health,
                 })
             }
         }
@@ -50,15 +56,20 @@ impl OlapStore {
         &self.client
     }
 
-    /// The embedded engine, when the store runs one.
-    pub fn embedded(&self) -> Option<&EmbeddedClickHouse> {
-        self.embedded.as_ref()
+    /// Whether the store is up: the embedded engine runs (a configured server is assumed
+    /// up; its failures show in the requests to it).
+    pub fn health(&self) -> Arc<OlapHealth> {
+        self.health.clone()
     }
 
     /// Stops the embedded engine, if any.
     pub async fn shutdown(self) -> Result<(), OlapError> {
         match self.embedded {
-            Some(engine) => engine.shutdown().await,
+            Some(supervisor) => tokio::task::spawn_blocking(move || supervisor.stop())
+                .await
+                .map_err(|e| {
+                    OlapError::Engine(format!("stopping the embedded engine failed: {e}"))
+                })?,
             None => Ok(()),
         }
     }

@@ -72,11 +72,15 @@ impl crate::sync::TableWriter for OlapClient {
     ) -> Result<(), crate::sync::InsertError> {
         OlapClient::insert_json(self, table, Bytes::copy_from_slice(rows), count)
             .await
-            .map_err(|error| match error {
-                OlapError::Rejected { .. } | OlapError::Schema(_) => {
-                    crate::sync::InsertError::Rejected(error.to_string())
+            .map_err(|error| {
+                let message = error.to_string();
+                match (super::error::failed_view(&message), error) {
+                    (Some(view), _) => crate::sync::InsertError::ViewFailed { view, message },
+                    (None, OlapError::Rejected { .. } | OlapError::Schema(_)) => {
+                        crate::sync::InsertError::Rejected(message)
+                    }
+                    (None, _) => crate::sync::InsertError::Unavailable(message),
                 }
-                other => crate::sync::InsertError::Unavailable(other.to_string()),
             })
     }
 }

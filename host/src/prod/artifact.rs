@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::{ComponentInfo, Language};
-use crate::assemble::{describe_loaded, AssembleError, Assembled, Step};
-use crate::runtime::{compatibility_hash, GuestComponent, Runtime, RuntimeError};
+use crate::assemble::{describe_loaded, loaded_info, AssembleError, Assembled, Step};
+use moose_model::app::Language;
+use moose_runtime::{compatibility_hash, GuestComponent, Runtime, RuntimeError};
 
 /// The artifact's description of itself.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -165,7 +165,7 @@ impl Artifact {
                     found: component.info().digest.clone(),
                 });
             }
-            let info = ComponentInfo::loaded(
+            let info = loaded_info(
                 entry.name.clone(),
                 entry.language,
                 self.root.join(COMPONENTS_DIR),

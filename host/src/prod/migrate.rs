@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::lock::{LockOptions, MigrationLock};
-use crate::app::App;
 use crate::infra_map::{apply_plan, diff, state, InfraMap, MigrationPlan, PlanError};
 use crate::olap::{OlapClient, OlapError};
+use moose_model::app::App;
 
 /// What the start did with the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

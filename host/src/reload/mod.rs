@@ -29,17 +29,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiEndpoint, ApiEndpoints, ApiState};
-use crate::app::{self, App, ComponentInfo, ComponentPart};
 use crate::builder;
 use crate::config::Project;
+use crate::functions::Destination;
 use crate::infra::Infra;
 use crate::infra_map;
 use crate::ingest::{IngestEndpoint, IngestEndpoints, IngestState};
 use crate::mgmt::{AppView, MgmtState};
 use crate::olap::OlapClient;
-use crate::runtime::{GuestComponent, Runtime};
-use crate::serve::destination;
 use crate::stream::Streams;
+use moose_model::app::{self, App, ComponentInfo, ComponentPart};
+use moose_runtime::{GuestComponent, Runtime};
 
 pub use workers::{Changes, Workers};
 
@@ -82,7 +82,7 @@ pub fn api_endpoints(
 pub fn ingest_endpoints(app: &App) -> anyhow::Result<IngestEndpoints> {
     let mut endpoints = BTreeMap::new();
     for ingest in &app.def.ingests {
-        let target = destination(app, &ingest.stream)?;
+        let target = Destination::of(app, &ingest.stream)?;
         endpoints.insert(
             app.ingest_route(ingest),
             IngestEndpoint {
@@ -331,7 +331,7 @@ impl Reloader {
             if !paused.is_empty() {
                 self.workers.lock().await.stop_syncs(&paused).await;
             }
-            if let Err(error) = self.apply_infra(&app, &infra).await {
+            if let Err(error) = self.apply_infra(&built.name, &app, &infra).await {
                 // The old version keeps running, paused syncs included.
                 let old_infra = (self.infra)(&self.app, &self.project);
                 self.workers
@@ -382,8 +382,9 @@ impl Reloader {
     }
 
     /// Creates the streams of `app` that do not exist yet and migrates its tables and
-    /// views to the app's new form.
-    async fn apply_infra(&self, app: &App, infra: &Infra) -> anyhow::Result<()> {
+    /// views to the app's new form; what it did is printed for `component`, whose reload
+    /// asked for it.
+    async fn apply_infra(&self, component: &str, app: &App, infra: &Infra) -> anyhow::Result<()> {
         for spec in &infra.streams {
             self.streams
                 .ensure_stream(spec)
@@ -394,8 +395,8 @@ impl Reloader {
         let olap = self.olap.clone();
         let app = app.clone();
         let runtime = tokio::runtime::Handle::current();
+        let name = component.to_string();
         tokio::task::spawn_blocking(move || {
-            let name = &app.name;
             let migrated = runtime.block_on(infra_map::migrate_dev(&olap, &app, &mut |line| {
                 println!("reload {name}: {line}")
             }))?;

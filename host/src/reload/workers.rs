@@ -14,15 +14,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::ComponentHandle;
-use crate::app::App;
-use crate::functions::{FunctionRunner, RunnerOptions};
+use crate::functions::{Destination, FunctionRunner, RunnerOptions};
 use crate::infra::{Infra, SyncSpec};
 use crate::mgmt::metrics::Metrics;
-use crate::runtime::types::{FunctionDef, Model};
-use crate::serve::destination;
 use crate::stream::Streams;
 use crate::sync::{SyncOptions, TableSync, TableWriter};
 use crate::windows::{WindowEnv, WindowPlan};
+use moose_model::app::App;
+use moose_model::types::{FunctionDef, Model};
 
 /// What a function runner is started from; a different plan means a restart.
 #[derive(Clone, PartialEq)]
@@ -159,7 +158,7 @@ impl Workers {
                 .ok_or_else(|| anyhow!("component `{}` is not loaded", plan.component))?
                 .clone();
             let destination = match &plan.def.destination {
-                Some(stream) => Some(destination(app, stream)?),
+                Some(stream) => Some(Destination::of(app, stream)?),
                 None => None,
             };
             let runner = FunctionRunner {

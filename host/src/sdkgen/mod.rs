@@ -12,9 +12,9 @@ mod typescript;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::app::{model_ref, App};
 use crate::openapi::schema_name;
-use crate::runtime::types::{ApiDef, DataType, IngestDef, Model, ScalarType, TypeWrapper};
+use moose_model::app::{model_ref, App};
+use moose_model::types::{ApiDef, DataType, IngestDef, Model, ScalarType, TypeWrapper};
 
 /// Language of a generated client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -381,7 +381,7 @@ fn string_literal(text: &str) -> String {
 
 /// The notes every client shows about a field: its doc, ClickHouse type, wire format,
 /// key and default.
-fn field_notes(field: &crate::runtime::types::Field) -> Vec<String> {
+fn field_notes(field: &moose_model::types::Field) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(doc) = &field.doc {
         notes.push(doc.clone());
@@ -416,7 +416,7 @@ fn wire_format(leaf: &ScalarType) -> Option<&'static str> {
 }
 
 /// The notes every client shows about a query parameter.
-fn param_notes(param: &crate::runtime::types::ApiParam) -> String {
+fn param_notes(param: &moose_model::types::ApiParam) -> String {
     let mut notes = Vec::new();
     if let Some(doc) = &param.doc {
         notes.push(doc.trim_end_matches('.').to_string() + ".");
@@ -441,14 +441,14 @@ fn param_notes(param: &crate::runtime::types::ApiParam) -> String {
 }
 
 /// A parameter must be given: required and without a default.
-fn param_required(param: &crate::runtime::types::ApiParam) -> bool {
+fn param_required(param: &moose_model::types::ApiParam) -> bool {
     param.required && param.default.is_none()
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::runtime::types::{ApiParam, AppDef, DecimalSpec, EnumMember, Field, IngestDef};
+    use moose_model::types::{ApiParam, AppDef, DecimalSpec, EnumMember, Field, IngestDef};
 
     const NOTHING_RESERVED: Reserved = Reserved {
         keywords: &[],

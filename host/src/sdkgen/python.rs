@@ -11,8 +11,8 @@ use super::{
     field_notes, param_notes, param_required, string_literal, Conv, GeneratedFile, Reserved,
     SdkError, Surface,
 };
-use crate::app::App;
-use crate::runtime::types::{ApiParam, DataType, ScalarType, TypeWrapper};
+use moose_model::app::App;
+use moose_model::types::{ApiParam, DataType, ScalarType, TypeWrapper};
 
 /// The fixed part of every client: errors, requests, batching, exact parsing.
 const RUNTIME: &str = include_str!("runtime.py");

@@ -4,6 +4,9 @@
 //! While the OLAP store is unavailable the same batch is retried with exponential
 //! backoff. Rows the store refuses are found by splitting the batch in halves until each
 //! refused row stands alone; those go to the dead-letter stream, the rest are inserted.
+//! When the rows were stored but a materialized view reading the table failed on them,
+//! the batch counts as stored (inserting it again would store it twice) and the view's
+//! failure is counted for its aggregation (`/ps`, metrics) and logged.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,8 +15,8 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::mgmt::metrics::{Metrics, Outcome};
-use crate::records::{DeadLetter, ErrorKind};
 use crate::stream::{consumer_until_stopped, Record, StoredRecord, Streams};
+use moose_records::{DeadLetter, ErrorKind};
 
 /// Why an insert failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -24,6 +27,10 @@ pub enum InsertError {
     /// The store refused the rows.
     #[error("the OLAP store refused the rows: {0}")]
     Rejected(String),
+    /// The rows were stored, but materialized view `view` failed on them: they are
+    /// missing from what it writes. Inserting them again would store them twice.
+    #[error("the rows were stored, but materialized view `{view}` failed on them: {message}")]
+    ViewFailed { view: String, message: String },
 }
 
 /// Inserts rows into a table (the seam between sync and the OLAP store).
@@ -140,7 +147,17 @@ impl TableSync {
         while let Some(rows) = pending.pop() {
             match self.insert(rows, stop).await? {
                 Ok(()) => stored += rows.len(),
-                Err(message) if rows.len() == 1 => refused.push((rows[0].clone(), message)),
+                Err(InsertError::ViewFailed { view, message }) => {
+                    stored += rows.len();
+                    self.view_failed(&view, rows.len(), &message);
+                }
+                Err(error) if rows.len() == 1 => {
+                    let message = match error {
+                        InsertError::Rejected(message) => message,
+                        other => other.to_string(),
+                    };
+                    refused.push((rows[0].clone(), message));
+                }
                 Err(_) => {
                     let (left, right) = rows.split_at(rows.len() / 2);
                     pending.push(right);
@@ -151,12 +168,30 @@ impl TableSync {
         Some((stored, refused))
     }
 
-    /// One insert, retried while the store is unavailable. The inner error is a refusal.
+    /// Counts and logs rows of this table that materialized view `view` failed on.
+    fn view_failed(&self, view: &str, rows: usize, message: &str) {
+        let aggregation = view
+            .strip_suffix(crate::olap::ddl::MATERIALIZED_VIEW_SUFFIX)
+            .unwrap_or(view);
+        self.metrics
+            .count("aggregation", aggregation, Outcome::Failed, rows as u64);
+        self.metrics
+            .note_failure("aggregation", aggregation, message);
+        tracing::error!(
+            table = %self.table,
+            "{rows} row(s) were stored in `{}` but materialized view `{view}` (aggregation \
+             `{aggregation}`) failed on them, so they are missing from its table: {message}",
+            self.table
+        );
+    }
+
+    /// One insert, retried while the store is unavailable: stored, or refused (the error
+    /// is `Rejected` or `ViewFailed`).
     async fn insert(
         &self,
         rows: &[StoredRecord],
         stop: &CancellationToken,
-    ) -> Option<Result<(), String>> {
+    ) -> Option<Result<(), InsertError>> {
         let mut data = Vec::with_capacity(rows.iter().map(|r| r.value.len() + 1).sum());
         for row in rows {
             data.extend_from_slice(&row.value);
@@ -170,7 +205,6 @@ impl TableSync {
                 .await
             {
                 Ok(()) => return Some(Ok(())),
-                Err(InsertError::Rejected(message)) => return Some(Err(message)),
                 Err(InsertError::Unavailable(message)) => {
                     tracing::warn!(table = %self.table, "insert failed, retrying in {backoff:?}: {message}");
                     tokio::select! {
@@ -179,6 +213,7 @@ impl TableSync {
                     }
                     backoff = (backoff * 2).min(self.options.max_backoff);
                 }
+                Err(refused) => return Some(Err(refused)),
             }
         }
     }
@@ -192,6 +227,9 @@ impl TableSync {
     ) -> bool {
         self.metrics
             .count("table", &self.table, Outcome::Failed, refused.len() as u64);
+        if let Some((_, message)) = refused.first() {
+            self.metrics.note_failure("table", &self.table, message);
+        }
         let Some(dead_letter) = &self.dead_letter else {
             for (row, message) in &refused {
                 tracing::error!(table = %self.table, "row refused and dropped (no dead-letter stream): {message}: {}", String::from_utf8_lossy(&row.value));

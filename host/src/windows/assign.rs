@@ -12,7 +12,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
 use super::state::Progress;
-use crate::runtime::types::{ScalarType, WindowBounds, WindowSpec};
+use moose_model::types::{ScalarType, WindowSpec};
+use moose_runtime::types::WindowBounds;
 
 /// A window definition in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -95,6 +95,7 @@
 
 pub mod assign;
 pub mod clickhouse;
+mod engine;
 pub mod runner;
 pub mod state;
 
@@ -102,13 +103,13 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
-use crate::app::App;
 use crate::mgmt::metrics::Metrics;
 use crate::olap::OlapClient;
-use crate::records::ModelValidator;
 use crate::reload::ComponentHandle;
-use crate::runtime::types::{Model, ScalarType, WindowedAggregationDef};
 use crate::stream::Streams;
+use moose_model::app::App;
+use moose_model::types::{Model, ScalarType, WindowedAggregationDef};
+use moose_records::ModelValidator;
 
 pub use clickhouse::{ClickHouseStateStore, WINDOW_STATE_TABLE};
 pub use runner::{group, lease_name, WindowLease, WindowOptions, WindowRunner};

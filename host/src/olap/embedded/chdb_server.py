@@ -9,12 +9,22 @@ the Python that has `chdb-core` (see scripts/setup-olap.sh). Standard library an
 
 Serves `/ping`, `/replicas_status` and queries on `/` (GET and POST) like a ClickHouse
 server: the query in the URL or the body, data for `INSERT ... FORMAT X` in the body
-after a URL query, `database`, `default_format`, `query_id`, `param_<name>` bound to
-`{name:Type}`, any other URL parameter applied as a setting of that query only,
-gzip/deflate request and response bodies, credentials by basic auth, `X-ClickHouse-User`
-/ `X-ClickHouse-Key` headers or `user` / `password` parameters, and errors as ClickHouse
-reports them (`Code: N. DB::Exception: ...`, `X-ClickHouse-Exception-Code`, the HTTP
-status ClickHouse maps the code to).
+after a URL query or after the query in the body (binary formats included), `database`,
+`default_format`, `query_id`, `param_<name>` bound to `{name:Type}`, any other URL
+parameter applied as a setting of that query only, HTTP sessions (`session_id`,
+`session_timeout`, `session_check`), request and response bodies compressed by HTTP
+(`Content-Encoding` / `Accept-Encoding` with `enable_http_compression=1`: gzip, deflate,
+lz4, zstd) or in ClickHouse's own blocks (`decompress=1` for the request, `compress=1`
+for the response: LZ4 or ZSTD blocks with CityHash128 checksums), credentials by basic
+auth, `X-ClickHouse-User` / `X-ClickHouse-Key` headers or `user` / `password`
+parameters, and errors as ClickHouse reports them (`Code: N. DB::Exception: ...`,
+`X-ClickHouse-Exception-Code`, the HTTP status ClickHouse maps the code to).
+
+An insert into a table that materialized views read goes through a temporary table and
+`INSERT ... SELECT`: chDB's streaming insert does not report a view's failure, and the
+client must see it as ClickHouse reports it. A client of ClickHouse's native TCP protocol
+(clickhouse-client) that connects to this port gets an exception packet at once saying
+that only HTTP is served, instead of waiting for an HTTP request line.
 
 Credentials are checked only when MOOSE_CHDB_PASSWORD is set in the environment (the user
 is MOOSE_CHDB_USER, `default` when unset); otherwise any credentials are accepted.
@@ -27,6 +37,9 @@ settings never leak from one request into another.
 
 Exit codes: 0 stopped, 2 bad arguments, 3 chdb is not installed, 4 the engine could not
 open the data directory, 5 the port could not be bound.
+
+Besides chdb it needs the PyPI packages lz4, zstandard and clickhouse-cityhash (compressed
+bodies); scripts/setup-olap.sh installs all of them.
 """
 
 import argparse
@@ -43,6 +56,16 @@ import traceback
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    import lz4.block
+    import lz4.frame
+    import zstandard
+    from clickhouse_cityhash.cityhash import CityHash128
+except ImportError as missing:  # reported by main()
+    MISSING_PACKAGE = missing
+else:
+    MISSING_PACKAGE = None
 from urllib.parse import parse_qsl, urlsplit
 
 EXIT_NO_CHDB = 3
@@ -75,6 +98,7 @@ NOT_SETTINGS = {
 # Exception codes this server raises itself, and the ones `status_for` maps.
 CODE_NAMES = {
     36: "BAD_ARGUMENTS",
+    40: "CHECKSUM_DOESNT_MATCH",
     48: "NOT_IMPLEMENTED",
     62: "SYNTAX_ERROR",
     89: "UNKNOWN_COMPRESSION_METHOD",
@@ -84,6 +108,9 @@ CODE_NAMES = {
     236: "ABORTED",
     354: "ZLIB_INFLATE_FAILED",
     358: "INTO_OUTFILE_NOT_ALLOWED",
+    372: "SESSION_NOT_FOUND",
+    373: "SESSION_IS_LOCKED",
+    432: "UNKNOWN_CODEC",
     381: "HTTP_LENGTH_REQUIRED",
     516: "AUTHENTICATION_FAILED",
     1001: "STD_EXCEPTION",
@@ -112,6 +139,8 @@ for _code in (36, 427, 6, 25, 26, 38, 41, 72, 441, 675, 676, 27, 376, 15, 44, 37
 for _code in (60, 46, 47, 50, 56, 81, 115, 152, 63, 73, 336, 78, 511):
     STATUS_BY_CODE[_code] = 404
 STATUS_BY_CODE.update({
+    372: 404,  # SESSION_NOT_FOUND
+    373: 423,  # SESSION_IS_LOCKED
     229: 413,  # QUERY_IS_TOO_LARGE
     48: 501,  # NOT_IMPLEMENTED
     209: 503,  # SOCKET_TIMEOUT
@@ -124,11 +153,25 @@ STATUS_BY_CODE.update({
 
 READ_CHUNK = 1 << 20
 MAX_LINE = 65536
+DEFAULT_SESSION_TIMEOUT = 60
+MAX_SESSION_TIMEOUT = 3600
 
 CODE_RE = re.compile(r"Code: (\d+)\. ")
 SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INSERT_FORMAT_RE = re.compile(
     r"^\s*(INSERT\s+INTO\s.*?)\s+FORMAT\s+([A-Za-z][A-Za-z0-9_]*)\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# An INSERT at the start of a body, and where its data begins: after the format's name,
+# spaces and one line break.
+BODY_INSERT_RE = re.compile(
+    rb"^\s*(INSERT\s+INTO\s.*?)\s+FORMAT\s+([A-Za-z][A-Za-z0-9_]*)[ \t]*(?:\r?\n)?",
+    re.IGNORECASE | re.DOTALL,
+)
+IDENT = r"(?:`(?:[^`\\]|\\.)*`|[A-Za-z_][A-Za-z0-9_]*)"
+# The table of `INSERT INTO [TABLE] [db.]table ...` and the rest of the statement.
+INSERT_TARGET_RE = re.compile(
+    rf"^\s*INSERT\s+INTO\s+(?:TABLE\s+)?(?!FUNCTION\b)({IDENT})(?:\s*\.\s*({IDENT}))?(.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 OUTPUT_FORMAT_RE = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)", re.IGNORECASE)
@@ -174,8 +217,79 @@ def quote_string(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def unquote_ident(name):
+    if name.startswith("`") and name.endswith("`"):
+        return re.sub(r"\\(.)", r"\1", name[1:-1])
+    return name
+
+
+class BytesData:
+    """Insert data that was read with the query, in the body after it."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def pieces(self):
+        if self.data:
+            yield self.data
+
+    def read_all(self):
+        return self.data
+
+
+class Session:
+    """An HTTP session: one chDB connection kept between requests, used by one request at
+    a time, closed once idle for its timeout."""
+
+    def __init__(self, conn, timeout):
+        self.conn = conn
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.last_used = time.monotonic()
+
+    def expired(self, now):
+        return not self.lock.locked() and now - self.last_used > self.timeout
+
+
 def truthy(value):
     return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+NATIVE_REFUSAL = (
+    "Port {port} serves the ClickHouse HTTP interface of moose's embedded engine (chDB), not "
+    "ClickHouse's native protocol: use an HTTP client here (curl, clickhouse-connect, "
+    "or @clickhouse/client)"
+)
+
+
+def native_exception(message):
+    """A native-protocol Exception packet (code 48, NOT_IMPLEMENTED) with `message`."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            byte = n & 0x7F
+            n >>= 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def string(text):
+        data = text.encode("utf-8")
+        return varint(len(data)) + data
+
+    return varint(2) + (48).to_bytes(4, "little") + string("DB::Exception") + string(message) + string("") + b"\x00"
+
+
+def session_state(conn, settings):
+    """The statements that bring back a session's current database and `settings`."""
+    statements = [f"USE {quote_ident(conn.query('SELECT currentDatabase()', 'TabSeparated').bytes().decode().strip())}"]
+    if settings:
+        names = ", ".join(quote_string(name) for name in settings)
+        rows = conn.query(f"SELECT name, value FROM system.settings WHERE name IN ({names})", "JSONEachRow").bytes()
+        values = [json.loads(line) for line in rows.splitlines() if line.strip()]
+        if values:
+            statements.append("SET " + ", ".join(f"{v['name']} = {quote_string(v['value'])}" for v in values))
+    return statements
 
 
 def content_type_for(fmt):
@@ -223,6 +337,134 @@ def parse_multipart(body, content_type):
     return fields
 
 
+def identity_decoded(pieces):
+    yield from pieces
+
+
+def zlib_decoded(pieces):
+    # 32 + MAX_WBITS accepts both gzip and zlib framing.
+    decoder = zlib.decompressobj(32 + zlib.MAX_WBITS)
+    try:
+        for raw in pieces:
+            data = decoder.decompress(raw)
+            if data:
+                yield data
+        tail = decoder.flush()
+    except zlib.error as error:
+        raise ch_error(354, f"inflate failed: {error}")
+    if tail:
+        yield tail
+
+
+def lz4_decoded(pieces):
+    decoder = lz4.frame.LZ4FrameDecompressor()
+    try:
+        for raw in pieces:
+            while raw:
+                data = decoder.decompress(raw)
+                if data:
+                    yield data
+                raw = decoder.unused_data if decoder.eof else b""
+                if decoder.eof:
+                    decoder = lz4.frame.LZ4FrameDecompressor()
+    except RuntimeError as error:
+        raise ch_error(432, f"LZ4 frame decompression failed: {error}")
+
+
+def zstd_decoded(pieces):
+    decoder = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        for raw in pieces:
+            data = decoder.decompress(raw)
+            if data:
+                yield data
+    except zstandard.ZstdError as error:
+        raise ch_error(432, f"ZSTD decompression failed: {error}")
+
+
+# Request `Content-Encoding`s and their decoders.
+HTTP_DECODERS = {
+    "": identity_decoded,
+    "identity": identity_decoded,
+    "gzip": zlib_decoded,
+    "x-gzip": zlib_decoded,
+    "deflate": zlib_decoded,
+    "lz4": lz4_decoded,
+    "zstd": zstd_decoded,
+}
+
+# ClickHouse's compressed block: checksum (16 bytes), method (1), compressed size with the
+# 9 header bytes (4, LE), uncompressed size (4, LE), data.
+BLOCK_CHECKSUM = 16
+BLOCK_HEADER = 9
+METHOD_NONE = 0x02
+METHOD_LZ4 = 0x82
+METHOD_ZSTD = 0x90
+# Uncompressed bytes per block this server writes (ClickHouse's buffer size).
+BLOCK_BYTES = 1 << 20
+
+
+def block_checksum(header_and_data):
+    """CityHash128 (v1.0.2) of a block, as the 16 bytes ClickHouse writes: the hash's two
+    64-bit halves swapped, little-endian."""
+    value = CityHash128(header_and_data)
+    return ((value >> 64) | ((value & 0xFFFFFFFFFFFFFFFF) << 64)).to_bytes(16, "little")
+
+
+def native_blocks_decoded(pieces):
+    """The data of ClickHouse-compressed blocks arriving in `pieces`."""
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        while len(buffer) >= BLOCK_CHECKSUM + BLOCK_HEADER:
+            method = buffer[BLOCK_CHECKSUM]
+            compressed = int.from_bytes(buffer[BLOCK_CHECKSUM + 1:BLOCK_CHECKSUM + 5], "little")
+            size = int.from_bytes(buffer[BLOCK_CHECKSUM + 5:BLOCK_CHECKSUM + 9], "little")
+            if compressed < BLOCK_HEADER or size > 1 << 30:
+                raise ch_error(432, f"malformed compressed block (compressed size {compressed}, size {size})")
+            if len(buffer) < BLOCK_CHECKSUM + compressed:
+                break
+            block = bytes(buffer[BLOCK_CHECKSUM:BLOCK_CHECKSUM + compressed])
+            if block_checksum(block) != bytes(buffer[:BLOCK_CHECKSUM]):
+                raise ch_error(40, "Checksum doesn't match: corrupted data in a compressed block")
+            del buffer[:BLOCK_CHECKSUM + compressed]
+            data = block[BLOCK_HEADER:]
+            if method == METHOD_LZ4:
+                data = lz4.block.decompress(data, uncompressed_size=size)
+            elif method == METHOD_ZSTD:
+                data = zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
+            elif method != METHOD_NONE:
+                raise ch_error(432, f"unknown compression method 0x{method:02x} of a compressed block")
+            yield data
+    if buffer:
+        raise ch_error(432, f"the body ends inside a compressed block ({len(buffer)} bytes left)")
+
+
+def native_blocks(payload):
+    """`payload` as ClickHouse LZ4-compressed blocks (`compress=1`)."""
+    out = bytearray()
+    for start in range(0, len(payload), BLOCK_BYTES):
+        chunk = payload[start:start + BLOCK_BYTES]
+        data = lz4.block.compress(chunk, store_size=False)
+        header = bytes([METHOD_LZ4]) + (BLOCK_HEADER + len(data)).to_bytes(4, "little") + len(chunk).to_bytes(4, "little")
+        out += block_checksum(header + data) + header + data
+    return bytes(out)
+
+
+# Response encodings this server writes when asked (`enable_http_compression=1`).
+def http_encoded(encoding, payload, level):
+    if encoding == "lz4":
+        return lz4.frame.compress(payload)
+    if encoding == "zstd":
+        return zstandard.ZstdCompressor(level=min(level, 19)).compress(payload)
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    compressor = zlib.compressobj(level, zlib.DEFLATED, wbits)
+    return compressor.compress(payload) + compressor.flush()
+
+
+HTTP_ENCODERS = ("gzip", "deflate", "lz4", "zstd")
+
+
 class Body:
     """A request body read in pieces, decoded per Content-Encoding."""
 
@@ -245,8 +487,10 @@ class Body:
             self.finished = self.remaining == 0
         encoding = (headers.get("Content-Encoding") or "").strip().lower()
         self.encoding = encoding
-        self.supported_encoding = encoding in ("", "identity", "gzip", "x-gzip", "deflate")
+        self.supported_encoding = encoding in HTTP_DECODERS
         self.present = self.chunked or self.remaining > 0
+        # ClickHouse's own compressed blocks inside (`decompress=1`).
+        self.native_blocks = False
 
     def raw_pieces(self):
         """The body's bytes as they arrive. The position in the body (and in the current
@@ -285,24 +529,14 @@ class Body:
                 yield data
 
     def pieces(self):
-        """Decoded pieces of the body."""
+        """Decoded pieces of the body: HTTP content encoding first, then ClickHouse's
+        blocks when the request said `decompress=1`."""
         if not self.supported_encoding:
-            raise ch_error(89, f"Content-Encoding {self.encoding!r} is not supported by the embedded engine (use gzip or deflate)")
-        if self.encoding in ("", "identity"):
-            yield from self.raw_pieces()
-            return
-        # 32 + MAX_WBITS accepts both gzip and zlib framing.
-        decoder = zlib.decompressobj(32 + zlib.MAX_WBITS)
-        try:
-            for raw in self.raw_pieces():
-                data = decoder.decompress(raw)
-                if data:
-                    yield data
-            tail = decoder.flush()
-        except zlib.error as error:
-            raise ch_error(354, f"inflate failed: {error}")
-        if tail:
-            yield tail
+            raise ch_error(89, f"Content-Encoding {self.encoding!r} is not supported by the embedded engine (use {', '.join(sorted(e for e in HTTP_DECODERS if e))})")
+        pieces = HTTP_DECODERS[self.encoding](self.raw_pieces())
+        if self.native_blocks:
+            pieces = native_blocks_decoded(pieces)
+        yield from pieces
 
     def read_all(self):
         return b"".join(self.pieces())
@@ -366,9 +600,59 @@ class Server(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.in_flight = 0
         self.in_flight_lock = threading.Condition()
+        self.sessions = {}
+        self.sessions_lock = threading.Lock()
+        # (database, table) -> (has materialized views reading it, when checked).
+        self.views_read = {}
 
     def connect(self):
         return self.chdb_state.connect(self.data_dir)
+
+    def session(self, session_id, timeout, check):
+        """The session `session_id`, created unless `check` is set; its timeout is reset
+        to `timeout` seconds when given."""
+        with self.sessions_lock:
+            session = self.sessions.get(session_id)
+            if session is None:
+                if check:
+                    raise ch_error(372, f"Session {session_id} not found")
+                session = Session(self.connect(), DEFAULT_SESSION_TIMEOUT)
+                self.sessions[session_id] = session
+            if timeout is not None:
+                try:
+                    seconds = int(timeout)
+                except ValueError:
+                    raise ch_error(36, f"Invalid session timeout: '{timeout}'")
+                if not 0 < seconds <= MAX_SESSION_TIMEOUT:
+                    raise ch_error(36, f"Session timeout {seconds} is not in 1..{MAX_SESSION_TIMEOUT} seconds")
+                session.timeout = seconds
+            return session
+
+    def expire_sessions(self):
+        now = time.monotonic()
+        with self.sessions_lock:
+            expired = [key for key, session in self.sessions.items() if session.expired(now)]
+            closed = [self.sessions.pop(key) for key in expired]
+        for session in closed:
+            try:
+                session.conn.close()
+            except Exception:
+                pass
+
+    def has_views(self, conn, database, table):
+        """Whether materialized views read `database.table` (cached for a second)."""
+        key = (database, table)
+        cached = self.views_read.get(key)
+        if cached is not None and time.monotonic() - cached[1] < 1.0:
+            return cached[0]
+        rows = conn.query(
+            "SELECT length(dependencies_table) FROM system.tables WHERE database = {db:String} AND name = {table:String}",
+            "TabSeparated",
+            params={"db": database, "table": table},
+        ).bytes().split()
+        found = bool(rows) and rows[0] != b"0"
+        self.views_read[key] = (found, time.monotonic())
+        return found
 
     def begin(self):
         with self.in_flight_lock:
@@ -406,6 +690,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         pass  # `serve` logs every request itself
+
+    def handle_one_request(self):
+        # An HTTP request starts with a method in capitals; a client of the native protocol
+        # starts with its Hello packet and would otherwise wait for an answer forever.
+        try:
+            first = self.rfile.peek(1)[:1]
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        if first and not b"A" <= first <= b"Z":
+            LOG.info("%s: refused a native-protocol client", self.address_string())
+            try:
+                self.wfile.write(native_exception(NATIVE_REFUSAL.format(port=self.server.server_address[1])))
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        super().handle_one_request()
 
     def do_GET(self):
         self.serve("GET")
@@ -490,10 +792,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and content_type.startswith("multipart/form-data"):
             for name, value in parse_multipart(body.read_all(), request.headers.get("Content-Type")):
                 request.params[name] = value
-        if truthy(request.param("decompress")) or truthy(request.param("compress")):
-            raise ch_error(48, "ClickHouse-native compressed bodies (compress=1 / decompress=1) are not supported by the embedded engine; use HTTP compression (Content-Encoding / Accept-Encoding gzip or deflate)")
-        if request.param("session_id"):
-            raise ch_error(48, "HTTP sessions (session_id) are not supported by the embedded engine")
+        body.native_blocks = truthy(request.param("decompress"))
 
         database = request.param("database") or request.headers.get("X-ClickHouse-Database")
         default_format = request.param("default_format") or request.headers.get("X-ClickHouse-Format") or "TabSeparated"
@@ -516,20 +815,37 @@ class Handler(BaseHTTPRequestHandler):
         if url_query is None:
             if method in ("GET", "HEAD"):
                 return b"Ok.\n", "TabSeparated", {}
-            text = body.read_all().decode("utf-8", "replace")
+            raw = body.read_all()
+            insert = BODY_INSERT_RE.match(raw)
+            if insert:
+                # Binary formats follow the query: only the query is text.
+                text = raw[:insert.end()].decode("utf-8", "replace")
+                data = BytesData(raw[insert.end():])
+            else:
+                text = raw.decode("utf-8", "replace")
             self.query_text = text
         else:
             text = url_query
             if method == "POST" and body.present and not body.finished:
                 data = body
 
-        conn = server.connect()
+        session = None
+        if request.param("session_id"):
+            session = server.session(request.param("session_id"), request.param("session_timeout"), truthy(request.param("session_check")))
+            if not session.lock.acquire(blocking=False):
+                raise ch_error(373, f"Session {request.param('session_id')} is locked by a concurrent client")
+        conn = session.conn if session is not None else server.connect()
+        restore = []
         try:
+            if session is not None and (database or other_settings):
+                # In a session, the request's own settings and database last for it only.
+                restore = session_state(conn, [name for name, _ in other_settings])
             if database:
                 conn.query(f"USE {quote_ident(database)}")
             if other_settings:
                 conn.query("SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in other_settings))
-            if readonly is not None:
+            # A session keeps `readonly` once set; the check below enforces it instead.
+            if readonly is not None and session is None:
                 conn.query(f"SET readonly = {quote_string(readonly)}")
 
             info = conn._conn.classify_query(text)
@@ -574,12 +890,55 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as error:
             raise from_engine_error(error)
         finally:
+            if session is None:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+            else:
+                try:
+                    for statement in restore:
+                        conn.query(statement)
+                except Exception:
+                    LOG.warning("restoring the settings of a session failed: %s", traceback.format_exc())
+                session.last_used = time.monotonic()
+                session.lock.release()
+
+    def insert(self, conn, statement, fmt, data):
+        """Streams the body into `statement` (an INSERT without its FORMAT clause); through
+        a temporary table when materialized views read the target (see the module's
+        documentation)."""
+        target = INSERT_TARGET_RE.match(statement)
+        if target:
+            first, second, rest = target.groups()
+            database, table = (unquote_ident(first), unquote_ident(second)) if second else (None, unquote_ident(first))
+            if database is None:
+                database = conn.query("SELECT currentDatabase()", "TabSeparated").bytes().decode().strip()
+            if self.server.has_views(conn, database, table):
+                return self.insert_through_views(conn, f"{quote_ident(database)}.{quote_ident(table)}", rest, fmt, data)
+        return self.stream_insert(conn, statement, fmt, data)
+
+    def insert_through_views(self, conn, table, rest, fmt, data):
+        """Inserts into `table` (read by materialized views) so that a view's failure is
+        reported: the data goes into a temporary copy of the table first, then
+        `INSERT INTO table SELECT * FROM` the copy runs as a query."""
+        started = time.monotonic()
+        scratch = f"_moose_insert_{uuid.uuid4().hex}"
+        conn.query(f"CREATE TEMPORARY TABLE {scratch} AS {table}")
+        try:
+            summary = self.stream_insert(conn, f"INSERT INTO {scratch} {rest}", fmt, data)[2]
+            result = conn.query(f"INSERT INTO {table} SELECT * FROM {scratch}")
+            summary["written_rows"] = str(result.rows_written())
+            summary["written_bytes"] = str(result.bytes_written())
+            summary["elapsed_ns"] = str(int((time.monotonic() - started) * 1e9))
+            return b"", fmt, summary
+        finally:
             try:
-                conn.close()
+                conn.query(f"DROP TEMPORARY TABLE IF EXISTS {scratch}")
             except Exception:
                 pass
 
-    def insert(self, conn, statement, fmt, data):
+    def stream_insert(self, conn, statement, fmt, data):
         """Streams the body into `statement` (an INSERT without its FORMAT clause)."""
         started = time.monotonic()
         inserter = conn.send_insert(statement, fmt)
@@ -636,19 +995,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, payload, content_type, query_id, fmt, summary, request=None):
         encoding = None
-        if request is not None and truthy(request.param("enable_http_compression")):
+        if request is not None and truthy(request.param("compress")):
+            payload = native_blocks(payload)
+        elif request is not None and truthy(request.param("enable_http_compression")):
             accepted = [token.split(";")[0].strip().lower() for token in (self.headers.get("Accept-Encoding") or "").split(",")]
-            for candidate in ("gzip", "deflate"):
-                if candidate in accepted:
-                    encoding = candidate
-                    break
+            encoding = next((e for e in accepted if e in HTTP_ENCODERS), None)
         if encoding is not None:
             level = request.param("http_zlib_compression_level")
             level = int(level) if level is not None and level.strip().isdigit() else 3
             level = max(1, min(level, 9))
-            wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-            compressor = zlib.compressobj(level, zlib.DEFLATED, wbits)
-            payload = compressor.compress(payload) + compressor.flush()
+            payload = http_encoded(encoding, payload, level)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         if fmt is not None:
@@ -665,6 +1021,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+
+def expire_sessions(server):
+    while not server.stopping.is_set():
+        time.sleep(1)
+        server.expire_sessions()
 
 
 def watch_parent(parent, stop):
@@ -702,10 +1064,12 @@ def main():
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers)
 
     try:
+        if MISSING_PACKAGE is not None:
+            raise MISSING_PACKAGE
         import chdb
         import chdb.state as chdb_state
     except ImportError as error:
-        message = f"chdb is not installed for {sys.executable} ({error}); run scripts/setup.sh"
+        message = f"chdb or a package this server needs is not installed for {sys.executable} ({error}); run scripts/setup.sh"
         LOG.error("%s", message)
         print(message, file=sys.stderr)
         return EXIT_NO_CHDB
@@ -746,6 +1110,7 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop())
     parent = args.parent_pid if args.parent_pid else os.getppid()
     threading.Thread(target=watch_parent, args=(parent, stop), daemon=True).start()
+    threading.Thread(target=expire_sessions, args=(server,), daemon=True).start()
     if args.watch_stdin:
         threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
 

@@ -26,6 +26,9 @@ pub const SERVER_SCRIPT: &str = include_str!("chdb_server.py");
 /// The `chdb-core` release the server is written and tested against.
 pub const CHDB_VERSION: &str = "26.9.0";
 
+/// How long a start waits for the engine of a host that died to stop.
+const ORPHAN_GRACE: Duration = Duration::from_secs(3);
+
 /// Exit codes of `chdb_server.py`.
 const EXIT_NO_CHDB: i32 = 3;
 const EXIT_ENGINE: i32 = 4;
@@ -68,7 +71,8 @@ impl Default for EmbeddedOptions {
     }
 }
 
-/// A running embedded engine. Stopped by [`EmbeddedClickHouse::shutdown`] or on drop.
+/// A running embedded engine. Stopped by [`EmbeddedClickHouse::shutdown`] or on drop;
+/// [`EmbeddedClickHouse::restart`] starts it again on the same port after it died.
 #[derive(Debug)]
 pub struct EmbeddedClickHouse {
     child: Option<Child>,
@@ -76,7 +80,8 @@ pub struct EmbeddedClickHouse {
     url: String,
     port: u16,
     dir: PathBuf,
-    stop_timeout: Duration,
+    python: PathBuf,
+    options: EmbeddedOptions,
 }
 
 impl EmbeddedClickHouse {
@@ -100,8 +105,33 @@ impl EmbeddedClickHouse {
 
     /// Starts the engine, blocking the calling thread until it answers `/ping`.
     pub fn start_with(state_dir: &Path, options: EmbeddedOptions) -> Result<Self, OlapError> {
-        let started = Instant::now();
         let python = options.python.clone().unwrap_or_else(default_python);
+        let mut engine = Self {
+            child: None,
+            stdin: None,
+            url: String::new(),
+            port: 0,
+            dir: state_dir.join("clickhouse"),
+            python,
+            options,
+        };
+        engine.launch()?;
+        Ok(engine)
+    }
+
+    /// Starts the engine again after it exited, on the port it had, blocking until it
+    /// answers `/ping`. The data directory is the same, so nothing stored is lost.
+    pub fn restart(&mut self) -> Result<(), OlapError> {
+        self.stop_quietly();
+        self.options.port = self.port;
+        self.launch()
+    }
+
+    /// Runs the server program and waits for it to answer.
+    fn launch(&mut self) -> Result<(), OlapError> {
+        let started = Instant::now();
+        let options = self.options.clone();
+        let python = self.python.clone();
         if !python.exists() {
             return Err(OlapError::Engine(format!(
                 "the embedded ClickHouse engine needs Python with chdb-core {CHDB_VERSION}, but \
@@ -110,7 +140,7 @@ impl EmbeddedClickHouse {
                 python.display()
             )));
         }
-        let dir = state_dir.join("clickhouse");
+        let dir = self.dir.clone();
         let io = |what: &str, path: &Path, e: std::io::Error| {
             OlapError::Engine(format!("{what} {}: {e}", path.display()))
         };
@@ -118,7 +148,19 @@ impl EmbeddedClickHouse {
         let script = dir.join("chdb_server.py");
         write_if_changed(&script, SERVER_SCRIPT).map_err(|e| io("cannot write", &script, e))?;
         let port_file = dir.join("server.port");
-        if let Some(port) = read_port(&port_file).filter(|port| ping(*port)) {
+        // An engine whose host was just killed stops within half a second (its parent is
+        // gone, its standard input closed); only one that stays up belongs to a live host.
+        let orphan_gone = Instant::now() + ORPHAN_GRACE;
+        let serving = |port: u16| {
+            while ping(port) {
+                if Instant::now() >= orphan_gone {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            false
+        };
+        if let Some(port) = read_port(&port_file).filter(|port| serving(*port)) {
             return Err(OlapError::Engine(format!(
                 "an embedded ClickHouse engine already serves {} at http://127.0.0.1:{port}: \
                  is another moose host running on this app?",
@@ -174,25 +216,18 @@ impl EmbeddedClickHouse {
                 python.display()
             ))
         })?;
-        let stdin = child.stdin.take();
-        let mut engine = Self {
-            child: Some(child),
-            stdin,
-            url: String::new(),
-            port: 0,
-            dir,
-            stop_timeout: options.stop_timeout,
-        };
-        let port = engine.wait_ready(&python, &port_file, started + options.start_timeout)?;
-        engine.port = port;
-        engine.url = format!("http://127.0.0.1:{port}");
+        self.stdin = child.stdin.take();
+        self.child = Some(child);
+        let port = self.wait_ready(&python, &port_file, started + options.start_timeout)?;
+        self.port = port;
+        self.url = format!("http://127.0.0.1:{port}");
         tracing::info!(
-            url = %engine.url,
-            data = %engine.data_dir().display(),
+            url = %self.url,
+            data = %self.data_dir().display(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "embedded ClickHouse engine (chDB) started"
         );
-        Ok(engine)
+        Ok(())
     }
 
     /// Waits for the port file and a successful `/ping`; on failure the child is stopped
@@ -224,7 +259,8 @@ impl EmbeddedClickHouse {
         }
     }
 
-    fn exited(&mut self) -> Option<ExitStatus> {
+    /// The exit status once the engine has exited (the process is then reaped).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
@@ -305,7 +341,7 @@ impl EmbeddedClickHouse {
         };
         // End of file on its standard input tells the server to stop.
         drop(self.stdin.take());
-        let deadline = Instant::now() + self.stop_timeout;
+        let deadline = Instant::now() + self.options.stop_timeout;
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
@@ -318,7 +354,7 @@ impl EmbeddedClickHouse {
                     let _ = fs::remove_file(self.dir.join("server.port"));
                     return Err(OlapError::Engine(format!(
                         "the embedded ClickHouse engine did not stop within {:?} and was killed",
-                        self.stop_timeout
+                        self.options.stop_timeout
                     )));
                 }
             }
@@ -326,6 +362,17 @@ impl EmbeddedClickHouse {
         let _ = fs::remove_file(self.dir.join("server.port"));
         tracing::info!("embedded ClickHouse engine stopped");
         Ok(())
+    }
+}
+
+impl EmbeddedClickHouse {
+    /// Forgets an exited process (reaped) or kills a running one, without a log line.
+    fn stop_quietly(&mut self) {
+        drop(self.stdin.take());
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -120,6 +120,10 @@ pub struct EmbeddedOptions {
     pub max_commit_bytes: usize,
     /// Size of fjall's block cache in bytes. Default: 64 MiB.
     pub cache_bytes: u64,
+    /// Journal bytes kept before fjall flushes the oldest memtables to disk tables; a
+    /// restart after a crash replays at most about this much. Default: 64 MiB (fjall's
+    /// smallest).
+    pub max_journal_bytes: u64,
 }
 
 impl Default for EmbeddedOptions {
@@ -128,6 +132,7 @@ impl Default for EmbeddedOptions {
             retention_interval: Some(Duration::from_secs(60)),
             max_commit_bytes: 16 << 20,
             cache_bytes: 64 << 20,
+            max_journal_bytes: 64 << 20,
         }
     }
 }
@@ -244,10 +249,13 @@ impl EmbeddedStreams {
         let path = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)
             .map_err(|e| StreamError::Backend(format!("cannot create {}: {e}", path.display())))?;
+        let started = std::time::Instant::now();
         let db = fjall::Database::builder(path.join("log"))
             .cache_size(options.cache_bytes)
+            .max_journaling_size(options.max_journal_bytes)
             .open()
             .map_err(store_error)?;
+        let opened = started.elapsed();
         let records = db
             .keyspace("records", fjall::KeyspaceCreateOptions::default)
             .map_err(store_error)?;
@@ -255,6 +263,10 @@ impl EmbeddedStreams {
             .keyspace("meta", fjall::KeyspaceCreateOptions::default)
             .map_err(store_error)?;
         let (catalog, next_id) = load_catalog(&records, &meta)?;
+        tracing::info!(
+            "opened the embedded log in {opened:.1?} (journal replay), its catalog in {:.1?}",
+            started.elapsed() - opened
+        );
         let (ops, ops_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             path,

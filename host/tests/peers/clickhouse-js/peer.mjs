@@ -53,6 +53,20 @@ try {
       type: error.type,
     }
   }
+  // A session keeps settings and temporary tables between requests.
+  const session = createClient({ url, username: 'default', password: '', session_id: `peer-${process.pid}` })
+  try {
+    await session.command({ query: 'SET max_threads = 3' })
+    await session.command({ query: 'CREATE TEMPORARY TABLE scratch (x UInt8)' })
+    await session.insert({ table: 'scratch', format: 'JSONEachRow', values: [{ x: 1 }, { x: 2 }] })
+    const seen = await session.query({
+      query: "SELECT getSetting('max_threads') AS threads, (SELECT sum(x) FROM scratch) AS total",
+      format: 'JSONEachRow',
+    })
+    report.session = await seen.json()
+  } finally {
+    await session.close()
+  }
   console.log(JSON.stringify(report))
 } catch (error) {
   console.error(error)

@@ -1,0 +1,99 @@
+//! Column types and engine clauses as ClickHouse spells them.
+
+use moose_model::app::App;
+use moose_model::sql::{quote_ident, quote_string};
+use moose_model::types::{DataType, ScalarType, TableEngine, TypeWrapper};
+
+use super::super::error::OlapError;
+use super::target::{REPLICA_NAME, REPLICA_PATH};
+
+/// Nested records deeper than this are refused (validation already rejects cycles).
+const MAX_NESTING: usize = 32;
+
+/// The ClickHouse type of a field: [`DataType::type_name`], with nested records resolved
+/// to named `Tuple`s of their models' fields, recursively.
+pub fn column_type(app: &App, ty: &DataType) -> Result<String, OlapError> {
+    column_type_at(app, ty, 0)
+}
+
+fn column_type_at(app: &App, ty: &DataType, depth: usize) -> Result<String, OlapError> {
+    let ScalarType::Nested(model) = &ty.leaf else {
+        return Ok(ty.type_name());
+    };
+    let mut name = tuple_type(app, model, depth + 1)?;
+    for wrapper in ty.wrappers.iter().rev() {
+        name = match wrapper {
+            TypeWrapper::Array => format!("Array({name})"),
+            TypeWrapper::Map => format!("Map(String, {name})"),
+            TypeWrapper::Nullable => format!("Nullable({name})"),
+        };
+    }
+    Ok(name)
+}
+
+fn tuple_type(app: &App, reference: &str, depth: usize) -> Result<String, OlapError> {
+    if depth > MAX_NESTING {
+        return Err(OlapError::Schema(format!(
+            "nested model `{reference}` is nested more than {MAX_NESTING} levels deep"
+        )));
+    }
+    let model = app
+        .model(reference)
+        .ok_or_else(|| OlapError::Schema(format!("nested model `{reference}` is not declared")))?;
+    if model.fields.is_empty() {
+        return Err(OlapError::Schema(format!(
+            "nested model `{reference}` has no fields"
+        )));
+    }
+    let elements = model
+        .fields
+        .iter()
+        .map(|f| {
+            Ok(format!(
+                "{} {}",
+                quote_ident(&f.name),
+                column_type_at(app, &f.data_type, depth)?
+            ))
+        })
+        .collect::<Result<Vec<_>, OlapError>>()?;
+    Ok(format!("Tuple({})", elements.join(", ")))
+}
+
+/// The engine's name and arguments, its column names backquoted.
+fn engine_parts(engine: &TableEngine) -> (&'static str, Vec<String>) {
+    match engine {
+        TableEngine::MergeTree => ("MergeTree", vec![]),
+        TableEngine::ReplacingMergeTree(version) => (
+            "ReplacingMergeTree",
+            version.iter().map(|v| quote_ident(v)).collect(),
+        ),
+        TableEngine::SummingMergeTree(columns) if columns.is_empty() => {
+            ("SummingMergeTree", vec![])
+        }
+        TableEngine::SummingMergeTree(columns) => {
+            let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+            (
+                "SummingMergeTree",
+                vec![format!("({})", columns.join(", "))],
+            )
+        }
+        TableEngine::AggregatingMergeTree => ("AggregatingMergeTree", vec![]),
+    }
+}
+
+/// The engine clause, like [`TableEngine::sql`] with its column names backquoted.
+pub fn engine(engine: &TableEngine) -> String {
+    match engine_parts(engine) {
+        (name, args) if args.is_empty() => name.to_string(),
+        (name, args) => format!("{name}({})", args.join(", ")),
+    }
+}
+
+/// The replicated form of `engine`: `Replicated<Engine>('<path>', '{replica}', <args>)`
+/// with [`REPLICA_PATH`] and [`REPLICA_NAME`].
+pub fn replicated_engine(engine: &TableEngine) -> String {
+    let (name, args) = engine_parts(engine);
+    let mut all = vec![quote_string(REPLICA_PATH), quote_string(REPLICA_NAME)];
+    all.extend(args);
+    format!("Replicated{name}({})", all.join(", "))
+}

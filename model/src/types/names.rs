@@ -1,0 +1,212 @@
+//! Model types as ClickHouse names them.
+
+use crate::sql::quote_string;
+
+use super::{DataType, EnumMember, Field, Model, ScalarType, TableEngine, TypeWrapper};
+
+impl ScalarType {
+    /// The ClickHouse name of the type; a nested record is shown by its model's name.
+    pub fn type_name(&self) -> String {
+        match self {
+            ScalarType::String => "String".into(),
+            ScalarType::LowCardinalityString => "LowCardinality(String)".into(),
+            ScalarType::Int8 => "Int8".into(),
+            ScalarType::Int16 => "Int16".into(),
+            ScalarType::Int32 => "Int32".into(),
+            ScalarType::Int64 => "Int64".into(),
+            ScalarType::Uint8 => "UInt8".into(),
+            ScalarType::Uint16 => "UInt16".into(),
+            ScalarType::Uint32 => "UInt32".into(),
+            ScalarType::Uint64 => "UInt64".into(),
+            ScalarType::Float32 => "Float32".into(),
+            ScalarType::Float64 => "Float64".into(),
+            ScalarType::Boolean => "Bool".into(),
+            ScalarType::Decimal(d) => format!("Decimal({}, {})", d.precision, d.scale),
+            ScalarType::Date => "Date".into(),
+            ScalarType::DateTime => "DateTime".into(),
+            ScalarType::DateTime64(precision) => format!("DateTime64({precision})"),
+            ScalarType::Uuid => "UUID".into(),
+            ScalarType::Enum(members) => enum_type_name(members),
+            ScalarType::Json => "JSON".into(),
+            ScalarType::Nested(model) => model.clone(),
+        }
+    }
+
+    /// Integer and floating-point types (not decimals).
+    pub fn is_number(&self) -> bool {
+        matches!(
+            self,
+            ScalarType::Int8
+                | ScalarType::Int16
+                | ScalarType::Int32
+                | ScalarType::Int64
+                | ScalarType::Uint8
+                | ScalarType::Uint16
+                | ScalarType::Uint32
+                | ScalarType::Uint64
+                | ScalarType::Float32
+                | ScalarType::Float64
+        )
+    }
+}
+
+fn enum_type_name(members: &[EnumMember]) -> String {
+    let fits_int8 = members.iter().all(|m| i8::try_from(m.value).is_ok());
+    let body: Vec<String> = members
+        .iter()
+        .map(|m| format!("{} = {}", quote_string(&m.name), m.value))
+        .collect();
+    format!(
+        "Enum{}({})",
+        if fits_int8 { 8 } else { 16 },
+        body.join(", ")
+    )
+}
+
+impl DataType {
+    /// The ClickHouse name of the whole type, e.g. `Array(Nullable(String))`.
+    /// `LowCardinality` goes outside `Nullable`, as ClickHouse requires.
+    pub fn type_name(&self) -> String {
+        let mut name = self.leaf.type_name();
+        for (depth, wrapper) in self.wrappers.iter().enumerate().rev() {
+            let innermost = depth + 1 == self.wrappers.len();
+            name = match wrapper {
+                TypeWrapper::Array => format!("Array({name})"),
+                TypeWrapper::Map => format!("Map(String, {name})"),
+                TypeWrapper::Nullable
+                    if innermost && self.leaf == ScalarType::LowCardinalityString =>
+                {
+                    "LowCardinality(Nullable(String))".into()
+                }
+                TypeWrapper::Nullable => format!("Nullable({name})"),
+            };
+        }
+        name
+    }
+
+    /// A value may be null (the outermost wrapper is `nullable`).
+    pub fn is_nullable(&self) -> bool {
+        self.wrappers.first() == Some(&TypeWrapper::Nullable)
+    }
+
+    /// A plain scalar with no wrappers.
+    pub fn scalar(&self) -> Option<&ScalarType> {
+        self.wrappers.is_empty().then_some(&self.leaf)
+    }
+}
+
+impl DataType {
+    /// `leaf` inside `wrappers`, outermost first.
+    pub fn new(wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Self {
+        Self { wrappers, leaf }
+    }
+}
+
+impl Field {
+    /// A field that is not a key, with no default and no doc.
+    pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
+        Self {
+            name: name.into(),
+            data_type,
+            key: false,
+            default: None,
+            doc: None,
+        }
+    }
+}
+
+impl Model {
+    /// An unversioned model with no doc.
+    pub fn new(name: impl Into<String>, fields: Vec<Field>) -> Self {
+        Self {
+            name: name.into(),
+            version: None,
+            fields,
+            doc: None,
+        }
+    }
+}
+
+impl TableEngine {
+    /// The engine clause, e.g. `ReplacingMergeTree(updated_at)`.
+    pub fn sql(&self) -> String {
+        match self {
+            TableEngine::MergeTree => "MergeTree".into(),
+            TableEngine::ReplacingMergeTree(None) => "ReplacingMergeTree".into(),
+            TableEngine::ReplacingMergeTree(Some(version)) => {
+                format!("ReplacingMergeTree({version})")
+            }
+            TableEngine::SummingMergeTree(columns) if columns.is_empty() => {
+                "SummingMergeTree".into()
+            }
+            TableEngine::SummingMergeTree(columns) => {
+                format!("SummingMergeTree(({}))", columns.join(", "))
+            }
+            TableEngine::AggregatingMergeTree => "AggregatingMergeTree".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DecimalSpec;
+
+    fn ty(wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> DataType {
+        DataType { wrappers, leaf }
+    }
+
+    #[test]
+    fn names_wrapped_types_outermost_first() {
+        let t = ty(
+            vec![TypeWrapper::Array, TypeWrapper::Nullable],
+            ScalarType::String,
+        );
+        assert_eq!(t.type_name(), "Array(Nullable(String))");
+        let t = ty(
+            vec![TypeWrapper::Map, TypeWrapper::Array],
+            ScalarType::Uint8,
+        );
+        assert_eq!(t.type_name(), "Map(String, Array(UInt8))");
+    }
+
+    #[test]
+    fn low_cardinality_goes_outside_nullable() {
+        let t = ty(
+            vec![TypeWrapper::Nullable],
+            ScalarType::LowCardinalityString,
+        );
+        assert_eq!(t.type_name(), "LowCardinality(Nullable(String))");
+        let t = ty(
+            vec![TypeWrapper::Array, TypeWrapper::Nullable],
+            ScalarType::LowCardinalityString,
+        );
+        assert_eq!(t.type_name(), "Array(LowCardinality(Nullable(String)))");
+    }
+
+    #[test]
+    fn names_parameterised_scalars() {
+        let d = ScalarType::Decimal(DecimalSpec {
+            precision: 18,
+            scale: 4,
+        });
+        assert_eq!(d.type_name(), "Decimal(18, 4)");
+        assert_eq!(ScalarType::DateTime64(3).type_name(), "DateTime64(3)");
+        let small = ScalarType::Enum(vec![
+            EnumMember {
+                name: "it's".into(),
+                value: 1,
+            },
+            EnumMember {
+                name: "b".into(),
+                value: -2,
+            },
+        ]);
+        assert_eq!(small.type_name(), r"Enum8('it\'s' = 1, 'b' = -2)");
+        let wide = ScalarType::Enum(vec![EnumMember {
+            name: "x".into(),
+            value: 300,
+        }]);
+        assert_eq!(wide.type_name(), "Enum16('x' = 300)");
+    }
+}
