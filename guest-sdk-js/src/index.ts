@@ -17,12 +17,16 @@
 
 export { t, model, Model, Type, ConvertError } from "./schema.js";
 export type { Infer, InferShape, Shape, DataType, ScalarType, TypeWrapper, Field, EnumMember, DecimalSpec, ModelOptions } from "./schema.js";
-export { App, ApiError, DeadLetterQueue, Stream, Table, View, Ingest, engines } from "./app.js";
+export { App, DeadLetterQueue, Stream, Table, View, Ingest } from "./app.js";
 export type {
-  AppDef, ApiConfig, ApiDef, ApiParamDef, FunctionOptions, InferParams, ParamShape, Pipeline, PipelineConfig,
-  StreamConfig, TableConfig, TableEngine, TransformResult, ProcessOutput, RecordError, Result,
-  AccumulateOutput, TimeField, WindowSpec, WindowedAggregationConfig, WindowedAggregationDef,
+  ApiConfig, FunctionOptions, InferParams, ParamShape, Pipeline, PipelineConfig, StreamConfig, TableConfig,
+  TimeField, WindowedAggregationConfig,
 } from "./app.js";
+export { ApiError, engines } from "./defs.js";
+export type {
+  AppDef, ApiDef, ApiParamDef, TableEngine, TransformResult, ProcessOutput, RecordError, Result, AccumulateOutput,
+  WindowSpec, WindowedAggregationDef,
+} from "./defs.js";
 export { tumbling, hopping, encodeState, decodeState, StateError } from "./window.js";
 export type { Window, WindowBounds, WindowSize } from "./window.js";
 export { sql, query, QueryError, Sql, Identifier, Param } from "./sql.js";

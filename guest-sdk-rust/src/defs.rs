@@ -3,6 +3,8 @@
 //! These are what [`App::describe`](crate::App::describe) returns; the export glue
 //! converts them to the generated WIT types. Users rarely build them by hand.
 
+use std::time::Duration;
+
 /// A type constructor with one type argument (`moose:app/types.type-wrapper`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TypeWrapper {
@@ -233,7 +235,7 @@ pub struct WindowedAggregationDef {
     /// Field of the source model holding the event time.
     pub time_field: String,
     /// How the windows tile event time.
-    pub window: crate::window::Window,
+    pub window: Window,
     /// Table receiving the rows of each closed window.
     pub target: TableDef,
     /// Version of the state's layout; the host drops kept state when it changes.
@@ -308,4 +310,46 @@ pub struct AppDef {
     pub views: Vec<ViewDef>,
     /// Query APIs.
     pub apis: Vec<ApiDef>,
+}
+
+/// How a windowed aggregation tiles event time. Windows are aligned to the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Window length, in whole seconds.
+    pub size_seconds: u32,
+    /// Distance between window starts: equal to the size for tumbling windows.
+    pub hop_seconds: u32,
+    /// How long after its end a window still accepts records.
+    pub allowed_lateness_seconds: u32,
+}
+
+fn seconds(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+impl Window {
+    /// Back-to-back windows of `size` (whole seconds): each record is in exactly one.
+    pub fn tumbling(size: Duration) -> Self {
+        Window {
+            size_seconds: seconds(size),
+            hop_seconds: seconds(size),
+            allowed_lateness_seconds: 0,
+        }
+    }
+
+    /// Windows of `size` starting every `hop` (which must divide `size`): each record is
+    /// in `size / hop` windows.
+    pub fn hopping(size: Duration, hop: Duration) -> Self {
+        Window {
+            size_seconds: seconds(size),
+            hop_seconds: seconds(hop),
+            allowed_lateness_seconds: 0,
+        }
+    }
+
+    /// Keeps windows open for `lateness` after their end (default: none).
+    pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
+        self.allowed_lateness_seconds = seconds(lateness);
+        self
+    }
 }

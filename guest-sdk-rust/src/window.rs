@@ -53,11 +53,11 @@
 //! [`emit`]: WindowAggregator::emit
 
 use std::marker::PhantomData;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::defs::Window;
 use crate::process::{Batch, Encoding, GuestError, RecordError};
 use crate::schema::Model;
 use crate::types::DateTime;
@@ -90,48 +90,6 @@ fn date_time(ms: i64) -> DateTime {
     )
     .or_else(|| DateTime::from_timestamp(0, 0))
     .expect("the epoch is a valid date-time")
-}
-
-/// How a windowed aggregation tiles event time. Windows are aligned to the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Window length, in whole seconds.
-    pub size_seconds: u32,
-    /// Distance between window starts: equal to the size for tumbling windows.
-    pub hop_seconds: u32,
-    /// How long after its end a window still accepts records.
-    pub allowed_lateness_seconds: u32,
-}
-
-fn seconds(d: Duration) -> u32 {
-    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
-}
-
-impl Window {
-    /// Back-to-back windows of `size` (whole seconds): each record is in exactly one.
-    pub fn tumbling(size: Duration) -> Self {
-        Window {
-            size_seconds: seconds(size),
-            hop_seconds: seconds(size),
-            allowed_lateness_seconds: 0,
-        }
-    }
-
-    /// Windows of `size` starting every `hop` (which must divide `size`): each record is
-    /// in `size / hop` windows.
-    pub fn hopping(size: Duration, hop: Duration) -> Self {
-        Window {
-            size_seconds: seconds(size),
-            hop_seconds: seconds(hop),
-            allowed_lateness_seconds: 0,
-        }
-    }
-
-    /// Keeps windows open for `lateness` after their end (default: none).
-    pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
-        self.allowed_lateness_seconds = seconds(lateness);
-        self
-    }
 }
 
 /// An aggregation over windows: typed input records, your own state, typed output rows.
@@ -263,6 +221,7 @@ mod tests {
     use super::*;
     use crate::{App, Model, PipelineConfig, TableConfig};
     use serde::Deserialize;
+    use std::time::Duration;
 
     #[derive(Serialize, Deserialize, Model)]
     struct Sale {

@@ -225,33 +225,4 @@ pub(crate) mod tests {
             def,
         }
     }
-
-    #[test]
-    fn versions_of_an_ingest_endpoint_are_separate_lineage_nodes() {
-        let app = versioned_app();
-        let catalog = crate::mgmt::catalog_json(&app, &infra(&app));
-        let ingest_edges: Vec<(&str, &str)> = catalog["lineage"]
-            .as_array()
-            .expect("lineage")
-            .iter()
-            .filter_map(|e| Some((e["from"].as_str()?, e["to"].as_str()?)))
-            .filter(|(from, _)| from.starts_with("ingest:"))
-            .collect();
-        assert_eq!(
-            ingest_edges,
-            [
-                ("ingest:Order/1.0", "stream:Order_1_0"),
-                ("ingest:Order/1.0", "stream:Order_1_0_dead_letter"),
-                ("ingest:Order/1.1", "stream:Order_1_1"),
-                ("ingest:Order/1.1", "stream:Order_1_1_dead_letter"),
-            ]
-        );
-        let paths: Vec<&str> = catalog["ingest"]
-            .as_array()
-            .expect("ingest")
-            .iter()
-            .filter_map(|i| i["path"].as_str())
-            .collect();
-        assert_eq!(paths, ["/ingest/Order/1.0", "/ingest/Order/1.1"]);
-    }
 }

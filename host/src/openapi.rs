@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::api::parse_params;
 use moose_model::app::{model_ref, App};
 use moose_model::types::{
-    ApiDef, ApiParam, DataType, DecimalSpec, IngestDef, Model, ScalarType, TypeWrapper,
+    ApiDef, ApiParam, DataType, DecimalSpec, EnumMember, IngestDef, IntType, Model, ScalarType,
+    TypeLowering, TypeWrapper,
 };
 
 /// The `info.version` of every document.
@@ -122,7 +123,7 @@ fn model_schema(app: &App, model: &Model) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for field in &model.fields {
-        let mut schema = type_schema(app, &field.data_type, 0, Usage::Record);
+        let mut schema = type_schema(app, &field.data_type, Usage::Record);
         let mut notes = Vec::new();
         if let Some(doc) = &field.doc {
             notes.push(doc.clone());
@@ -166,19 +167,92 @@ fn set(schema: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// The schema of `ty` from wrapper `depth` inwards.
-fn type_schema(app: &App, ty: &DataType, depth: usize, usage: Usage) -> Value {
-    match ty.wrappers.get(depth) {
-        Some(TypeWrapper::Nullable) => nullable(type_schema(app, ty, depth + 1, usage)),
-        Some(TypeWrapper::Array) => {
-            json!({ "type": "array", "items": type_schema(app, ty, depth + 1, usage) })
-        }
-        Some(TypeWrapper::Map) => json!({
-            "type": "object",
-            "additionalProperties": type_schema(app, ty, depth + 1, usage),
-        }),
-        None => scalar_schema(app, &ty.leaf, usage),
+/// Types lowered into JSON Schema, for a record field or a query parameter.
+struct Schemas<'a> {
+    app: &'a App,
+    usage: Usage,
+}
+
+impl TypeLowering for Schemas<'_> {
+    type Output = Value;
+
+    fn string(&mut self, _: bool) -> Value {
+        json!({ "type": "string" })
     }
+    fn integer(&mut self, int: IntType) -> Value {
+        integer(int, self.usage)
+    }
+    fn float(&mut self, bits: u8) -> Value {
+        if bits == 32 {
+            json!({
+                "type": "number",
+                "format": "float",
+                "minimum": -(f32::MAX as f64),
+                "maximum": f32::MAX as f64,
+            })
+        } else {
+            json!({ "type": "number", "format": "double" })
+        }
+    }
+    fn boolean(&mut self) -> Value {
+        json!({ "type": "boolean" })
+    }
+    fn decimal(&mut self, spec: &DecimalSpec) -> Value {
+        let text = json!({ "type": "string", "pattern": decimal_pattern(spec) });
+        match self.usage {
+            Usage::Record => json!({ "oneOf": [text, { "type": "number" }] }),
+            Usage::Param => text,
+        }
+    }
+    fn date(&mut self) -> Value {
+        json!({
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        })
+    }
+    fn date_time(&mut self, _: Option<u8>) -> Value {
+        let mut forms = vec![
+            json!({ "type": "string", "format": "date-time" }),
+            json!({ "type": "string", "pattern": SPACE_DATE_TIME, "description": "UTC" }),
+        ];
+        if self.usage == Usage::Record {
+            forms.push(json!({ "type": "integer", "description": "Unix time in seconds" }));
+        }
+        json!({ "anyOf": forms })
+    }
+    fn uuid(&mut self) -> Value {
+        json!({ "type": "string", "format": "uuid" })
+    }
+    fn enumeration(&mut self, members: &[EnumMember]) -> Value {
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        json!({ "type": "string", "enum": names })
+    }
+    fn json(&mut self) -> Value {
+        json!({ "type": "object" })
+    }
+    fn nested(&mut self, model: &str) -> Value {
+        model_ref_schema(self.app, model)
+    }
+    fn array(&mut self, item: Value) -> Value {
+        json!({ "type": "array", "items": item })
+    }
+    fn map(&mut self, value: Value) -> Value {
+        json!({ "type": "object", "additionalProperties": value })
+    }
+    fn nullable(&mut self, inner: Value) -> Value {
+        nullable(inner)
+    }
+}
+
+/// The schema of a whole type.
+fn type_schema(app: &App, ty: &DataType, usage: Usage) -> Value {
+    ty.lower(&mut Schemas { app, usage })
+}
+
+/// The schema of a scalar type.
+fn scalar_schema(app: &App, leaf: &ScalarType, usage: Usage) -> Value {
+    leaf.lower(&mut Schemas { app, usage })
 }
 
 /// `inner` or null: `type: [T, "null"]` for a plain typed schema, else `anyOf`.
@@ -198,7 +272,8 @@ fn nullable(inner: Value) -> Value {
     }
 }
 
-fn integer(min: i128, max: i128, wide: bool, usage: Usage) -> Value {
+fn integer(int: IntType, usage: Usage) -> Value {
+    let (min, max, wide) = (int.min(), int.max(), int.is_wide());
     // i128 is not a serde_json number: the bounds fit i64 or u64.
     let bound = |n: i128| -> Value {
         i64::try_from(n)
@@ -228,57 +303,6 @@ fn decimal_pattern(spec: &DecimalSpec) -> String {
         format!("(0*[1-9][0-9]{{0,{}}}|0+)", whole - 1)
     };
     format!(r"^\s*[+-]?{int}(\.[0-9]{{0,{}}}0*)?\s*$", spec.scale)
-}
-
-fn scalar_schema(app: &App, leaf: &ScalarType, usage: Usage) -> Value {
-    match leaf {
-        ScalarType::String | ScalarType::LowCardinalityString => json!({ "type": "string" }),
-        ScalarType::Int8 => integer(i8::MIN.into(), i8::MAX.into(), false, usage),
-        ScalarType::Int16 => integer(i16::MIN.into(), i16::MAX.into(), false, usage),
-        ScalarType::Int32 => integer(i32::MIN.into(), i32::MAX.into(), false, usage),
-        ScalarType::Int64 => integer(i64::MIN.into(), i64::MAX.into(), true, usage),
-        ScalarType::Uint8 => integer(0, u8::MAX.into(), false, usage),
-        ScalarType::Uint16 => integer(0, u16::MAX.into(), false, usage),
-        ScalarType::Uint32 => integer(0, u32::MAX.into(), false, usage),
-        ScalarType::Uint64 => integer(0, u64::MAX.into(), true, usage),
-        ScalarType::Float32 => json!({
-            "type": "number",
-            "format": "float",
-            "minimum": -(f32::MAX as f64),
-            "maximum": f32::MAX as f64,
-        }),
-        ScalarType::Float64 => json!({ "type": "number", "format": "double" }),
-        ScalarType::Boolean => json!({ "type": "boolean" }),
-        ScalarType::Decimal(spec) => {
-            let text = json!({ "type": "string", "pattern": decimal_pattern(spec) });
-            match usage {
-                Usage::Record => json!({ "oneOf": [text, { "type": "number" }] }),
-                Usage::Param => text,
-            }
-        }
-        ScalarType::Date => json!({
-            "type": "string",
-            "format": "date",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-        }),
-        ScalarType::DateTime | ScalarType::DateTime64(_) => {
-            let mut forms = vec![
-                json!({ "type": "string", "format": "date-time" }),
-                json!({ "type": "string", "pattern": SPACE_DATE_TIME, "description": "UTC" }),
-            ];
-            if usage == Usage::Record {
-                forms.push(json!({ "type": "integer", "description": "Unix time in seconds" }));
-            }
-            json!({ "anyOf": forms })
-        }
-        ScalarType::Uuid => json!({ "type": "string", "format": "uuid" }),
-        ScalarType::Enum(members) => {
-            let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-            json!({ "type": "string", "enum": names })
-        }
-        ScalarType::Json => json!({ "type": "object" }),
-        ScalarType::Nested(model) => model_ref_schema(app, model),
-    }
 }
 
 /// A parameter's schema: its type, bounds, members and default.

@@ -18,15 +18,15 @@ use crate::config::{Project, StreamingBackend};
 use crate::infra::{infra, Infra};
 use crate::infra_map;
 use crate::ingest::IngestState;
-use crate::mgmt::metrics::Metrics;
 use crate::mgmt::{self, AppView, MgmtState};
 use crate::olap::{OlapQueryService, OlapStore, QueryLimits};
-use crate::reload::{self, ComponentHandle, Reloader, Workers};
+use crate::reload::{self, Reloader, Workers};
 use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
 use crate::stream::kafka::{KafkaConfig, KafkaStreams};
 use crate::stream::Streams;
+use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
-use moose_runtime::{LoadSource, Runtime};
+use moose_runtime::{ComponentHandle, LoadSource, Runtime};
 
 /// A progress line while the host starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
@@ -57,7 +57,7 @@ pub enum Launch<'a> {
     Artifact {
         artifact: &'a crate::prod::Artifact,
         replica: &'a str,
-        lock: crate::prod::LockOptions,
+        lock: crate::lease::LockOptions,
         state_dir: &'a std::path::Path,
     },
 }
@@ -130,7 +130,7 @@ pub async fn start_with(
     let components: BTreeMap<String, ComponentHandle> = assembled
         .components
         .into_iter()
-        .map(|c| (c.name().to_string(), reload::handle(c)))
+        .map(|c| (c.name().to_string(), moose_runtime::handle(c)))
         .collect();
     let infra = app_infra(&app, project);
 
@@ -208,7 +208,7 @@ pub async fn start_with(
             Some(crate::windows::WindowLease {
                 client: olap.clone(),
                 replica: replica.to_string(),
-                options: crate::prod::LockOptions {
+                options: crate::lease::LockOptions {
                     lease: Duration::from_secs(config.streaming.lease_seconds.max(1)),
                     ..lock.clone()
                 },
@@ -240,7 +240,10 @@ pub async fn start_with(
         streams: streams.clone(),
         metrics: metrics.clone(),
     });
-    let ingest = crate::ingest::router(ingest_state.clone(), config.http.ingest_limits());
+    let ingest = crate::ingest::router(
+        ingest_state.clone(),
+        crate::ingest::IngestLimits::of(&config.http),
+    );
     let view = AppView::new(&app, &infra);
     if let Launch::Sources = launch {
         reload::write_openapi(project, &view.openapi)?;

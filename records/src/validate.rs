@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use moose_model::app::App;
-use moose_model::types::{DataType, DecimalSpec, ScalarType, TypeWrapper};
+use moose_model::types::{DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering};
 
 /// One problem in a record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -54,7 +54,22 @@ enum Rule {
     Array(Box<Rule>),
     Map(Box<Rule>),
     Record(Arc<[FieldRule]>),
-    Scalar(ScalarType),
+    Scalar(Check),
+}
+
+/// How a scalar value is checked.
+#[derive(Debug)]
+enum Check {
+    String,
+    Integer(IntType),
+    Float(u8),
+    Boolean,
+    Decimal(DecimalSpec),
+    Date,
+    DateTime(Option<u8>),
+    Uuid,
+    Enum(Vec<EnumMember>),
+    Json,
 }
 
 impl ModelValidator {
@@ -105,7 +120,7 @@ fn compile_model(
     for field in &def.fields {
         fields.push(FieldRule {
             name: field.name.clone(),
-            ty: compile_type(app, &field.data_type, 0, compiled)?,
+            ty: compile_type(app, &field.data_type, compiled)?,
             optional: field.data_type.is_nullable() || field.default.is_some(),
         });
     }
@@ -114,24 +129,77 @@ fn compile_model(
     Some(fields)
 }
 
+/// Types lowered into rules; nested models are compiled once each (none without an app).
+struct Compiler<'a> {
+    app: Option<&'a App>,
+    compiled: &'a mut BTreeMap<String, Arc<[FieldRule]>>,
+}
+
+impl Compiler<'_> {
+    fn scalar(check: Check) -> Option<Rule> {
+        Some(Rule::Scalar(check))
+    }
+}
+
+impl TypeLowering for Compiler<'_> {
+    type Output = Option<Rule>;
+
+    fn string(&mut self, _: bool) -> Option<Rule> {
+        Self::scalar(Check::String)
+    }
+    fn integer(&mut self, int: IntType) -> Option<Rule> {
+        Self::scalar(Check::Integer(int))
+    }
+    fn float(&mut self, bits: u8) -> Option<Rule> {
+        Self::scalar(Check::Float(bits))
+    }
+    fn boolean(&mut self) -> Option<Rule> {
+        Self::scalar(Check::Boolean)
+    }
+    fn decimal(&mut self, spec: &DecimalSpec) -> Option<Rule> {
+        Self::scalar(Check::Decimal(*spec))
+    }
+    fn date(&mut self) -> Option<Rule> {
+        Self::scalar(Check::Date)
+    }
+    fn date_time(&mut self, precision: Option<u8>) -> Option<Rule> {
+        Self::scalar(Check::DateTime(precision))
+    }
+    fn uuid(&mut self) -> Option<Rule> {
+        Self::scalar(Check::Uuid)
+    }
+    fn enumeration(&mut self, members: &[EnumMember]) -> Option<Rule> {
+        Self::scalar(Check::Enum(members.to_vec()))
+    }
+    fn json(&mut self) -> Option<Rule> {
+        Self::scalar(Check::Json)
+    }
+    fn nested(&mut self, model: &str) -> Option<Rule> {
+        Some(Rule::Record(compile_model(
+            self.app?,
+            model,
+            self.compiled,
+        )?))
+    }
+    fn array(&mut self, item: Option<Rule>) -> Option<Rule> {
+        Some(Rule::Array(Box::new(item?)))
+    }
+    fn map(&mut self, value: Option<Rule>) -> Option<Rule> {
+        Some(Rule::Map(Box::new(value?)))
+    }
+    fn nullable(&mut self, inner: Option<Rule>) -> Option<Rule> {
+        Some(Rule::Nullable(Box::new(inner?)))
+    }
+}
+
 fn compile_type(
     app: &App,
     ty: &DataType,
-    depth: usize,
     compiled: &mut BTreeMap<String, Arc<[FieldRule]>>,
 ) -> Option<Rule> {
-    Some(match ty.wrappers.get(depth) {
-        Some(TypeWrapper::Nullable) => {
-            Rule::Nullable(Box::new(compile_type(app, ty, depth + 1, compiled)?))
-        }
-        Some(TypeWrapper::Array) => {
-            Rule::Array(Box::new(compile_type(app, ty, depth + 1, compiled)?))
-        }
-        Some(TypeWrapper::Map) => Rule::Map(Box::new(compile_type(app, ty, depth + 1, compiled)?)),
-        None => match &ty.leaf {
-            ScalarType::Nested(model) => Rule::Record(compile_model(app, model, compiled)?),
-            scalar => Rule::Scalar(scalar.clone()),
-        },
+    ty.lower(&mut Compiler {
+        app: Some(app),
+        compiled,
     })
 }
 
@@ -199,7 +267,7 @@ fn check(rule: &Rule, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
             kind(other)
         )),
         (Rule::Scalar(scalar), value) => {
-            if let Err(problem) = check_scalar(scalar, value) {
+            if let Err(problem) = scalar.check(value) {
                 fail(problem);
             }
         }
@@ -208,58 +276,66 @@ fn check(rule: &Rule, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
 
 /// Checks one scalar value against its type; the message says what is wrong.
 pub fn check_scalar(scalar: &ScalarType, value: &Value) -> Result<(), String> {
-    match scalar {
-        ScalarType::String | ScalarType::LowCardinalityString => string(value).map(drop),
-        ScalarType::Int8 => int_in(value, i8::MIN as i128, i8::MAX as i128, "Int8"),
-        ScalarType::Int16 => int_in(value, i16::MIN as i128, i16::MAX as i128, "Int16"),
-        ScalarType::Int32 => int_in(value, i32::MIN as i128, i32::MAX as i128, "Int32"),
-        ScalarType::Int64 => int_in(value, i64::MIN as i128, i64::MAX as i128, "Int64"),
-        ScalarType::Uint8 => int_in(value, 0, u8::MAX as i128, "UInt8"),
-        ScalarType::Uint16 => int_in(value, 0, u16::MAX as i128, "UInt16"),
-        ScalarType::Uint32 => int_in(value, 0, u32::MAX as i128, "UInt32"),
-        ScalarType::Uint64 => int_in(value, 0, u64::MAX as i128, "UInt64"),
-        ScalarType::Float32 => match value.as_f64() {
-            Some(x) if x.abs() <= f32::MAX as f64 => Ok(()),
-            Some(x) => Err(format!("{x:e} is out of range for Float32")),
-            None => Err(format!("expected a number, found {}", kind(value))),
-        },
-        ScalarType::Float64 => value
-            .as_f64()
-            .map(drop)
-            .ok_or_else(|| format!("expected a number, found {}", kind(value))),
-        ScalarType::Boolean => value
-            .as_bool()
-            .map(drop)
-            .ok_or_else(|| format!("expected true or false, found {}", kind(value))),
-        ScalarType::Decimal(spec) => decimal(value, spec),
-        ScalarType::Date => {
-            let text = string(value)?;
-            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))?;
-            in_range(date, (1970, 1, 1), (2149, 6, 6), text, "Date")
-        }
-        ScalarType::DateTime => date_time(value, (1970, 1, 1), (2106, 2, 7), "DateTime"),
-        ScalarType::DateTime64(_) => date_time(value, (1900, 1, 1), (2299, 12, 31), "DateTime64"),
-        ScalarType::Uuid => {
-            let text = string(value)?;
-            uuid::Uuid::parse_str(text)
+    let mut compiled = BTreeMap::new();
+    let mut scalars = Compiler {
+        app: None,
+        compiled: &mut compiled,
+    };
+    match scalar.lower(&mut scalars) {
+        Some(Rule::Scalar(check)) => check.check(value),
+        _ => Err("nested records are checked as records".into()),
+    }
+}
+
+impl Check {
+    fn check(&self, value: &Value) -> Result<(), String> {
+        match self {
+            Check::String => string(value).map(drop),
+            Check::Integer(int) => int_in(value, *int),
+            Check::Float(32) => match value.as_f64() {
+                Some(x) if x.abs() <= f32::MAX as f64 => Ok(()),
+                Some(x) => Err(format!("{x:e} is out of range for Float32")),
+                None => Err(format!("expected a number, found {}", kind(value))),
+            },
+            Check::Float(_) => value
+                .as_f64()
                 .map(drop)
-                .map_err(|_| format!("{text:?} is not a UUID"))
-        }
-        ScalarType::Enum(members) => {
-            let text = string(value)?;
-            if members.iter().any(|m| m.name == text) {
-                Ok(())
-            } else {
-                let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-                Err(format!("{text:?} is not one of {}", names.join(", ")))
+                .ok_or_else(|| format!("expected a number, found {}", kind(value))),
+            Check::Boolean => value
+                .as_bool()
+                .map(drop)
+                .ok_or_else(|| format!("expected true or false, found {}", kind(value))),
+            Check::Decimal(spec) => decimal(value, spec),
+            Check::Date => {
+                let text = string(value)?;
+                let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))?;
+                in_range(date, (1970, 1, 1), (2149, 6, 6), text, "Date")
             }
+            Check::DateTime(None) => date_time(value, (1970, 1, 1), (2106, 2, 7), "DateTime"),
+            Check::DateTime(Some(_)) => {
+                date_time(value, (1900, 1, 1), (2299, 12, 31), "DateTime64")
+            }
+            Check::Uuid => {
+                let text = string(value)?;
+                uuid::Uuid::parse_str(text)
+                    .map(drop)
+                    .map_err(|_| format!("{text:?} is not a UUID"))
+            }
+            Check::Enum(members) => {
+                let text = string(value)?;
+                if members.iter().any(|m| m.name == text) {
+                    Ok(())
+                } else {
+                    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+                    Err(format!("{text:?} is not one of {}", names.join(", ")))
+                }
+            }
+            Check::Json => match value {
+                Value::Object(_) => Ok(()),
+                other => Err(format!("expected a JSON object, found {}", kind(other))),
+            },
         }
-        ScalarType::Json => match value {
-            Value::Object(_) => Ok(()),
-            other => Err(format!("expected a JSON object, found {}", kind(other))),
-        },
-        ScalarType::Nested(_) => Err("nested records are checked as records".into()),
     }
 }
 
@@ -270,7 +346,8 @@ fn string(value: &Value) -> Result<&str, String> {
 }
 
 /// Integers as JSON numbers, or as strings of digits (how JavaScript sends 64-bit values).
-fn int_in(value: &Value, min: i128, max: i128, name: &str) -> Result<(), String> {
+fn int_in(value: &Value, int: IntType) -> Result<(), String> {
+    let (min, max) = (int.min(), int.max());
     let parsed: Option<i128> = match value {
         Value::Number(n) => n
             .as_i64()
@@ -281,7 +358,10 @@ fn int_in(value: &Value, min: i128, max: i128, name: &str) -> Result<(), String>
     };
     match parsed {
         Some(n) if (min..=max).contains(&n) => Ok(()),
-        Some(n) => Err(format!("{n} is out of range for {name} ({min} to {max})")),
+        Some(n) => Err(format!(
+            "{n} is out of range for {} ({min} to {max})",
+            int.name()
+        )),
         None => Err(format!("expected an integer, found {}", describe(value))),
     }
 }
@@ -391,7 +471,7 @@ fn describe(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use moose_model::types::{AppDef, EnumMember, Field, Model};
+    use moose_model::types::{AppDef, Field, Model, TypeWrapper};
     use serde_json::json;
 
     fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Field {

@@ -34,6 +34,7 @@ mod cache;
 mod component;
 mod engine;
 mod guest_io;
+mod handle;
 mod host;
 mod limits;
 mod lower;
@@ -58,6 +59,7 @@ pub use cache::{compatibility_hash, LoadSource};
 pub use component::{CallError, GuestComponent, LoadInfo};
 pub use engine::RuntimeConfig;
 pub use guest_io::LogLimits;
+pub use handle::{handle, ComponentHandle};
 pub use limits::{MemoryLimitExceeded, OutputLimitExceeded, OutputLimits};
 pub use query::{NoQueryService, QueryService};
 

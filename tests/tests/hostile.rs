@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// Most the host's resident memory may grow by while a case runs, and stay above its
 /// level before the case once it ended (the embedded log's memtables and block cache fill
-/// up to about 200 MiB on the first large write, see the README's "Memory").
+/// up to about 200 MiB on the first large write, see "Memory" in docs/dev.md).
 const MAX_PEAK_GROWTH: u64 = 450 << 20;
 const MAX_SETTLED_GROWTH: u64 = 250 << 20;
 /// Most the host may hold after all the cases, above its level before them.

@@ -13,11 +13,12 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::params::parse_params;
-use crate::mgmt::metrics::{Metrics, Outcome};
-use crate::reload::ComponentHandle;
+use crate::telemetry::events::Stage;
+use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_model::types::ApiDef;
 use moose_runtime::types::{ApiError, QueryError};
 use moose_runtime::CallError;
+use moose_runtime::ComponentHandle;
 
 /// One query API and the component that serves it.
 pub struct ApiEndpoint {
@@ -111,10 +112,10 @@ async fn call(state: Arc<ApiState>, api: String, query: Vec<(String, String)>) -
     } else {
         Outcome::Failed
     };
-    state.metrics.count("api", &api, outcome, 1);
+    state.metrics.count(Stage::Api, &api, outcome, 1);
     state
         .metrics
-        .batch("api", &api, started.elapsed().as_secs_f64());
+        .batch(Stage::Api, &api, started.elapsed().as_secs_f64());
     response
 }
 

@@ -61,8 +61,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DlqCommand {
-    /// Send the records of a dead-letter table back into their streams (see the README,
-    /// "Dead letters").
+    /// Send the records of a dead-letter table back into their streams (see "Dead
+    /// letters" in docs/dev.md).
     Replay(ReplayArgs),
 }
 

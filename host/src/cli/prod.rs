@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::Project;
-use crate::prod::{self, Artifact, LockOptions};
+use crate::lease::LockOptions;
+use crate::prod::{self, Artifact};
 use crate::serve::{self, Launch};
 
 #[derive(Debug, clap::Args)]

@@ -90,6 +90,31 @@ pub enum ClickHouseCompression {
     None,
 }
 
+/// Environment variable that overrides `streaming.bootstrap_servers`.
+pub const BROKERS_ENV: &str = "MOOSE_KAFKA_BROKERS";
+
+/// Compression of produced batches. Snappy is left out on purpose: some Kafka-compatible
+/// brokers fail to serve snappy batches back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaCompression {
+    None,
+    #[default]
+    Lz4,
+    Zstd,
+}
+
+impl KafkaCompression {
+    /// librdkafka's name for it (`compression.type`).
+    pub fn codec(self) -> &'static str {
+        match self {
+            KafkaCompression::None => "none",
+            KafkaCompression::Lz4 => "lz4",
+            KafkaCompression::Zstd => "zstd",
+        }
+    }
+}
+
 impl Default for ClickHouseSection {
     fn default() -> Self {
         Self {
@@ -122,16 +147,6 @@ pub struct HttpSection {
     pub max_inflight_body_mb: usize,
 }
 
-impl HttpSection {
-    /// The bounds of the ingest routes.
-    pub fn ingest_limits(&self) -> crate::ingest::IngestLimits {
-        crate::ingest::IngestLimits {
-            max_body_bytes: self.max_body_bytes,
-            max_inflight_bytes: self.max_inflight_body_mb.saturating_mul(1 << 20),
-        }
-    }
-}
-
 impl Default for HttpSection {
     fn default() -> Self {
         Self {
@@ -156,7 +171,7 @@ pub struct StreamingSection {
     /// Replication factor of the topics the host creates (Kafka).
     pub replication_factor: u16,
     /// Compression of produced batches (Kafka): `lz4`, `zstd` or `none`.
-    pub compression: crate::stream::kafka::Compression,
+    pub compression: KafkaCompression,
     /// `[streaming.librdkafka]`: librdkafka properties set verbatim on every Kafka client
     /// (`"security.protocol" = "SASL_SSL"`, `"sasl.mechanism"`, ...), over the host's own.
     pub librdkafka: std::collections::BTreeMap<String, String>,
@@ -178,7 +193,7 @@ impl Default for StreamingSection {
             bootstrap_servers: None,
             partitions: None,
             replication_factor: 1,
-            compression: crate::stream::kafka::Compression::default(),
+            compression: KafkaCompression::default(),
             librdkafka: Default::default(),
             window_idle_flush_seconds: None,
             window_partition_idle_seconds: 5,
@@ -277,10 +292,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("MOOSE_CLICKHOUSE_PASSWORD", "clickhouse.password"),
     ("MOOSE_CLICKHOUSE_DATABASE", "clickhouse.database"),
     ("MOOSE_CLICKHOUSE_COMPRESSION", "clickhouse.compression"),
-    (
-        crate::stream::kafka::BROKERS_ENV,
-        "streaming.bootstrap_servers",
-    ),
+    (BROKERS_ENV, "streaming.bootstrap_servers"),
     (
         "MOOSE_KAFKA_SECURITY_PROTOCOL",
         "streaming.librdkafka.\"security.protocol\"",

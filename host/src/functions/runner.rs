@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::mgmt::metrics::{Metrics, Outcome};
-use crate::reload::ComponentHandle;
+use crate::retry::{Backoff, Retry};
 use crate::stream::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
+use crate::telemetry::events::{Event, RecordsFailed, Stage};
+use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_model::app::App;
 use moose_records::record_key;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
 use moose_runtime::types::{Batch, Encoding, ProcessOutput};
+use moose_runtime::ComponentHandle;
 use moose_runtime::GuestComponent;
 
 /// Tuning of a runner.
@@ -79,7 +81,7 @@ pub struct FunctionRunner {
 
 /// The consumer group of a function.
 pub fn group(function: &str) -> String {
-    format!("function:{function}")
+    Stage::Function.group(function)
 }
 
 /// What one batch produced.
@@ -124,38 +126,31 @@ impl FunctionRunner {
             let started = Instant::now();
             let produced = self.process(&batch).await;
             // Outputs and dead letters must be durable before the offsets move.
-            loop {
-                match self.write(&produced).await.and(consumer.commit().await) {
-                    Ok(()) => break,
-                    Err(e) if stop.is_cancelled() => {
-                        tracing::warn!(function = %self.name, "stopping with an uncommitted batch (it runs again on restart): {e}");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(function = %self.name, "writing batch results failed, retrying: {e}");
-                        tokio::time::sleep(self.options.retry_backoff).await;
-                    }
+            let mut retry = Retry::new(Backoff::fixed(self.options.retry_backoff), &stop);
+            while let Err(e) = self.write(&produced).await.and(consumer.commit().await) {
+                let log = |pause| tracing::warn!(function = %self.name, "writing batch results failed, retrying in {pause:?}: {e}");
+                if !retry.failed(log).await {
+                    tracing::warn!(function = %self.name, "stopping with an uncommitted batch (it runs again on restart)");
+                    return;
                 }
             }
             self.metrics
-                .count("function", &self.name, Outcome::In, batch.len() as u64);
+                .count(Stage::Function, &self.name, Outcome::In, batch.len() as u64);
             self.metrics.count(
-                "function",
+                Stage::Function,
                 &self.name,
                 Outcome::Out,
                 produced.outputs.len() as u64,
             );
-            self.metrics.count(
-                "function",
-                &self.name,
-                Outcome::Failed,
-                produced.dead_letters.len() as u64,
-            );
-            if let Some(error) = first_error(&produced.dead_letters) {
-                self.metrics.note_failure("function", &self.name, &error);
+            RecordsFailed {
+                stage: Stage::Function,
+                name: &self.name,
+                records: produced.dead_letters.len(),
+                first_error: first_error(&produced.dead_letters).as_deref(),
             }
+            .record(&self.metrics);
             self.metrics
-                .batch("function", &self.name, started.elapsed().as_secs_f64());
+                .batch(Stage::Function, &self.name, started.elapsed().as_secs_f64());
         }
     }
 

@@ -16,8 +16,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::mgmt::metrics::{Metrics, Outcome};
 use crate::stream::{Record, Streams};
+use crate::telemetry::events::Stage;
+use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_records::{
     parse_body, record_key, DeadLetter, ErrorKind, FieldError, ModelValidator, Parsed,
 };
@@ -58,6 +59,16 @@ pub struct IngestLimits {
     /// Most bytes of request bodies held at once across requests; a request waits for
     /// room before its body is read.
     pub max_inflight_bytes: usize,
+}
+
+impl IngestLimits {
+    /// The limits `[http]` sets.
+    pub fn of(http: &crate::config::HttpSection) -> Self {
+        Self {
+            max_body_bytes: http.max_body_bytes,
+            max_inflight_bytes: http.max_inflight_body_mb.saturating_mul(1 << 20),
+        }
+    }
 }
 
 /// `POST /ingest/{endpoint}` and `POST /ingest/{endpoint}/{version}`, bounded by `limits`
@@ -259,13 +270,13 @@ async fn ingest(state: &IngestState, name: String, body: &[u8]) -> Response {
     }
     state
         .metrics
-        .count("ingest", &name, Outcome::In, tally.accepted as u64);
+        .count(Stage::Ingest, &name, Outcome::In, tally.accepted as u64);
     state
         .metrics
-        .count("ingest", &name, Outcome::Failed, tally.rejected as u64);
+        .count(Stage::Ingest, &name, Outcome::Failed, tally.rejected as u64);
     state
         .metrics
-        .batch("ingest", &name, started.elapsed().as_secs_f64());
+        .batch(Stage::Ingest, &name, started.elapsed().as_secs_f64());
 
     let Tally {
         accepted,

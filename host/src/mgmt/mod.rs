@@ -2,10 +2,7 @@
 //! `/openapi.json`, the operations endpoints `/ps`, `/peek/{name}` and `/logs`, and
 //! `POST /dlq/replay`.
 
-pub mod logbuf;
-pub mod metrics;
 mod ops;
-pub mod rate;
 pub mod replay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +21,7 @@ use crate::infra::Infra;
 use crate::olap::{OlapClient, OlapHealth};
 use crate::stream::Streams;
 use crate::sync;
-use metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
 
 /// Shared state of the management routes.
@@ -271,4 +268,38 @@ pub fn catalog_json(app: &App, infra: &Infra) -> Value {
         "apis": def.apis,
         "lineage": infra.lineage,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_of_an_ingest_endpoint_are_separate_lineage_nodes() {
+        let app = crate::infra::tests::versioned_app();
+        let catalog = catalog_json(&app, &crate::infra::infra(&app));
+        let ingest_edges: Vec<(&str, &str)> = catalog["lineage"]
+            .as_array()
+            .expect("lineage")
+            .iter()
+            .filter_map(|e| Some((e["from"].as_str()?, e["to"].as_str()?)))
+            .filter(|(from, _)| from.starts_with("ingest:"))
+            .collect();
+        assert_eq!(
+            ingest_edges,
+            [
+                ("ingest:Order/1.0", "stream:Order_1_0"),
+                ("ingest:Order/1.0", "stream:Order_1_0_dead_letter"),
+                ("ingest:Order/1.1", "stream:Order_1_1"),
+                ("ingest:Order/1.1", "stream:Order_1_1_dead_letter"),
+            ]
+        );
+        let paths: Vec<&str> = catalog["ingest"]
+            .as_array()
+            .expect("ingest")
+            .iter()
+            .filter_map(|i| i["path"].as_str())
+            .collect();
+        assert_eq!(paths, ["/ingest/Order/1.0", "/ingest/Order/1.1"]);
+    }
 }

@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::metrics::Outcome;
-use super::{logbuf, MgmtState};
+use super::MgmtState;
 use crate::olap::ddl::quote_ident;
+use crate::telemetry::events::Stage;
+use crate::telemetry::logbuf;
+use crate::telemetry::metrics::Outcome;
 
 /// Records or rows `/peek` returns when no limit is given.
 const DEFAULT_LIMIT: usize = 10;
@@ -29,24 +31,25 @@ pub async fn ps(State(state): State<Arc<MgmtState>>) -> Response {
     let view = state.app.load_full();
     let mut rows = Vec::with_capacity(view.consumers.len() + view.aggregations.len());
     for (stream, group) in &view.consumers {
-        // Groups are `function:NAME` or `table:NAME`, named after the metric's stage.
-        let (kind, name) = group.split_once(':').unwrap_or(("", group));
+        let Some((stage, name)) = Stage::of_group(group) else {
+            continue;
+        };
         let lag = super::refresh_lag(&state, stream, group).await;
-        let count = |outcome| state.metrics.records(kind, name, outcome);
+        let count = |outcome| state.metrics.records(stage, name, outcome);
         rows.push(json!({
-            "kind": kind, "name": name, "source": stream, "group": group, "lag": lag,
+            "kind": stage.label(), "name": name, "source": stream, "group": group, "lag": lag,
             "in": count(Outcome::In), "out": count(Outcome::Out), "failed": count(Outcome::Failed),
-            "per_second": (state.metrics.per_second(kind, name) * 10.0).round() / 10.0,
-            "last_error": state.metrics.last_failure(kind, name),
+            "per_second": (state.metrics.per_second(stage, name) * 10.0).round() / 10.0,
+            "last_error": state.metrics.last_failure(stage, name),
         }));
     }
     for (name, sources) in &view.aggregations {
         rows.push(json!({
             "kind": "aggregation", "name": name, "source": sources.join(", "), "group": null,
             "lag": null, "in": null, "out": null,
-            "failed": state.metrics.records("aggregation", name, Outcome::Failed),
+            "failed": state.metrics.records(Stage::Aggregation, name, Outcome::Failed),
             "per_second": null,
-            "last_error": state.metrics.last_failure("aggregation", name),
+            "last_error": state.metrics.last_failure(Stage::Aggregation, name),
         }));
     }
     Json(json!({ "processes": rows })).into_response()

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::embedded::EmbeddedClickHouse;
 use super::error::OlapError;
+use crate::retry::Backoff;
 
 /// How often the engine process is checked.
 const CHECK_EVERY: Duration = Duration::from_millis(200);
 /// First and longest pause between restart attempts.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const RESTART_BACKOFF: Backoff =
+    Backoff::doubling(Duration::from_millis(250), Duration::from_secs(30));
 
 /// Whether the OLAP store is up, as `/ready`, `/health` and the metrics report it.
 #[derive(Debug)]
@@ -141,7 +142,7 @@ fn watch(
             engine.log_tail()
         );
         health.down(format!("{problem}; restarting"));
-        let mut backoff = FIRST_BACKOFF;
+        let mut pauses = RESTART_BACKOFF.pauses();
         for attempt in 1.. {
             match engine.restart() {
                 Ok(()) => {
@@ -160,10 +161,9 @@ fn watch(
                     ));
                 }
             }
-            if stopped_after(backoff, stop) {
+            if stopped_after(pauses.next().unwrap_or(RESTART_BACKOFF.max), stop) {
                 return engine;
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 }

@@ -61,26 +61,3 @@ impl OlapClient {
         Ok(())
     }
 }
-
-#[async_trait::async_trait]
-impl crate::sync::TableWriter for OlapClient {
-    async fn insert_json(
-        &self,
-        table: &str,
-        rows: &[u8],
-        count: usize,
-    ) -> Result<(), crate::sync::InsertError> {
-        OlapClient::insert_json(self, table, Bytes::copy_from_slice(rows), count)
-            .await
-            .map_err(|error| {
-                let message = error.to_string();
-                match (super::error::failed_view(&message), error) {
-                    (Some(view), _) => crate::sync::InsertError::ViewFailed { view, message },
-                    (None, OlapError::Rejected { .. } | OlapError::Schema(_)) => {
-                        crate::sync::InsertError::Rejected(message)
-                    }
-                    (None, _) => crate::sync::InsertError::Unavailable(message),
-                }
-            })
-    }
-}

@@ -137,7 +137,7 @@ fn wrappers_nest_outermost_first() {
         ScalarType::String,
     );
     assert_eq!(
-        type_schema(&a, &ty, 0, Usage::Record),
+        type_schema(&a, &ty, Usage::Record),
         json!({"type": "array", "items": {"type": ["string", "null"]}})
     );
     let ty = DataType::new(
@@ -145,13 +145,13 @@ fn wrappers_nest_outermost_first() {
         ScalarType::Uint8,
     );
     assert_eq!(
-        type_schema(&a, &ty, 0, Usage::Record),
+        type_schema(&a, &ty, Usage::Record),
         json!({"type": ["object", "null"], "additionalProperties":
             {"type": "integer", "minimum": 0, "maximum": 255}})
     );
     // Enums and alternatives take null through anyOf.
     let ty = DataType::new(vec![TypeWrapper::Nullable], ScalarType::Int64);
-    let schema = type_schema(&a, &ty, 0, Usage::Record);
+    let schema = type_schema(&a, &ty, Usage::Record);
     assert_eq!(schema["anyOf"][1], json!({"type": "null"}));
     assert!(schema["anyOf"][0]["oneOf"].is_array());
 }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::lock::{LockOptions, MigrationLock};
 use crate::infra_map::{apply_plan, diff, state, InfraMap, MigrationPlan, PlanError};
+use crate::lease::{LockOptions, MigrationLock};
 use crate::olap::{OlapClient, OlapError};
 use moose_model::app::App;
 

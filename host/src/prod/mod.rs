@@ -10,15 +10,12 @@
 //!   are required, nothing embedded is ever started.
 
 pub mod artifact;
-pub mod lock;
 pub mod migrate;
 
 pub use artifact::{Artifact, ArtifactError, Manifest, ManifestComponent};
-pub use lock::{Lease, LockOptions, MigrationLock, LEASE_TABLE, MIGRATION_LEASE};
 pub use migrate::{apply_reviewed_plan, MigrationError, PlanOutcome};
 
-use crate::config::{ProjectConfig, StreamingBackend};
-use crate::stream::kafka::BROKERS_ENV;
+use crate::config::{ProjectConfig, StreamingBackend, BROKERS_ENV};
 
 /// What production needs and the configuration lacks.
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,17 +38,9 @@ use crate::mgmt::{AppView, MgmtState};
 use crate::olap::OlapClient;
 use crate::stream::Streams;
 use moose_model::app::{self, App, ComponentInfo, ComponentPart};
-use moose_runtime::{GuestComponent, Runtime};
+use moose_runtime::{ComponentHandle, GuestComponent, Runtime};
 
 pub use workers::{Changes, Workers};
-
-/// A component as runners and routes hold it: swapped as a whole by a reload.
-pub type ComponentHandle = Arc<ArcSwap<GuestComponent>>;
-
-/// A new handle holding `component`.
-pub fn handle(component: GuestComponent) -> ComponentHandle {
-    Arc::new(ArcSwap::from_pointee(component))
-}
 
 /// The API endpoints of `app`, served by the components in `components`.
 pub fn api_endpoints(

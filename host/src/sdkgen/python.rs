@@ -12,7 +12,9 @@ use super::{
     SdkError, Surface,
 };
 use moose_model::app::App;
-use moose_model::types::{ApiParam, DataType, ScalarType, TypeWrapper};
+use moose_model::types::{
+    ApiParam, DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering, TypeWrapper,
+};
 
 /// The fixed part of every client: errors, requests, batching, exact parsing.
 const RUNTIME: &str = include_str!("runtime.py");
@@ -120,7 +122,7 @@ pub fn generate(app: &App) -> Result<Vec<GeneratedFile>, SdkError> {
             for note in field_notes(field) {
                 out.push_str(&format!("        # {}\n", note.replace('\n', " ")));
             }
-            let ty = field_type(&surface, &field.data_type, 0);
+            let ty = field_type(&surface, &field.data_type);
             let optional = field.data_type.is_nullable() || field.default.is_some();
             out.push_str(&format!(
                 "        {}: {},\n",
@@ -230,7 +232,7 @@ fn apis_class(surface: &Surface<'_>) -> String {
             signature.push("*".into());
         }
         for (ident, param) in &params {
-            let ty = param_type(param);
+            let ty = param_type(surface, param);
             signature.push(if param_required(param) {
                 format!("{ident}: {ty}")
             } else {
@@ -325,41 +327,71 @@ fn conv_literal(conv: &Conv) -> String {
     }
 }
 
-/// The type of a record field, from wrapper `depth` inwards.
-fn field_type(surface: &Surface<'_>, ty: &DataType, depth: usize) -> String {
-    match ty.wrappers.get(depth) {
-        Some(TypeWrapper::Nullable) => format!("Optional[{}]", field_type(surface, ty, depth + 1)),
-        Some(TypeWrapper::Array) => format!("List[{}]", field_type(surface, ty, depth + 1)),
-        Some(TypeWrapper::Map) => format!("Dict[str, {}]", field_type(surface, ty, depth + 1)),
-        None => match &ty.leaf {
-            ScalarType::Nested(reference) => surface.type_name(reference),
-            leaf => scalar_type(leaf),
-        },
+/// Types lowered into Python type hints.
+struct PyTypes<'a> {
+    surface: &'a Surface<'a>,
+}
+
+impl TypeLowering for PyTypes<'_> {
+    type Output = String;
+
+    fn string(&mut self, _: bool) -> String {
+        "str".into()
+    }
+    fn integer(&mut self, _: IntType) -> String {
+        "int".into()
+    }
+    fn float(&mut self, _: u8) -> String {
+        "float".into()
+    }
+    fn boolean(&mut self) -> String {
+        "bool".into()
+    }
+    fn decimal(&mut self, _: &DecimalSpec) -> String {
+        "str".into()
+    }
+    fn date(&mut self) -> String {
+        "str".into()
+    }
+    fn date_time(&mut self, _: Option<u8>) -> String {
+        "str".into()
+    }
+    fn uuid(&mut self) -> String {
+        "str".into()
+    }
+    fn enumeration(&mut self, members: &[EnumMember]) -> String {
+        let names: Vec<String> = members.iter().map(|m| string_literal(&m.name)).collect();
+        format!("Literal[{}]", names.join(", "))
+    }
+    fn json(&mut self) -> String {
+        "Dict[str, Any]".into()
+    }
+    fn nested(&mut self, model: &str) -> String {
+        self.surface.type_name(model)
+    }
+    fn array(&mut self, item: String) -> String {
+        format!("List[{item}]")
+    }
+    fn map(&mut self, value: String) -> String {
+        format!("Dict[str, {value}]")
+    }
+    fn nullable(&mut self, inner: String) -> String {
+        format!("Optional[{inner}]")
     }
 }
 
+/// The type of a record field.
+fn field_type(surface: &Surface<'_>, ty: &DataType) -> String {
+    ty.lower(&mut PyTypes { surface })
+}
+
 /// A query parameter's type: its scalar, or a sequence of them.
-fn param_type(param: &ApiParam) -> String {
-    let leaf = scalar_type(&param.data_type.leaf);
+fn param_type(surface: &Surface<'_>, param: &ApiParam) -> String {
+    let leaf = param.data_type.leaf.lower(&mut PyTypes { surface });
     if param.data_type.wrappers.contains(&TypeWrapper::Array) {
         format!("Sequence[{leaf}]")
     } else {
         leaf
-    }
-}
-
-fn scalar_type(leaf: &ScalarType) -> String {
-    match leaf {
-        ScalarType::Boolean => "bool".into(),
-        ScalarType::Float32 | ScalarType::Float64 => "float".into(),
-        ScalarType::Enum(members) => {
-            let names: Vec<String> = members.iter().map(|m| string_literal(&m.name)).collect();
-            format!("Literal[{}]", names.join(", "))
-        }
-        ScalarType::Json => "Dict[str, Any]".into(),
-        leaf if leaf.is_number() => "int".into(),
-        // Strings, decimals, dates, date-times, UUIDs; nested models are named by callers.
-        _ => "str".into(),
     }
 }
 

@@ -11,7 +11,9 @@ use super::{
     SdkError, Surface,
 };
 use moose_model::app::App;
-use moose_model::types::{ApiParam, DataType, ScalarType, TypeWrapper};
+use moose_model::types::{
+    ApiParam, DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering, TypeWrapper,
+};
 
 /// The fixed part of every client: options, errors, requests, batching, exact parsing.
 const RUNTIME: &str = include_str!("runtime.ts");
@@ -170,7 +172,7 @@ pub fn generate(app: &App) -> Result<Vec<GeneratedFile>, SdkError> {
                 "  {}{}: {};\n",
                 property_name(&field.name),
                 if optional { "?" } else { "" },
-                field_type(&surface, &field.data_type, 0)
+                field_type(&surface, &field.data_type)
             ));
         }
         out.push_str("}\n");
@@ -192,7 +194,7 @@ pub fn generate(app: &App) -> Result<Vec<GeneratedFile>, SdkError> {
                 "  {}{}: {};\n",
                 property_name(&param.name),
                 if param_required(param) { "" } else { "?" },
-                param_type(param)
+                param_type(&surface, param)
             ));
         }
         out.push_str("}\n");
@@ -332,46 +334,88 @@ fn conv_literal(conv: &Conv) -> String {
     }
 }
 
-/// The type of a record field, from wrapper `depth` inwards.
-fn field_type(surface: &Surface<'_>, ty: &DataType, depth: usize) -> String {
-    match ty.wrappers.get(depth) {
-        Some(TypeWrapper::Nullable) => format!("{} | null", field_type(surface, ty, depth + 1)),
-        Some(TypeWrapper::Array) => format!("Array<{}>", field_type(surface, ty, depth + 1)),
-        Some(TypeWrapper::Map) => {
-            format!("Record<string, {}>", field_type(surface, ty, depth + 1))
-        }
-        None => match &ty.leaf {
-            ScalarType::Nested(reference) => surface.type_name(reference),
-            ScalarType::Int64 | ScalarType::Uint64 => "WideInt".into(),
-            leaf => scalar_type(leaf),
-        },
+/// Types lowered into TypeScript: of record fields, or of query parameters (`params`,
+/// where 64-bit integers are also accepted as strings and arrays are read-only).
+struct TsTypes<'a> {
+    surface: &'a Surface<'a>,
+    params: bool,
+}
+
+impl TypeLowering for TsTypes<'_> {
+    type Output = String;
+
+    fn string(&mut self, _: bool) -> String {
+        "string".into()
     }
+    fn integer(&mut self, int: IntType) -> String {
+        match (int.is_wide(), self.params) {
+            (true, false) => "WideInt".into(),
+            (true, true) => "WideIntParam".into(),
+            (false, _) => "number".into(),
+        }
+    }
+    fn float(&mut self, _: u8) -> String {
+        "number".into()
+    }
+    fn boolean(&mut self) -> String {
+        "boolean".into()
+    }
+    fn decimal(&mut self, _: &DecimalSpec) -> String {
+        "string".into()
+    }
+    fn date(&mut self) -> String {
+        "string".into()
+    }
+    fn date_time(&mut self, _: Option<u8>) -> String {
+        "string".into()
+    }
+    fn uuid(&mut self) -> String {
+        "string".into()
+    }
+    fn enumeration(&mut self, members: &[EnumMember]) -> String {
+        let names: Vec<String> = members.iter().map(|m| string_literal(&m.name)).collect();
+        names.join(" | ")
+    }
+    fn json(&mut self) -> String {
+        "Record<string, unknown>".into()
+    }
+    fn nested(&mut self, model: &str) -> String {
+        self.surface.type_name(model)
+    }
+    fn array(&mut self, item: String) -> String {
+        if self.params {
+            format!("ReadonlyArray<{item}>")
+        } else {
+            format!("Array<{item}>")
+        }
+    }
+    fn map(&mut self, value: String) -> String {
+        format!("Record<string, {value}>")
+    }
+    fn nullable(&mut self, inner: String) -> String {
+        format!("{inner} | null")
+    }
+}
+
+/// The type of a record field.
+fn field_type(surface: &Surface<'_>, ty: &DataType) -> String {
+    ty.lower(&mut TsTypes {
+        surface,
+        params: false,
+    })
 }
 
 /// A query parameter's type: its scalar, or a read-only array of them.
-fn param_type(param: &ApiParam) -> String {
-    let leaf = match &param.data_type.leaf {
-        ScalarType::Int64 | ScalarType::Uint64 => "WideIntParam".into(),
-        leaf => scalar_type(leaf),
+fn param_type(surface: &Surface<'_>, param: &ApiParam) -> String {
+    let mut types = TsTypes {
+        surface,
+        params: true,
     };
+    let leaf = param.data_type.leaf.lower(&mut types);
     if param.data_type.wrappers.contains(&TypeWrapper::Array) {
-        format!("ReadonlyArray<{leaf}>")
+        types.array(leaf)
     } else {
         leaf
-    }
-}
-
-fn scalar_type(leaf: &ScalarType) -> String {
-    match leaf {
-        ScalarType::Boolean => "boolean".into(),
-        ScalarType::Enum(members) => {
-            let names: Vec<String> = members.iter().map(|m| string_literal(&m.name)).collect();
-            names.join(" | ")
-        }
-        ScalarType::Json => "Record<string, unknown>".into(),
-        leaf if leaf.is_number() => "number".into(),
-        // Strings, decimals, dates, date-times, UUIDs; nested models are named by callers.
-        _ => "string".into(),
     }
 }
 

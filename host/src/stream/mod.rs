@@ -119,16 +119,16 @@ pub async fn consumer_until_stopped(
     backoff: Duration,
     stop: &tokio_util::sync::CancellationToken,
 ) -> Option<Box<dyn StreamConsumer>> {
-    loop {
-        match streams.consumer(stream, group).await {
-            Ok(consumer) => return Some(consumer),
-            Err(e) => {
-                tracing::error!(group, "cannot read stream `{stream}`: {e}");
-                tokio::select! {
-                    _ = stop.cancelled() => return None,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-            }
-        }
-    }
+    crate::retry::until_stopped(
+        crate::retry::Backoff::fixed(backoff),
+        stop,
+        || streams.consumer(stream, group),
+        |e, pause| {
+            tracing::error!(
+                group,
+                "cannot read stream `{stream}` (retrying in {pause:?}): {e}"
+            )
+        },
+    )
+    .await
 }

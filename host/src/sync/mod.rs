@@ -8,14 +8,18 @@
 //! the batch counts as stored (inserting it again would store it twice) and the view's
 //! failure is counted for its aggregation (`/ps`, metrics) and logged.
 
+mod clickhouse;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::mgmt::metrics::{Metrics, Outcome};
+use crate::retry::{self, Backoff, Retry};
 use crate::stream::{consumer_until_stopped, Record, StoredRecord, Streams};
+use crate::telemetry::events::{Event, RecordsFailed, Stage, ViewFailed};
+use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_records::{DeadLetter, ErrorKind};
 
 /// Why an insert failed.
@@ -77,7 +81,7 @@ pub struct TableSync {
 
 /// The consumer group of a table.
 pub fn group(table: &str) -> String {
-    format!("table:{table}")
+    Stage::Table.group(table)
 }
 
 impl TableSync {
@@ -116,21 +120,19 @@ impl TableSync {
             if !refused.is_empty() && !self.dead_letter(refused, &stop).await {
                 return;
             }
-            let mut backoff = self.options.min_backoff;
+            let mut retry = Retry::new(self.backoff(), &stop);
             while let Err(e) = consumer.commit().await {
-                tracing::warn!(table = %self.table, "commit failed, retrying: {e}");
-                if stop.is_cancelled() {
+                let log = |pause| tracing::warn!(table = %self.table, "commit failed, retrying in {pause:?}: {e}");
+                if !retry.failed(log).await {
                     return;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(self.options.max_backoff);
             }
             self.metrics
-                .count("table", &self.table, Outcome::In, batch.len() as u64);
+                .count(Stage::Table, &self.table, Outcome::In, batch.len() as u64);
             self.metrics
-                .count("table", &self.table, Outcome::Out, stored as u64);
+                .count(Stage::Table, &self.table, Outcome::Out, stored as u64);
             self.metrics
-                .batch("table", &self.table, started.elapsed().as_secs_f64());
+                .batch(Stage::Table, &self.table, started.elapsed().as_secs_f64());
         }
     }
 
@@ -168,21 +170,23 @@ impl TableSync {
         Some((stored, refused))
     }
 
+    /// Pauses between attempts of a write that failed.
+    fn backoff(&self) -> Backoff {
+        Backoff::doubling(self.options.min_backoff, self.options.max_backoff)
+    }
+
     /// Counts and logs rows of this table that materialized view `view` failed on.
     fn view_failed(&self, view: &str, rows: usize, message: &str) {
-        let aggregation = view
-            .strip_suffix(crate::olap::ddl::MATERIALIZED_VIEW_SUFFIX)
-            .unwrap_or(view);
-        self.metrics
-            .count("aggregation", aggregation, Outcome::Failed, rows as u64);
-        self.metrics
-            .note_failure("aggregation", aggregation, message);
-        tracing::error!(
-            table = %self.table,
-            "{rows} row(s) were stored in `{}` but materialized view `{view}` (aggregation \
-             `{aggregation}`) failed on them, so they are missing from its table: {message}",
-            self.table
-        );
+        ViewFailed {
+            table: &self.table,
+            view,
+            aggregation: view
+                .strip_suffix(crate::olap::ddl::MATERIALIZED_VIEW_SUFFIX)
+                .unwrap_or(view),
+            rows,
+            message,
+        }
+        .record(&self.metrics);
     }
 
     /// One insert, retried while the store is unavailable: stored, or refused (the error
@@ -197,25 +201,14 @@ impl TableSync {
             data.extend_from_slice(&row.value);
             data.push(b'\n');
         }
-        let mut backoff = self.options.min_backoff;
-        loop {
-            match self
-                .writer
-                .insert_json(&self.table, &data, rows.len())
-                .await
-            {
-                Ok(()) => return Some(Ok(())),
-                Err(InsertError::Unavailable(message)) => {
-                    tracing::warn!(table = %self.table, "insert failed, retrying in {backoff:?}: {message}");
-                    tokio::select! {
-                        _ = stop.cancelled() => return None,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(self.options.max_backoff);
-                }
-                Err(refused) => return Some(Err(refused)),
-            }
-        }
+        retry::transient_until_stopped(
+            self.backoff(),
+            stop,
+            || self.writer.insert_json(&self.table, &data, rows.len()),
+            |e| matches!(e, InsertError::Unavailable(_)),
+            |e, pause| tracing::warn!(table = %self.table, "insert failed, retrying in {pause:?}: {e}"),
+        )
+        .await
     }
 
     /// Writes refused rows to the dead-letter stream; false when stopped before they were
@@ -225,11 +218,13 @@ impl TableSync {
         refused: Vec<(StoredRecord, String)>,
         stop: &CancellationToken,
     ) -> bool {
-        self.metrics
-            .count("table", &self.table, Outcome::Failed, refused.len() as u64);
-        if let Some((_, message)) = refused.first() {
-            self.metrics.note_failure("table", &self.table, message);
+        RecordsFailed {
+            stage: Stage::Table,
+            name: &self.table,
+            records: refused.len(),
+            first_error: refused.first().map(|(_, message)| message.as_str()),
         }
+        .record(&self.metrics);
         let Some(dead_letter) = &self.dead_letter else {
             for (row, message) in &refused {
                 tracing::error!(table = %self.table, "row refused and dropped (no dead-letter stream): {message}: {}", String::from_utf8_lossy(&row.value));
@@ -251,15 +246,13 @@ impl TableSync {
                 timestamp_ms: now,
             })
             .collect();
-        let mut backoff = self.options.min_backoff;
-        while let Err(e) = self.streams.produce(dead_letter, records.clone()).await {
-            tracing::warn!(table = %self.table, "writing dead letters failed, retrying: {e}");
-            if stop.is_cancelled() {
-                return false;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(self.options.max_backoff);
-        }
-        true
+        retry::until_stopped(
+            self.backoff(),
+            stop,
+            || self.streams.produce(dead_letter, records.clone()),
+            |e, pause| tracing::warn!(table = %self.table, "writing dead letters failed, retrying in {pause:?}: {e}"),
+        )
+        .await
+        .is_some()
     }
 }

@@ -80,7 +80,7 @@
 //! `moose prod` keeps it in ClickHouse ([`clickhouse`]: table `_moose_window_state`, one
 //! snapshot row per write, a single-row insert being atomic), shared by the replicas, and
 //! runs each aggregation on **one replica at a time**: the holder of the aggregation's
-//! lease `window:<name>` in the lease table of [`crate::prod::lock`]. The holder's runner
+//! lease `window:<name>` in the lease table of [`crate::lease`]. The holder's runner
 //! is the only member of consumer group `window:<name>`, so it reads every partition of
 //! the source; the other replicas wait for the lease. When the holder dies its lease
 //! expires and another replica takes it, loads the latest snapshot and goes on from the
@@ -103,13 +103,13 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
-use crate::mgmt::metrics::Metrics;
 use crate::olap::OlapClient;
-use crate::reload::ComponentHandle;
 use crate::stream::Streams;
+use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
 use moose_model::types::{Model, ScalarType, WindowedAggregationDef};
 use moose_records::ModelValidator;
+use moose_runtime::ComponentHandle;
 
 pub use clickhouse::{ClickHouseStateStore, WINDOW_STATE_TABLE};
 pub use runner::{group, lease_name, WindowLease, WindowOptions, WindowRunner};

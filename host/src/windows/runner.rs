@@ -12,14 +12,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::assign::{idle_watermark, is_closed, watermark_event_time, Holds, Tiling};
 use super::engine::{bounds, time_text, Context, Live, Step};
-use super::state::{Emission, Progress, StateStore, WindowKey};
-use crate::mgmt::metrics::{Metrics, Outcome, WindowEvent};
+use super::state::{Emission, Progress, StateError, StateStore, WindowKey};
+use crate::lease::{Lease, LockOptions};
 use crate::olap::{OlapClient, OlapError};
-use crate::prod::{Lease, LockOptions};
-use crate::reload::ComponentHandle;
+use crate::retry::{self, Backoff};
 use crate::stream::{consumer_until_stopped, StoredRecord, Streams};
+use crate::telemetry::events::{Event, RecordsFailed, Stage};
+use crate::telemetry::metrics::{Metrics, Outcome, WindowEvent};
 use moose_model::types::{ScalarType, WindowedAggregationDef};
 use moose_records::ModelValidator;
+use moose_runtime::ComponentHandle;
 
 /// Tuning of a window runner.
 #[derive(Debug, Clone)]
@@ -51,7 +53,7 @@ impl Default for WindowOptions {
 
 /// The consumer group of a windowed aggregation.
 pub fn group(aggregation: &str) -> String {
-    format!("window:{aggregation}")
+    Stage::Window.group(aggregation)
 }
 
 /// What the stored state was built under: the source, the time field, the window and
@@ -365,7 +367,7 @@ impl WindowRunner {
             self.count(&step);
             self.metrics.set_open_windows(&name, live.windows.len());
             self.metrics
-                .batch("window", &name, started.elapsed().as_secs_f64());
+                .batch(Stage::Window, &name, started.elapsed().as_secs_f64());
         }
     }
 
@@ -411,11 +413,8 @@ impl WindowRunner {
                 Some(stream) => {
                     let streams = &self.streams;
                     let written = self
-                        .retry(stop, "writing dead letters", || async move {
-                            streams
-                                .produce(stream, step.dead_letters.clone())
-                                .await
-                                .map_err(|e| e.to_string())
+                        .retry(stop, "writing dead letters", || {
+                            streams.produce(stream, step.dead_letters.clone())
                         })
                         .await;
                     if written.is_none() {
@@ -460,7 +459,7 @@ impl WindowRunner {
                             tracing::error!(aggregation = %name, "the target table refused the rows of window [{}, {}): {message}", time_text(window.start_ms), time_text(window.end_ms));
                             Ok(())
                         }
-                        other => other.map_err(|e| e.to_string()),
+                        other => other,
                     }
                 })
                 .await;
@@ -479,22 +478,21 @@ impl WindowRunner {
 
     fn count(&self, step: &Step) {
         let name = &self.def.name;
-        self.metrics.count("window", name, Outcome::In, step.read);
         self.metrics
-            .count("window", name, Outcome::Out, step.emitted_rows);
-        self.metrics.count(
-            "window",
-            name,
-            Outcome::Failed,
-            step.dead_letters.len() as u64,
-        );
-        if let Some(error) = step
+            .count(Stage::Window, name, Outcome::In, step.read);
+        self.metrics
+            .count(Stage::Window, name, Outcome::Out, step.emitted_rows);
+        let first_error = step
             .dead_letters
             .first()
-            .and_then(|d| moose_records::DeadLetter::error_of(&d.value))
-        {
-            self.metrics.note_failure("window", name, &error);
+            .and_then(|d| moose_records::DeadLetter::error_of(&d.value));
+        RecordsFailed {
+            stage: Stage::Window,
+            name,
+            records: step.dead_letters.len(),
+            first_error: first_error.as_deref(),
         }
+        .record(&self.metrics);
         self.metrics
             .window_count(name, WindowEvent::Accumulated, step.accumulated);
         self.metrics
@@ -506,28 +504,24 @@ impl WindowRunner {
     }
 
     /// Runs `attempt` until it succeeds, pausing between failures; `None` when stopped.
-    async fn retry<T, F, Fut>(
+    async fn retry<T, E: std::fmt::Display, Fut: std::future::Future<Output = Result<T, E>>>(
         &self,
         stop: &CancellationToken,
         what: &str,
-        mut attempt: F,
-    ) -> Option<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, String>>,
-    {
-        loop {
-            match attempt().await {
-                Ok(value) => return Some(value),
-                Err(e) => {
-                    tracing::warn!(aggregation = %self.def.name, "{what} failed, retrying: {e}");
-                    if self.pause(stop).await {
-                        tracing::warn!(aggregation = %self.def.name, "stopping before {what} succeeded; the batch runs again on restart");
-                        return None;
-                    }
-                }
-            }
+        attempt: impl FnMut() -> Fut,
+    ) -> Option<T> {
+        let name = &self.def.name;
+        let done = retry::until_stopped(
+            Backoff::fixed(self.options.retry_backoff),
+            stop,
+            attempt,
+            |e, pause| tracing::warn!(aggregation = %name, "{what} failed, retrying in {pause:?}: {e}"),
+        )
+        .await;
+        if done.is_none() {
+            tracing::warn!(aggregation = %name, "stopping before {what} succeeded; the batch runs again on restart");
         }
+        done
     }
 
     /// Sleeps for the backoff; true when stopped meanwhile.
@@ -542,13 +536,12 @@ impl WindowRunner {
 /// Runs `f` on the state store off the async runtime.
 async fn on_store<T: Send + 'static>(
     store: &Arc<dyn StateStore>,
-    f: impl FnOnce(&dyn StateStore) -> Result<T, super::StateError> + Send + 'static,
-) -> Result<T, String> {
+    f: impl FnOnce(&dyn StateStore) -> Result<T, StateError> + Send + 'static,
+) -> Result<T, StateError> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        .map_err(|e| StateError::Store(format!("the state store's task failed: {e}")))?
 }
 
 /// `INSERT INTO table FORMAT JSONEachRow` with `insert_deduplication_token = token`: the

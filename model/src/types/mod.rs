@@ -5,7 +5,10 @@
 //! Names and shapes follow the WIT definitions one to one, so the serde form (kept in
 //! dev and production state files) is the same as the interface's.
 
+mod lower;
 mod names;
+
+pub use lower::{IntType, TypeLowering};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,34 +2,80 @@
 
 use crate::sql::quote_string;
 
-use super::{DataType, EnumMember, Field, Model, ScalarType, TableEngine, TypeWrapper};
+use super::lower::{IntType, TypeLowering};
+use super::{
+    DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableEngine, TypeWrapper,
+};
+
+/// ClickHouse's names of the types.
+struct ClickHouseNames;
+
+impl TypeLowering for ClickHouseNames {
+    type Output = String;
+
+    fn string(&mut self, low_cardinality: bool) -> String {
+        if low_cardinality {
+            "LowCardinality(String)".into()
+        } else {
+            "String".into()
+        }
+    }
+    fn integer(&mut self, int: IntType) -> String {
+        int.name()
+    }
+    fn float(&mut self, bits: u8) -> String {
+        format!("Float{bits}")
+    }
+    fn boolean(&mut self) -> String {
+        "Bool".into()
+    }
+    fn decimal(&mut self, spec: &DecimalSpec) -> String {
+        format!("Decimal({}, {})", spec.precision, spec.scale)
+    }
+    fn date(&mut self) -> String {
+        "Date".into()
+    }
+    fn date_time(&mut self, precision: Option<u8>) -> String {
+        match precision {
+            Some(precision) => format!("DateTime64({precision})"),
+            None => "DateTime".into(),
+        }
+    }
+    fn uuid(&mut self) -> String {
+        "UUID".into()
+    }
+    fn enumeration(&mut self, members: &[EnumMember]) -> String {
+        enum_type_name(members)
+    }
+    fn json(&mut self) -> String {
+        "JSON".into()
+    }
+    /// A nested record is shown by its model's name.
+    fn nested(&mut self, model: &str) -> String {
+        model.to_string()
+    }
+    fn array(&mut self, item: String) -> String {
+        format!("Array({item})")
+    }
+    fn map(&mut self, value: String) -> String {
+        format!("Map(String, {value})")
+    }
+    /// `LowCardinality` goes outside `Nullable`, as ClickHouse requires.
+    fn nullable(&mut self, inner: String) -> String {
+        match inner
+            .strip_prefix("LowCardinality(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
+            Some(inner) => format!("LowCardinality(Nullable({inner}))"),
+            None => format!("Nullable({inner})"),
+        }
+    }
+}
 
 impl ScalarType {
     /// The ClickHouse name of the type; a nested record is shown by its model's name.
     pub fn type_name(&self) -> String {
-        match self {
-            ScalarType::String => "String".into(),
-            ScalarType::LowCardinalityString => "LowCardinality(String)".into(),
-            ScalarType::Int8 => "Int8".into(),
-            ScalarType::Int16 => "Int16".into(),
-            ScalarType::Int32 => "Int32".into(),
-            ScalarType::Int64 => "Int64".into(),
-            ScalarType::Uint8 => "UInt8".into(),
-            ScalarType::Uint16 => "UInt16".into(),
-            ScalarType::Uint32 => "UInt32".into(),
-            ScalarType::Uint64 => "UInt64".into(),
-            ScalarType::Float32 => "Float32".into(),
-            ScalarType::Float64 => "Float64".into(),
-            ScalarType::Boolean => "Bool".into(),
-            ScalarType::Decimal(d) => format!("Decimal({}, {})", d.precision, d.scale),
-            ScalarType::Date => "Date".into(),
-            ScalarType::DateTime => "DateTime".into(),
-            ScalarType::DateTime64(precision) => format!("DateTime64({precision})"),
-            ScalarType::Uuid => "UUID".into(),
-            ScalarType::Enum(members) => enum_type_name(members),
-            ScalarType::Json => "JSON".into(),
-            ScalarType::Nested(model) => model.clone(),
-        }
+        self.lower(&mut ClickHouseNames)
     }
 
     /// Integer and floating-point types (not decimals).
@@ -67,21 +113,7 @@ impl DataType {
     /// The ClickHouse name of the whole type, e.g. `Array(Nullable(String))`.
     /// `LowCardinality` goes outside `Nullable`, as ClickHouse requires.
     pub fn type_name(&self) -> String {
-        let mut name = self.leaf.type_name();
-        for (depth, wrapper) in self.wrappers.iter().enumerate().rev() {
-            let innermost = depth + 1 == self.wrappers.len();
-            name = match wrapper {
-                TypeWrapper::Array => format!("Array({name})"),
-                TypeWrapper::Map => format!("Map(String, {name})"),
-                TypeWrapper::Nullable
-                    if innermost && self.leaf == ScalarType::LowCardinalityString =>
-                {
-                    "LowCardinality(Nullable(String))".into()
-                }
-                TypeWrapper::Nullable => format!("Nullable({name})"),
-            };
-        }
-        name
+        self.lower(&mut ClickHouseNames)
     }
 
     /// A value may be null (the outermost wrapper is `nullable`).

@@ -2,7 +2,8 @@
 //! the ClickHouse HTTP interface from a child process, so the host needs no ClickHouse
 //! server.
 //!
-//! [`EmbeddedClickHouse::start`] writes `chdb_server.py` (embedded in the binary) to
+//! [`EmbeddedClickHouse::start`] writes `chdb_server.py` and its modules (embedded in the
+//! binary, see [`write_server`]) to
 //! `<state_dir>/clickhouse/`, runs it with the Python that `scripts/setup.sh` installs,
 //! and waits until `/ping` answers. Data lives in `<state_dir>/clickhouse/data`, the log in
 //! `<state_dir>/clickhouse/server.log` (the previous run's in `server.log.1`).
@@ -20,8 +21,24 @@ use std::time::{Duration, Instant};
 
 use super::error::OlapError;
 
-/// The server program, written next to the data at every start.
-pub const SERVER_SCRIPT: &str = include_str!("chdb_server.py");
+/// The server program and its modules, written next to the data at every start: the
+/// program first.
+const SERVER_FILES: &[(&str, &str)] = &[
+    ("chdb_server.py", include_str!("chdb_server.py")),
+    ("chdb_errors.py", include_str!("chdb_errors.py")),
+    ("chdb_request.py", include_str!("chdb_request.py")),
+    ("chdb_sessions.py", include_str!("chdb_sessions.py")),
+    ("chdb_sql.py", include_str!("chdb_sql.py")),
+];
+
+/// Writes the server program and its modules into `dir` (those already there unchanged
+/// are left alone) and returns the program's path.
+pub fn write_server(dir: &Path) -> std::io::Result<PathBuf> {
+    for (name, text) in SERVER_FILES {
+        write_if_changed(&dir.join(name), text)?;
+    }
+    Ok(dir.join(SERVER_FILES[0].0))
+}
 
 /// The `chdb-core` release the server is written and tested against.
 pub const CHDB_VERSION: &str = "26.9.0";
@@ -145,8 +162,7 @@ impl EmbeddedClickHouse {
             OlapError::Engine(format!("{what} {}: {e}", path.display()))
         };
         fs::create_dir_all(dir.join("data")).map_err(|e| io("cannot create", &dir, e))?;
-        let script = dir.join("chdb_server.py");
-        write_if_changed(&script, SERVER_SCRIPT).map_err(|e| io("cannot write", &script, e))?;
+        let script = write_server(&dir).map_err(|e| io("cannot write the server into", &dir, e))?;
         let port_file = dir.join("server.port");
         // An engine whose host was just killed stops within half a second (its parent is
         // gone, its standard input closed); only one that stays up belongs to a live host.

@@ -4,33 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use serde::Deserialize;
 
+use crate::config::{KafkaCompression as Compression, BROKERS_ENV};
 use crate::stream::StreamError;
-
-/// Environment variable that overrides `streaming.bootstrap_servers`.
-pub const BROKERS_ENV: &str = "MOOSE_KAFKA_BROKERS";
-
-/// Compression of produced batches. Snappy is left out on purpose: some Kafka-compatible
-/// brokers fail to serve snappy batches back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    None,
-    #[default]
-    Lz4,
-    Zstd,
-}
-
-impl Compression {
-    fn codec(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Lz4 => "lz4",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
 
 /// Everything [`super::KafkaStreams`] needs to reach and use a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

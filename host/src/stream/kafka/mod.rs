@@ -58,7 +58,7 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 
-pub use config::{Compression, KafkaConfig, BROKERS_ENV};
+pub use config::KafkaConfig;
 
 use super::{PartitionLag, Record, StoredRecord, StreamConsumer, StreamError, StreamSpec, Streams};
 

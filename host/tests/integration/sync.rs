@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use moose_host::mgmt::metrics::Metrics;
 use moose_host::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
 use moose_host::stream::{Record, StreamSpec, Streams};
 use moose_host::sync::{group, InsertError, SyncOptions, TableSync, TableWriter};
+use moose_host::telemetry::metrics::Metrics;
 use moose_records::DeadLetter;
 use tokio_util::sync::CancellationToken;
 

@@ -13,8 +13,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use moose_host::auth::{self, AuthConfig, Authenticator, JwtConfig, Principal, Surface};
 use serde_json::{json, Value};
 
-const PRIVATE_PEM: &str = include_str!("fixtures/jwt_test_private.pem");
-const PUBLIC_PEM: &str = include_str!("fixtures/jwt_test_public.pem");
+const PRIVATE_PEM: &str = include_str!("../fixtures/jwt_test_private.pem");
+const PUBLIC_PEM: &str = include_str!("../fixtures/jwt_test_public.pem");
 const ISSUER: &str = "https://issuer.test/";
 const AUDIENCE: &str = "moose-test";
 const API_KEY: &str = "api-key-for-tests";

@@ -459,6 +459,14 @@ async fn a_second_open_of_the_same_directory_is_refused() {
 
 const CRASH_DIR: &str = "MOOSE_STREAM_CRASH_TEST_DIR";
 
+/// The name the test harness knows [`crash_child`] by (`stream::crash_child`).
+fn child_test_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::crash_child"),
+        None => "crash_child".into(),
+    }
+}
+
 /// The child of `sigkill_loses_no_acknowledged_record`: produces until killed, printing
 /// each acknowledged batch. Does nothing in a normal test run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,7 +498,12 @@ async fn crash_child() {
 async fn sigkill_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &child_test_name(),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_DIR, dir.path())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -7,19 +7,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::api::{ApiError, ApiHandler, ApiParams, ApiResponse, Handler};
+mod calls;
+mod options;
+
+pub use options::{ApiOptions, FunctionOptions, WindowedAggregationOptions};
+
+use crate::api::{ApiError, ApiHandler, ApiParams, Handler};
 use crate::defs::{
-    AggregationDef, ApiDef, AppDef, FunctionDef, IngestDef, StreamDef, TableDef, TableEngine,
-    ViewDef, WindowedAggregationDef,
+    AggregationDef, ApiDef, FunctionDef, IngestDef, StreamDef, TableDef, TableEngine, ViewDef,
+    WindowedAggregationDef,
 };
-use crate::process::{
-    Batch, Consumer, ConsumerOutcome, GuestError, IntoOutputs, ProcessOutput, StreamFunction,
-    Transform,
-};
+use crate::process::{Consumer, ConsumerOutcome, IntoOutputs, StreamFunction, Transform};
 use crate::schema::{Model, ModelSet};
-use crate::window::{
-    AccumulateOutput, Erased, Window, WindowAggregator, WindowBounds, WindowFunction,
-};
+use crate::window::{Erased, Window, WindowAggregator, WindowFunction};
 
 /// A stream of `T` records.
 pub struct Stream<T> {
@@ -229,114 +229,6 @@ impl fmt::Debug for App {
         f.debug_struct("App")
             .field("def", &self.describe())
             .finish()
-    }
-}
-
-/// Options of a function just declared.
-pub struct FunctionOptions<'a> {
-    def: Option<&'a mut FunctionDef>,
-}
-
-impl FunctionOptions<'_> {
-    /// Sends records the function rejects or fails on to `queue` instead of the default
-    /// `<name>_dead_letter`.
-    pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = Some(queue.name.clone());
-        }
-        self
-    }
-
-    /// Drops the records the function rejects or fails on (counted as failed and logged)
-    /// instead of keeping them in a dead-letter stream.
-    pub fn without_dead_letter(mut self) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = None;
-        }
-        self
-    }
-}
-
-/// Options of a windowed aggregation just declared.
-pub struct WindowedAggregationOptions<'a> {
-    def: Option<&'a mut WindowedAggregationDef>,
-}
-
-impl WindowedAggregationOptions<'_> {
-    /// Sets the version of the state's layout (default 1). Raise it when the state type
-    /// changes incompatibly: the host then drops the kept state of open windows instead of
-    /// handing old bytes to the new code.
-    pub fn state_version(mut self, version: u32) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.state_version = version;
-        }
-        self
-    }
-
-    /// Sends late records and records the aggregator rejects to `queue` instead of the
-    /// default `<name>_dead_letter`.
-    pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = Some(queue.name.clone());
-        }
-        self
-    }
-
-    /// Drops late and rejected records (counted and logged) instead of keeping them in a
-    /// dead-letter stream.
-    pub fn without_dead_letter(mut self) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = None;
-        }
-        self
-    }
-}
-
-/// Options of an API just declared.
-pub struct ApiOptions<'a> {
-    apis: &'a mut Vec<RegisteredApi>,
-}
-
-impl ApiOptions<'_> {
-    /// Sets the API's version: it is served at `/api/<name>/<version>` and the host calls
-    /// it as `<name>/<version>`.
-    pub fn version(self, version: &str) -> Self {
-        if let Some(last) = self.apis.last_mut() {
-            last.def.version = Some(version.to_owned());
-        }
-        self
-    }
-
-    /// Sets the API's description.
-    pub fn doc(self, doc: &str) -> Self {
-        if let Some(last) = self.apis.last_mut() {
-            last.def.doc = Some(doc.to_owned());
-        }
-        self
-    }
-}
-
-/// Once the options are set, the API's name and version must be new.
-impl Drop for ApiOptions<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        if let Some((last, others)) = self.apis.split_last() {
-            let reference = api_ref(&last.def);
-            assert!(
-                !others.iter().any(|a| api_ref(&a.def) == reference),
-                "two APIs are named `{reference}`"
-            );
-        }
-    }
-}
-
-/// How the host names an API in `handle-api`: `name`, or `name/version` when versioned.
-fn api_ref(def: &ApiDef) -> String {
-    match &def.version {
-        Some(version) => format!("{}/{version}", def.name),
-        None => def.name.clone(),
     }
 }
 
@@ -623,56 +515,6 @@ impl App {
         }
     }
 
-    fn window_function(&self, aggregation: &str) -> Result<&dyn WindowFunction, GuestError> {
-        self.window_impls
-            .get(aggregation)
-            .map(|f| f.as_ref())
-            .ok_or_else(|| GuestError::UnknownFunction(aggregation.to_owned()))
-    }
-
-    /// `window-init`: the encoded state of an empty window of `aggregation`.
-    pub fn window_init(
-        &self,
-        aggregation: &str,
-        window: &WindowBounds,
-    ) -> Result<Vec<u8>, GuestError> {
-        self.window_function(aggregation)?.init(window)
-    }
-
-    /// `window-accumulate`: folds `input` into `state`.
-    pub fn window_accumulate(
-        &self,
-        aggregation: &str,
-        window: &WindowBounds,
-        state: &[u8],
-        input: &Batch,
-    ) -> Result<AccumulateOutput, GuestError> {
-        self.window_function(aggregation)?
-            .accumulate(window, state, input)
-    }
-
-    /// `window-merge`: combines two states of one window.
-    pub fn window_merge(
-        &self,
-        aggregation: &str,
-        window: &WindowBounds,
-        a: &[u8],
-        b: &[u8],
-    ) -> Result<Vec<u8>, GuestError> {
-        let _ = window;
-        self.window_function(aggregation)?.merge(a, b)
-    }
-
-    /// `window-emit`: the rows of a closed window.
-    pub fn window_emit(
-        &self,
-        aggregation: &str,
-        window: &WindowBounds,
-        state: &[u8],
-    ) -> Result<Batch, GuestError> {
-        self.window_function(aggregation)?.emit(window, state)
-    }
-
     /// Declares SQL view `name` over `sources`.
     pub fn view(&mut self, name: &str, select: &str, sources: &[&str]) -> &mut Self {
         check_new("view", name, self.views.iter().map(|v| &v.name));
@@ -717,38 +559,6 @@ impl App {
         });
         ApiOptions {
             apis: &mut self.apis,
-        }
-    }
-
-    /// The app as plain data (what `describe` returns to the host).
-    pub fn describe(&self) -> AppDef {
-        AppDef {
-            models: self.models.as_slice().to_vec(),
-            streams: self.streams.clone(),
-            tables: self.tables.clone(),
-            ingests: self.ingests.clone(),
-            functions: self.functions.clone(),
-            aggregations: self.aggregations.clone(),
-            windowed_aggregations: self.windowed_aggregations.clone(),
-            views: self.views.clone(),
-            apis: self.apis.iter().map(|a| a.def.clone()).collect(),
-        }
-    }
-
-    /// Runs streaming function `function` on `input`.
-    pub fn process(&self, function: &str, input: &Batch) -> Result<ProcessOutput, GuestError> {
-        match self.function_impls.get(function) {
-            Some(f) => f.process(input),
-            None => Err(GuestError::UnknownFunction(function.to_owned())),
-        }
-    }
-
-    /// Runs query API `api` (`name`, or `name/version` for a versioned API) with
-    /// `params`, a JSON object.
-    pub fn handle_api(&self, api: &str, params: &[u8]) -> Result<ApiResponse, ApiError> {
-        match self.apis.iter().find(|a| api_ref(&a.def) == api) {
-            Some(registered) => registered.handler.call(&registered.def.params, params),
-            None => Err(ApiError::UnknownApi(api.to_owned())),
         }
     }
 }

@@ -7,6 +7,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::events::Stage;
+
 /// What happened to records at a stage.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
@@ -109,7 +111,7 @@ pub struct Metrics {
     olap_up: Gauge,
     olap_restarts: Counter,
     /// The last failure per stage, for `/ps`.
-    last_failures: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
+    last_failures: std::sync::Mutex<std::collections::HashMap<(Stage, String), String>>,
 }
 
 impl Default for Metrics {
@@ -180,15 +182,15 @@ impl Metrics {
         }
     }
 
-    /// Counts `n` records of stage `kind`/`name` with `outcome`.
-    pub fn count(&self, kind: &str, name: &str, outcome: Outcome, n: u64) {
+    /// Counts `n` records of stage `stage`/`name` with `outcome`.
+    pub fn count(&self, stage: Stage, name: &str, outcome: Outcome, n: u64) {
         if n > 0 && outcome == Outcome::In {
-            self.rates.add(kind, name, n);
+            self.rates.add(stage.label(), name, n);
         }
         if n > 0 {
             self.records
                 .get_or_create(&StageLabels {
-                    kind: kind.to_string(),
+                    kind: stage.label().to_string(),
                     name: name.to_string(),
                     outcome,
                 })
@@ -196,28 +198,28 @@ impl Metrics {
         }
     }
 
-    /// How many records of stage `kind`/`name` had `outcome` so far.
-    pub fn records(&self, kind: &str, name: &str, outcome: Outcome) -> u64 {
+    /// How many records of stage `stage`/`name` had `outcome` so far.
+    pub fn records(&self, stage: Stage, name: &str, outcome: Outcome) -> u64 {
         self.records
             .get(&StageLabels {
-                kind: kind.to_string(),
+                kind: stage.label().to_string(),
                 name: name.to_string(),
                 outcome,
             })
             .map_or(0, |counter| counter.get())
     }
 
-    /// Records of stage `kind`/`name` taken in per second over the last
+    /// Records of stage `stage`/`name` taken in per second over the last
     /// [`WINDOW`](super::rate::WINDOW).
-    pub fn per_second(&self, kind: &str, name: &str) -> f64 {
-        self.rates.per_second(kind, name)
+    pub fn per_second(&self, stage: Stage, name: &str) -> f64 {
+        self.rates.per_second(stage.label(), name)
     }
 
-    /// Records how long one batch of stage `kind`/`name` took.
-    pub fn batch(&self, kind: &str, name: &str, seconds: f64) {
+    /// Records how long one batch of stage `stage`/`name` took.
+    pub fn batch(&self, stage: Stage, name: &str, seconds: f64) {
         self.batch_seconds
             .get_or_create(&BatchLabels {
-                kind: kind.to_string(),
+                kind: stage.label().to_string(),
                 name: name.to_string(),
             })
             .observe(seconds);
@@ -254,8 +256,8 @@ impl Metrics {
             .set(open.min(i64::MAX as usize) as i64);
     }
 
-    /// Remembers `message` as the last failure of stage `kind`/`name` (cut to 1 KiB).
-    pub fn note_failure(&self, kind: &str, name: &str, message: &str) {
+    /// Remembers `message` as the last failure of stage `stage`/`name` (cut to 1 KiB).
+    pub fn note_failure(&self, stage: Stage, name: &str, message: &str) {
         let mut end = message.len().min(1024);
         while !message.is_char_boundary(end) {
             end -= 1;
@@ -263,18 +265,15 @@ impl Metrics {
         self.last_failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                (kind.to_string(), name.to_string()),
-                message[..end].to_string(),
-            );
+            .insert((stage, name.to_string()), message[..end].to_string());
     }
 
-    /// The last failure of stage `kind`/`name`, if any.
-    pub fn last_failure(&self, kind: &str, name: &str) -> Option<String> {
+    /// The last failure of stage `stage`/`name`, if any.
+    pub fn last_failure(&self, stage: Stage, name: &str) -> Option<String> {
         self.last_failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(kind.to_string(), name.to_string()))
+            .get(&(stage, name.to_string()))
             .cloned()
     }
 

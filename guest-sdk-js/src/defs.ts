@@ -1,0 +1,188 @@
+/**
+ * The app as plain data, as `describe` returns it to the host, and the results of the
+ * calls the host makes (`moose:app/types` in `wit/moose.wit`).
+ */
+
+import type { Batch } from "./host.js";
+import { ConvertError, type DataType, type Field } from "./schema.js";
+import type { QueryError } from "./sql.js";
+
+/** A model as described to the host. */
+export interface ModelDef {
+  name: string;
+  version: string | undefined;
+  fields: Field[];
+  doc: string | undefined;
+}
+
+export interface StreamDef {
+  name: string;
+  model: string;
+  partitions: number;
+  retentionHours: number | undefined;
+}
+
+/** A ClickHouse table engine; build one with {@link engines}. */
+export type TableEngine =
+  | { tag: "merge-tree" }
+  | { tag: "replacing-merge-tree"; val: string | undefined }
+  | { tag: "summing-merge-tree"; val: string[] }
+  | { tag: "aggregating-merge-tree" };
+
+/** Table engines. */
+export const engines = {
+  mergeTree: (): TableEngine => ({ tag: "merge-tree" }),
+  /** Keeps the newest row per key; `version` names the column deciding which is newest. */
+  replacingMergeTree: (version?: string): TableEngine => ({ tag: "replacing-merge-tree", val: version }),
+  /** Sums `columns` per key (every numeric column when empty). */
+  summingMergeTree: (columns: string[] = []): TableEngine => ({ tag: "summing-merge-tree", val: columns }),
+  aggregatingMergeTree: (): TableEngine => ({ tag: "aggregating-merge-tree" }),
+};
+
+export interface TableDef {
+  name: string;
+  model: string;
+  orderBy: string[];
+  engine: TableEngine;
+  sourceStream: string | undefined;
+}
+
+export interface IngestDef {
+  name: string;
+  model: string;
+  stream: string;
+  deadLetter: string | undefined;
+}
+
+export interface FunctionDef {
+  name: string;
+  source: string;
+  destination: string | undefined;
+  deadLetter: string | undefined;
+}
+
+export interface AggregationDef {
+  name: string;
+  select: string;
+  sources: string[];
+  target: TableDef;
+}
+
+export interface ViewDef {
+  name: string;
+  select: string;
+  sources: string[];
+}
+
+export interface ApiParamDef {
+  name: string;
+  dataType: DataType;
+  required: boolean;
+  default: string | undefined;
+  min: number | undefined;
+  max: number | undefined;
+  doc: string | undefined;
+}
+
+export interface ApiDef {
+  name: string;
+  version: string | undefined;
+  params: ApiParamDef[];
+  response: string;
+  doc: string | undefined;
+}
+
+/** How a windowed aggregation tiles event time (`moose:app/types.window-spec`). */
+export interface WindowSpec {
+  sizeSeconds: number;
+  hopSeconds: number;
+  allowedLatenessSeconds: number;
+}
+
+export interface WindowedAggregationDef {
+  name: string;
+  source: string;
+  timeField: string;
+  window: WindowSpec;
+  target: TableDef;
+  stateVersion: number;
+  deadLetter: string | undefined;
+}
+
+/** A component's part of the app (`moose:app/types.app-def`), as `describe` returns it. */
+export interface AppDef {
+  models: ModelDef[];
+  streams: StreamDef[];
+  tables: TableDef[];
+  ingests: IngestDef[];
+  functions: FunctionDef[];
+  aggregations: AggregationDef[];
+  windowedAggregations: WindowedAggregationDef[];
+  views: ViewDef[];
+  apis: ApiDef[];
+}
+
+/** A WIT `result`: the component bindings pass it through as is. */
+export type Result<T, E> = { tag: "ok"; val: T } | { tag: "err"; val: E };
+
+export interface RecordError {
+  index: number;
+  message: string;
+}
+
+export interface ProcessOutput {
+  output: Batch;
+  sources: Uint32Array;
+  errors: RecordError[];
+}
+
+/** An error for a whole `process` call. */
+export type GuestError =
+  | { tag: "unknown-function"; val: string }
+  | { tag: "unsupported-encoding"; val: string }
+  | { tag: "failed"; val: string };
+
+/** What `window-accumulate` returns: the new state and the records that failed. */
+export interface AccumulateOutput {
+  state: Uint8Array;
+  errors: RecordError[];
+}
+
+export interface ApiResponse {
+  status: number;
+  body: Uint8Array;
+}
+
+/** Why an API call failed (`moose:app/types.api-error`). */
+export type ApiErrorVariant =
+  | { tag: "unknown-api" | "bad-request" | "not-found" | "failed"; val: string }
+  | { tag: "query"; val: ReturnType<QueryError["toVariant"]> };
+
+/** Thrown by an API handler: a bad request (HTTP 400) or nothing found (404). */
+export class ApiError extends Error {
+  constructor(
+    readonly kind: "bad-request" | "not-found",
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  static badRequest(message: string): ApiError {
+    return new ApiError("bad-request", message);
+  }
+
+  static notFound(message: string): ApiError {
+    return new ApiError("not-found", message);
+  }
+}
+
+/** What a transform returns for one record: a record, several, or none. */
+export type TransformResult<O> = O | O[] | null | undefined;
+
+/** The message of a thrown value, as a dead letter or an error answer says it. */
+export function messageOf(e: unknown): string {
+  if (e instanceof ConvertError) return e.describe();
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
