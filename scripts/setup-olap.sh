@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the OLAP store (host/src/olap) and its tests need; called by
+# Installs what the OLAP store (olap/, crate moose-olap) and its tests need; called by
 # scripts/setup.sh. Idempotent, and quick when everything is present:
 #  - the embedded ClickHouse engine: PyPI chdb-core (the ClickHouse engine for Python) in a
 #    virtual environment at $HOME/.local/share/moose/chdb-venv (the host's default

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::stream::StreamSpec;
 use moose_model::app::App;
+use moose_streams::StreamSpec;
 
 /// Partitions of a stream that declares none.
 pub const DEFAULT_PARTITIONS: u32 = 4;

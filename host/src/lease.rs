@@ -53,9 +53,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::olap::compat::TypeFeature;
-use crate::olap::ddl::{self, quote_string, Target};
-use crate::olap::{OlapClient, OlapError};
+use moose_olap::compat::TypeFeature;
+use moose_olap::ddl::{self, quote_string, Target};
+use moose_olap::{OlapClient, OlapError};
 
 /// The table of lease events, in the app's database.
 pub const LEASE_TABLE: &str = "_moose_leases";

@@ -19,14 +19,14 @@ use crate::infra::{infra, Infra};
 use crate::infra_map;
 use crate::ingest::IngestState;
 use crate::mgmt::{self, AppView, MgmtState};
-use crate::olap::{OlapQueryService, OlapStore, QueryLimits};
 use crate::reload::{self, Reloader, Workers};
-use crate::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
-use crate::stream::kafka::{KafkaConfig, KafkaStreams};
-use crate::stream::Streams;
 use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
+use moose_olap::{OlapQueryService, OlapStore, QueryLimits};
 use moose_runtime::{ComponentHandle, LoadSource, Runtime};
+use moose_streams::embedded::{EmbeddedOptions, EmbeddedStreams};
+use moose_streams::kafka::KafkaStreams;
+use moose_streams::Streams;
 
 /// A progress line while the host starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
@@ -141,7 +141,9 @@ pub async fn start_with(
                 .map_err(|e| anyhow!("opening the embedded streams: {e}"))?,
         ),
         StreamingBackend::Kafka => Arc::new(
-            KafkaConfig::from_section(&config.streaming)
+            config
+                .streaming
+                .kafka()
                 .and_then(KafkaStreams::connect)
                 .map_err(|e| anyhow!("connecting to Kafka: {e}"))?,
         ),

@@ -9,8 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moose_host::olap::{EmbeddedClickHouse, EmbeddedOptions};
 use moose_host::prod::{Manifest, ManifestComponent};
+use moose_olap::{EmbeddedClickHouse, EmbeddedOptions};
 use moose_runtime::{compatibility_hash, NoQueryService, Runtime};
 use serde_json::Value;
 

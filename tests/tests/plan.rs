@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use moose_host::config::ClickHouseSection;
 use moose_host::infra_map::{apply_plan, MigrationPlan, PlanError};
-use moose_host::olap::OlapStore;
+use moose_olap::OlapStore;
 use moose_tests::{built_guest, moose_bin, quickstart, repo_root, DevHost};
 use serde_json::Value;
 

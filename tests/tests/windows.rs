@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use moose_host::stream::kafka::{KafkaConfig, KafkaStreams};
-use moose_host::stream::{Record, StreamSpec, Streams};
+use moose_streams::kafka::{KafkaConfig, KafkaStreams};
+use moose_streams::{Record, StreamSpec, Streams};
 use moose_tests::tansu::Tansu;
 use moose_tests::windows::{
     assert_matches_recomputation, check_windowed_orders, count, dead_ids, flush, ingest_caught_up,

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use moose_host::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
-use moose_host::stream::{Record, StreamSpec, Streams};
+use moose_streams::embedded::{EmbeddedOptions, EmbeddedStreams};
+use moose_streams::{Record, StreamSpec, Streams};
 
 const VALUE_BYTES: usize = 200;
 const PARTITIONS: u32 = 4;

@@ -4,6 +4,30 @@
 use super::{DeadLetterQueue, RegisteredApi};
 use crate::defs::{ApiDef, FunctionDef, WindowedAggregationDef};
 
+/// A declaration with a dead-letter stream.
+trait WithDeadLetter {
+    fn dead_letter(&mut self) -> &mut Option<String>;
+}
+
+impl WithDeadLetter for FunctionDef {
+    fn dead_letter(&mut self) -> &mut Option<String> {
+        &mut self.dead_letter
+    }
+}
+
+impl WithDeadLetter for WindowedAggregationDef {
+    fn dead_letter(&mut self) -> &mut Option<String> {
+        &mut self.dead_letter
+    }
+}
+
+/// Sets the dead-letter stream of the declaration just made (`None`: none).
+fn set_dead_letter<D: WithDeadLetter>(def: &mut Option<&mut D>, stream: Option<String>) {
+    if let Some(def) = def.as_deref_mut() {
+        *def.dead_letter() = stream;
+    }
+}
+
 /// Options of a function just declared.
 pub struct FunctionOptions<'a> {
     pub(super) def: Option<&'a mut FunctionDef>,
@@ -13,18 +37,14 @@ impl FunctionOptions<'_> {
     /// Sends records the function rejects or fails on to `queue` instead of the default
     /// `<name>_dead_letter`.
     pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = Some(queue.name.clone());
-        }
+        set_dead_letter(&mut self.def, Some(queue.name.clone()));
         self
     }
 
     /// Drops the records the function rejects or fails on (counted as failed and logged)
     /// instead of keeping them in a dead-letter stream.
     pub fn without_dead_letter(mut self) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = None;
-        }
+        set_dead_letter(&mut self.def, None);
         self
     }
 }
@@ -48,18 +68,14 @@ impl WindowedAggregationOptions<'_> {
     /// Sends late records and records the aggregator rejects to `queue` instead of the
     /// default `<name>_dead_letter`.
     pub fn dead_letter(mut self, queue: &DeadLetterQueue) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = Some(queue.name.clone());
-        }
+        set_dead_letter(&mut self.def, Some(queue.name.clone()));
         self
     }
 
     /// Drops late and rejected records (counted and logged) instead of keeping them in a
     /// dead-letter stream.
     pub fn without_dead_letter(mut self) -> Self {
-        if let Some(def) = self.def.as_deref_mut() {
-            def.dead_letter = None;
-        }
+        set_dead_letter(&mut self.def, None);
         self
     }
 }

@@ -15,9 +15,8 @@ pub struct JwtVerifier {
 
 impl JwtVerifier {
     /// A verifier for `config`; fails when the PEM is not an RSA public key.
-    pub fn new(config: &JwtConfig) -> Result<Self, String> {
-        let key = DecodingKey::from_rsa_pem(config.public_key_pem.as_bytes())
-            .map_err(|e| e.to_string())?;
+    pub fn new(config: &JwtConfig) -> Result<Self, jsonwebtoken::errors::Error> {
+        let key = DecodingKey::from_rsa_pem(config.public_key_pem.as_bytes())?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256];
         validation.set_issuer(&[config.issuer.as_str()]);
@@ -31,9 +30,7 @@ impl JwtVerifier {
 
     /// The token's claims when it is valid; the reason it is not otherwise (for logs only,
     /// never for the client).
-    pub fn verify(&self, token: &str) -> Result<Value, String> {
-        jsonwebtoken::decode::<Value>(token, &self.key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| e.to_string())
+    pub fn verify(&self, token: &str) -> Result<Value, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Value>(token, &self.key, &self.validation).map(|data| data.claims)
     }
 }

@@ -142,7 +142,7 @@ impl Authenticator {
             .as_ref()
             .map(JwtVerifier::new)
             .transpose()
-            .map_err(AuthConfigError::BadPublicKey)?;
+            .map_err(|e| AuthConfigError::BadPublicKey(e.to_string()))?;
         Ok(Self {
             api_keys: config.api_keys.clone().into(),
             admin_tokens: config.admin_tokens.clone().into(),
@@ -201,7 +201,7 @@ impl Authenticator {
                         subject: claims.get("sub").and_then(Value::as_str).map(String::from),
                         claims,
                     })
-                    .map_err(Rejection::InvalidJwt),
+                    .map_err(|e| Rejection::InvalidJwt(e.to_string())),
                 _ => Err(Rejection::JwtNotAccepted),
             });
         }

@@ -10,7 +10,7 @@ use crate::config::Project;
 use crate::infra_map::{
     plan_changes, state, InfraMap, MigrationPlan, PlannedChange, Safety, PLAN_FORMAT,
 };
-use crate::olap::{OlapClient, OlapConfig, OlapStore};
+use moose_olap::{OlapClient, OlapConfig, OlapStore};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -9,12 +9,11 @@ use serde::Deserialize;
 
 use moose_runtime::{LogLimits, OutputLimits, RuntimeConfig};
 
-/// The machine-wide directory of toolchains the setup scripts install:
-/// `$HOME/.local/share/moose`.
-pub fn tools_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    home.join(".local/share/moose")
-}
+pub use moose_olap::embedded::tools_dir;
+pub use moose_olap::{ClickHouseCompression, ClickHouseSection};
+use moose_streams::kafka::KafkaConfig;
+pub use moose_streams::kafka::{KafkaCompression, BROKERS_ENV};
+use moose_streams::StreamError;
 
 /// Name of the config file at the root of every app.
 pub const CONFIG_FILE: &str = "moose.config.toml";
@@ -55,79 +54,6 @@ pub struct ProjectConfig {
     /// `[streaming]`: the streams between ingest, functions and tables.
     #[serde(default)]
     pub streaming: StreamingSection,
-}
-
-/// `[clickhouse]`: the OLAP store.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClickHouseSection {
-    /// HTTP URL of a ClickHouse server; when absent the host runs the embedded engine.
-    pub url: Option<String>,
-    pub database: String,
-    pub user: String,
-    pub password: String,
-    /// Python interpreter with `chdb-core` for the embedded engine; by default the one
-    /// `scripts/setup.sh` installs.
-    pub python: Option<PathBuf>,
-    /// Port the embedded engine serves the ClickHouse HTTP interface on; 0 picks a free one.
-    pub embedded_port: u16,
-    /// Cluster of the `url` server (`<remote_servers>` in its config): every DDL statement
-    /// runs `ON CLUSTER`, tables are replicated and fronted by `Distributed` tables.
-    pub cluster: Option<String>,
-    /// Compression of request and response bodies to the `url` server.
-    pub compression: ClickHouseCompression,
-}
-
-/// How bodies to and from a ClickHouse server are compressed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClickHouseCompression {
-    /// ClickHouse's own LZ4 block format (`compress=1`), what servers support.
-    #[default]
-    Lz4,
-    /// None, for endpoints without ClickHouse's block compression (the embedded engine's
-    /// HTTP interface, some proxies).
-    None,
-}
-
-/// Environment variable that overrides `streaming.bootstrap_servers`.
-pub const BROKERS_ENV: &str = "MOOSE_KAFKA_BROKERS";
-
-/// Compression of produced batches. Snappy is left out on purpose: some Kafka-compatible
-/// brokers fail to serve snappy batches back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KafkaCompression {
-    None,
-    #[default]
-    Lz4,
-    Zstd,
-}
-
-impl KafkaCompression {
-    /// librdkafka's name for it (`compression.type`).
-    pub fn codec(self) -> &'static str {
-        match self {
-            KafkaCompression::None => "none",
-            KafkaCompression::Lz4 => "lz4",
-            KafkaCompression::Zstd => "zstd",
-        }
-    }
-}
-
-impl Default for ClickHouseSection {
-    fn default() -> Self {
-        Self {
-            url: None,
-            database: "local".into(),
-            user: "default".into(),
-            password: String::new(),
-            python: None,
-            embedded_port: 0,
-            cluster: None,
-            compression: ClickHouseCompression::default(),
-        }
-    }
 }
 
 /// `[http]`: the host's servers.
@@ -184,6 +110,28 @@ pub struct StreamingSection {
     /// Length of the leases under which `moose prod` runs each windowed aggregation on
     /// one replica: a dead holder's aggregation moves on after at most this long.
     pub lease_seconds: u64,
+}
+
+impl StreamingSection {
+    /// The Kafka clients' configuration (where [`BROKERS_ENV`] already replaced the
+    /// bootstrap servers, see [`ENV_OVERRIDES`]).
+    pub fn kafka(&self) -> Result<KafkaConfig, StreamError> {
+        let brokers = self
+            .bootstrap_servers
+            .clone()
+            .filter(|b| !b.trim().is_empty())
+            .ok_or_else(|| {
+                StreamError::Backend(format!(
+                    "streaming.backend is \"kafka\" but neither streaming.bootstrap_servers nor {BROKERS_ENV} names a broker"
+                ))
+            })?;
+        Ok(KafkaConfig {
+            replication_factor: i32::from(self.replication_factor),
+            compression: self.compression,
+            properties: self.librdkafka.clone(),
+            ..KafkaConfig::new(brokers)
+        })
+    }
 }
 
 impl Default for StreamingSection {
@@ -319,19 +267,37 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("MOOSE_LEASE_SECONDS", "streaming.lease_seconds"),
 ];
 
+/// An environment variable whose value does not fit the setting it overrides.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: `{value}` is not {expected}")]
+pub struct EnvValueError {
+    pub variable: &'static str,
+    pub value: String,
+    /// What the setting takes, e.g. `a port number`.
+    pub expected: &'static str,
+}
+
 impl ProjectConfig {
     /// Applies [`ENV_OVERRIDES`]: `lookup` gives a variable's value. Fails naming the
     /// variable whose value does not fit its setting.
-    pub fn overlay_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    pub fn overlay_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), EnvValueError> {
         for (name, setting) in ENV_OVERRIDES {
             let Some(value) = lookup(name).filter(|v| !v.is_empty()) else {
                 continue;
+            };
+            let invalid = |expected| EnvValueError {
+                variable: name,
+                value: value.clone(),
+                expected,
             };
             let port = || {
                 value
                     .trim()
                     .parse::<u16>()
-                    .map_err(|_| format!("{name}: `{value}` is not a port number"))
+                    .map_err(|_| invalid("a port number"))
             };
             match *setting {
                 "clickhouse.url" => self.clickhouse.url = Some(value.clone()),
@@ -342,7 +308,7 @@ impl ProjectConfig {
                     self.clickhouse.compression = match value.as_str() {
                         "lz4" => ClickHouseCompression::Lz4,
                         "none" => ClickHouseCompression::None,
-                        _ => return Err(format!("{name}: `{value}` is not `lz4` or `none`")),
+                        _ => return Err(invalid("`lz4` or `none`")),
                     }
                 }
                 "streaming.bootstrap_servers" => {
@@ -357,7 +323,7 @@ impl ProjectConfig {
                         .parse::<u64>()
                         .ok()
                         .filter(|s| *s > 0)
-                        .ok_or_else(|| format!("{name}: `{value}` is not a number of seconds"))?
+                        .ok_or_else(|| invalid("a number of seconds"))?
                 }
                 librdkafka => {
                     let key = librdkafka
@@ -396,9 +362,9 @@ impl Project {
         let mut config = Self::parse(&path, &text)?;
         config
             .overlay_env(|name| std::env::var(name).ok())
-            .map_err(|message| ConfigError::Invalid {
+            .map_err(|error| ConfigError::Invalid {
                 path: path.clone(),
-                message,
+                message: error.to_string(),
             })?;
         let root = dir.canonicalize().map_err(|source| ConfigError::Read {
             path: dir.to_path_buf(),
@@ -577,11 +543,17 @@ mod tests {
         let error = config
             .overlay_env(|name| (name == "MOOSE_LEASE_SECONDS").then(|| "0".to_string()))
             .expect_err("no lease");
-        assert_eq!(error, "MOOSE_LEASE_SECONDS: `0` is not a number of seconds");
+        assert_eq!(
+            error.to_string(),
+            "MOOSE_LEASE_SECONDS: `0` is not a number of seconds"
+        );
         let error = config
             .overlay_env(|name| (name == "MOOSE_MANAGEMENT_PORT").then(|| "x".to_string()))
             .expect_err("not a port");
-        assert_eq!(error, "MOOSE_MANAGEMENT_PORT: `x` is not a port number");
+        assert_eq!(
+            error.to_string(),
+            "MOOSE_MANAGEMENT_PORT: `x` is not a port number"
+        );
     }
 
     #[test]

@@ -6,16 +6,16 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::retry::{Backoff, Retry};
-use crate::stream::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
 use crate::telemetry::events::{Event, RecordsFailed, Stage};
 use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_model::app::App;
 use moose_records::record_key;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
+use moose_retry::{Backoff, Retry};
 use moose_runtime::types::{Batch, Encoding, ProcessOutput};
 use moose_runtime::ComponentHandle;
 use moose_runtime::GuestComponent;
+use moose_streams::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
 
 /// Tuning of a runner.
 #[derive(Debug, Clone)]

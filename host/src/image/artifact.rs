@@ -10,10 +10,10 @@ use super::layer::{sha256_hex, Entry};
 use super::{ImageError, APP_DIR};
 use crate::config::{Project, CONFIG_FILE};
 use crate::infra_map::{plan_changes, InfraMap, MigrationPlan, PLAN_FORMAT};
-use crate::olap::ddl::Target;
 use crate::prod::artifact::{COMPONENTS_DIR, INFRA_MAP_FILE, MANIFEST_FILE, PLAN_FILE};
 use crate::prod::{Manifest, ManifestComponent};
 use moose_model::app::App;
+use moose_olap::ddl::Target;
 use moose_runtime::compatibility_hash;
 
 /// The `/app` part of an image.

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::olap::ddl::{self, DEAD_LETTER_COLUMNS};
-use crate::olap::OlapError;
 use moose_model::app::App;
 use moose_model::types::TableDef;
+use moose_olap::ddl::{self, DEAD_LETTER_COLUMNS};
+use moose_olap::OlapError;
 
 /// Everything an app needs from the streams, ClickHouse and the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

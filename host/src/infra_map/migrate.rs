@@ -7,9 +7,9 @@ use super::diff::{diff, Action, Change, ObjectKind, Safety};
 use super::map::{sha256_hex, InfraMap, TableKind};
 use super::sql::statements;
 use super::state::{self, AppliedState};
-use crate::olap::ddl::{self, Target};
-use crate::olap::{OlapClient, OlapError};
 use moose_model::app::App;
+use moose_olap::ddl::{self, Target};
+use moose_olap::{OlapClient, OlapError};
 
 /// A change and the statements that make it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::map::InfraMap;
 use super::migrate::{plan_hash, run, PlannedChange};
 use super::state;
-use crate::olap::{OlapClient, OlapError};
+use moose_olap::{OlapClient, OlapError};
 
 /// The format version [`MigrationPlan::format`] this host writes and reads.
 pub const PLAN_FORMAT: u32 = 1;

@@ -21,10 +21,10 @@
 
 use super::diff::{Action, Change, ObjectKind};
 use super::map::{InfraMap, TableKind};
-use crate::olap::ddl::{self, DdlKind, Target};
-use crate::olap::OlapError;
 use moose_model::app::App;
 use moose_model::types::TableDef;
+use moose_olap::ddl::{self, DdlKind, Target};
+use moose_olap::OlapError;
 
 /// Suffix of the table a rebuild copies rows into.
 pub const REBUILD_SUFFIX: &str = "__moose_rebuild";

@@ -5,8 +5,8 @@
 use serde::Deserialize;
 
 use super::map::InfraMap;
-use crate::olap::ddl::{self, quote_string, Target};
-use crate::olap::{OlapClient, OlapError};
+use moose_olap::ddl::{self, quote_string, Target};
+use moose_olap::{OlapClient, OlapError};
 
 /// The table of applied states.
 pub const STATE_TABLE: &str = "_moose_state";

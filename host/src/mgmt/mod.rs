@@ -18,11 +18,11 @@ use serde_json::{json, Value};
 
 use crate::functions;
 use crate::infra::Infra;
-use crate::olap::{OlapClient, OlapHealth};
-use crate::stream::Streams;
 use crate::sync;
 use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
+use moose_olap::{OlapClient, OlapHealth};
+use moose_streams::Streams;
 
 /// Shared state of the management routes.
 pub struct MgmtState {

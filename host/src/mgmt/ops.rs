@@ -12,10 +12,10 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::MgmtState;
-use crate::olap::ddl::quote_ident;
 use crate::telemetry::events::Stage;
 use crate::telemetry::logbuf;
 use crate::telemetry::metrics::Outcome;
+use moose_olap::ddl::quote_ident;
 
 /// Records or rows `/peek` returns when no limit is given.
 const DEFAULT_LIMIT: usize = 10;

@@ -22,10 +22,10 @@ use serde_json::{json, Value};
 use super::MgmtState;
 use crate::functions::Destination;
 use crate::infra::Infra;
-use crate::olap::ddl::quote_ident;
-use crate::stream::Record;
 use moose_model::app::App;
+use moose_olap::ddl::quote_ident;
 use moose_records::{parse_record, record_key};
+use moose_streams::Record;
 
 /// Dead letters read per query.
 const PAGE: usize = 5_000;

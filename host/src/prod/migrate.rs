@@ -5,8 +5,8 @@ use std::path::Path;
 
 use crate::infra_map::{apply_plan, diff, state, InfraMap, MigrationPlan, PlanError};
 use crate::lease::{LockOptions, MigrationLock};
-use crate::olap::{OlapClient, OlapError};
 use moose_model::app::App;
+use moose_olap::{OlapClient, OlapError};
 
 /// What the start did with the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,10 +35,10 @@ use crate::infra::Infra;
 use crate::infra_map;
 use crate::ingest::{IngestEndpoint, IngestEndpoints, IngestState};
 use crate::mgmt::{AppView, MgmtState};
-use crate::olap::OlapClient;
-use crate::stream::Streams;
 use moose_model::app::{self, App, ComponentInfo, ComponentPart};
+use moose_olap::OlapClient;
 use moose_runtime::{ComponentHandle, GuestComponent, Runtime};
+use moose_streams::Streams;
 
 pub use workers::{Changes, Workers};
 

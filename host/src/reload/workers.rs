@@ -16,12 +16,12 @@ use tokio_util::sync::CancellationToken;
 use super::ComponentHandle;
 use crate::functions::{Destination, FunctionRunner, RunnerOptions};
 use crate::infra::{Infra, SyncSpec};
-use crate::stream::Streams;
 use crate::sync::{SyncOptions, TableSync, TableWriter};
 use crate::telemetry::metrics::Metrics;
 use crate::windows::{WindowEnv, WindowPlan};
 use moose_model::app::App;
 use moose_model::types::{FunctionDef, Model};
+use moose_streams::Streams;
 
 /// What a function runner is started from; a different plan means a restart.
 #[derive(Clone, PartialEq)]

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 
 use super::{InsertError, TableWriter};
-use crate::olap::error::failed_view;
-use crate::olap::{OlapClient, OlapError};
+use moose_olap::error::failed_view;
+use moose_olap::{OlapClient, OlapError};
 
 #[async_trait::async_trait]
 impl TableWriter for OlapClient {

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::retry::{self, Backoff, Retry};
-use crate::stream::{consumer_until_stopped, Record, StoredRecord, Streams};
 use crate::telemetry::events::{Event, RecordsFailed, Stage, ViewFailed};
 use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_records::{DeadLetter, ErrorKind};
+use moose_retry::{self as retry, Backoff, Retry};
+use moose_streams::{consumer_until_stopped, Record, StoredRecord, Streams};
 
 /// Why an insert failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -181,7 +181,7 @@ impl TableSync {
             table: &self.table,
             view,
             aggregation: view
-                .strip_suffix(crate::olap::ddl::MATERIALIZED_VIEW_SUFFIX)
+                .strip_suffix(moose_olap::ddl::MATERIALIZED_VIEW_SUFFIX)
                 .unwrap_or(view),
             rows,
             message,

@@ -23,8 +23,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::state::{Emission, Progress, Snapshot, StateError, StateStore, Update, WindowKey};
-use crate::olap::ddl::{self, quote_ident, quote_string, Target};
-use crate::olap::{OlapClient, OlapError};
+use moose_olap::ddl::{self, quote_ident, quote_string, Target};
+use moose_olap::{OlapClient, OlapError};
 
 /// The table of window state snapshots, in the app's database.
 pub const WINDOW_STATE_TABLE: &str = "_moose_window_state";

@@ -10,11 +10,11 @@ use serde_json::Value;
 use super::assign::{event_time_ms, is_closed, watermark_event_time, Holds, Tiling};
 use super::state::{Emission, Progress, Update, WindowKey};
 use crate::functions::json_batch;
-use crate::stream::{Record, StoredRecord};
 use moose_model::types::ScalarType;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
 use moose_runtime::types::{AccumulateOutput, Batch, GuestError, WindowBounds};
 use moose_runtime::{CallError, GuestComponent};
+use moose_streams::{Record, StoredRecord};
 
 /// The four guest calls of a windowed aggregation, each failure as one message: a loaded
 /// component, or a stand-in in tests.

@@ -103,13 +103,13 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
-use crate::olap::OlapClient;
-use crate::stream::Streams;
 use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
 use moose_model::types::{Model, ScalarType, WindowedAggregationDef};
+use moose_olap::OlapClient;
 use moose_records::ModelValidator;
 use moose_runtime::ComponentHandle;
+use moose_streams::Streams;
 
 pub use clickhouse::{ClickHouseStateStore, WINDOW_STATE_TABLE};
 pub use runner::{group, lease_name, WindowLease, WindowOptions, WindowRunner};

@@ -14,14 +14,14 @@ use super::assign::{idle_watermark, is_closed, watermark_event_time, Holds, Tili
 use super::engine::{bounds, time_text, Context, Live, Step};
 use super::state::{Emission, Progress, StateError, StateStore, WindowKey};
 use crate::lease::{Lease, LockOptions};
-use crate::olap::{OlapClient, OlapError};
-use crate::retry::{self, Backoff};
-use crate::stream::{consumer_until_stopped, StoredRecord, Streams};
 use crate::telemetry::events::{Event, RecordsFailed, Stage};
 use crate::telemetry::metrics::{Metrics, Outcome, WindowEvent};
 use moose_model::types::{ScalarType, WindowedAggregationDef};
+use moose_olap::{OlapClient, OlapError};
 use moose_records::ModelValidator;
+use moose_retry::{self as retry, Backoff};
 use moose_runtime::ComponentHandle;
+use moose_streams::{consumer_until_stopped, StoredRecord, Streams};
 
 /// Tuning of a window runner.
 #[derive(Debug, Clone)]
@@ -561,7 +561,7 @@ async fn insert_deduplicated(
         .inner()
         .insert_formatted_with(format!(
             "INSERT INTO {} FORMAT JSONEachRow",
-            crate::olap::ddl::quote_ident(table)
+            moose_olap::ddl::quote_ident(table)
         ))
         .with_timeouts(timeout, timeout)
         .with_setting("date_time_input_format", "best_effort")

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use moose_host::olap::{ddl, OlapClient, OlapConfig, OlapError, OlapQueryService, QueryLimits};
 use moose_host::sync::TableWriter;
 use moose_model::app::App;
 use moose_model::types::{
     AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, IngestDef, Model, ScalarType,
     TableDef, TableEngine, TypeWrapper, ViewDef,
 };
+use moose_olap::{ddl, OlapClient, OlapConfig, OlapError, OlapQueryService, QueryLimits};
 use moose_runtime::types::QueryError;
 use moose_runtime::QueryParam;
 use serde_json::{json, Value};

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moose_host::stream::kafka::{KafkaConfig, KafkaStreams};
-use moose_host::stream::{Record, StoredRecord, StreamConsumer, StreamError, StreamSpec, Streams};
+use moose_streams::kafka::{KafkaConfig, KafkaStreams};
+use moose_streams::{Record, StoredRecord, StreamConsumer, StreamError, StreamSpec, Streams};
 use rdkafka::mocking::MockCluster;
 
 /// Brokers in every mock cluster; all of them go down in the outage tests.
@@ -180,9 +180,8 @@ async fn lag_is_end_minus_committed() {
         .await
         .expect("produce");
 
-    let total = |lag: &[moose_host::stream::PartitionLag]| {
-        lag.iter().map(|p| p.end - p.committed).sum::<u64>()
-    };
+    let total =
+        |lag: &[moose_streams::PartitionLag]| lag.iter().map(|p| p.end - p.committed).sum::<u64>();
     let before = streams.lag("events", "g").await.expect("lag");
     assert_eq!(before.len(), 2);
     assert_eq!(before.iter().map(|p| p.end).sum::<u64>(), 100);

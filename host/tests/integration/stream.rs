@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use moose_host::stream::embedded::{EmbeddedOptions, EmbeddedStreams};
-use moose_host::stream::{Record, StoredRecord, StreamError, StreamSpec, Streams};
+use moose_streams::embedded::{EmbeddedOptions, EmbeddedStreams};
+use moose_streams::{Record, StoredRecord, StreamError, StreamSpec, Streams};
 
 fn options() -> EmbeddedOptions {
     EmbeddedOptions {
@@ -51,7 +51,7 @@ async fn read_all(s: &dyn Streams, stream: &str, partitions: u32) -> Vec<StoredR
 
 /// Polls until `n` records arrived (or 10 s passed).
 async fn poll_n(
-    c: &mut dyn moose_host::stream::StreamConsumer,
+    c: &mut dyn moose_streams::StreamConsumer,
     n: usize,
     max: usize,
 ) -> Vec<StoredRecord> {

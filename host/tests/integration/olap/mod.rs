@@ -15,15 +15,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use moose_host::config::ClickHouseSection;
-use moose_host::olap::embedded::{default_python, write_server};
-use moose_host::olap::{
-    ddl, EmbeddedClickHouse, EmbeddedOptions, OlapClient, OlapConfig, OlapError, OlapQueryService,
-    OlapStore, QueryLimits,
-};
 use moose_model::app::App;
 use moose_model::types::{
     AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableDef,
     TableEngine, TypeWrapper, ViewDef,
+};
+use moose_olap::embedded::{default_python, write_server};
+use moose_olap::{
+    ddl, EmbeddedClickHouse, EmbeddedOptions, OlapClient, OlapConfig, OlapError, OlapQueryService,
+    OlapStore, QueryLimits,
 };
 use moose_runtime::types::QueryError;
 use moose_runtime::{QueryParam, QueryService};

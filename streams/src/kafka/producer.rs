@@ -7,7 +7,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use super::{stream_error, LogContext};
-use crate::stream::{Record, StreamError};
+use crate::{Record, StreamError};
 
 /// How long to wait for room when librdkafka's local queue is full.
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(10);

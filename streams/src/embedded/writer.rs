@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{codec, store_error, Inner, StreamState};
-use crate::stream::StreamError;
+use crate::StreamError;
 
 /// Answer to one request once its commit is durable (or failed).
 pub(crate) type Reply = oneshot::Sender<Result<(), StreamError>>;

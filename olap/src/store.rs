@@ -8,7 +8,7 @@ use super::client::{OlapClient, OlapConfig};
 use super::embedded::EmbeddedClickHouse;
 use super::error::OlapError;
 use super::supervise::{OlapHealth, Supervisor};
-use crate::config::ClickHouseSection;
+use crate::settings::ClickHouseSection;
 
 /// A client of the app's ClickHouse, and the embedded engine behind it when there is one.
 #[derive(Debug)]

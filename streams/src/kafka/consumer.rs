@@ -15,7 +15,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{stream_error, KafkaConfig, LogContext};
-use crate::stream::{StoredRecord, StreamConsumer, StreamError};
+use crate::{StoredRecord, StreamConsumer, StreamError};
 
 /// Next offset to commit per partition, for the records polled since the last commit.
 type Positions = Arc<Mutex<HashMap<i32, i64>>>;

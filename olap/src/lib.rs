@@ -13,9 +13,8 @@
 //!   [`supervise`] starts again when it dies.
 //!
 //! ```no_run
-//! # async fn example(app: &moose_model::app::App) -> Result<(), moose_host::olap::OlapError> {
-//! use moose_host::config::ClickHouseSection;
-//! use moose_host::olap::{ddl, OlapStore};
+//! # async fn example(app: &moose_model::app::App) -> Result<(), moose_olap::OlapError> {
+//! use moose_olap::{ddl, ClickHouseSection, OlapStore};
 //!
 //! let store = OlapStore::open(&ClickHouseSection::default(), ".moose".as_ref()).await?;
 //! let client = store.client();
@@ -31,6 +30,7 @@ pub mod ddl;
 pub mod embedded;
 pub mod error;
 pub mod query;
+pub mod settings;
 pub mod store;
 pub mod supervise;
 pub mod writer;
@@ -39,5 +39,6 @@ pub use client::{OlapClient, OlapConfig};
 pub use embedded::{EmbeddedClickHouse, EmbeddedOptions};
 pub use error::OlapError;
 pub use query::{OlapQueryService, QueryLimits};
+pub use settings::{ClickHouseCompression, ClickHouseSection};
 pub use store::OlapStore;
 pub use supervise::OlapHealth;

@@ -51,10 +51,18 @@ const EXIT_NO_CHDB: i32 = 3;
 const EXIT_ENGINE: i32 = 4;
 const EXIT_BIND: i32 = 5;
 
+/// The machine-wide directory of toolchains the setup scripts install:
+/// `$HOME/.local/share/moose` (the chDB environment here, the language build tools beside
+/// it).
+pub fn tools_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    home.join(".local/share/moose")
+}
+
 /// The Python interpreter `scripts/setup.sh` installs chdb into:
 /// `$HOME/.local/share/moose/chdb-venv/bin/python`.
 pub fn default_python() -> PathBuf {
-    crate::config::tools_dir().join("chdb-venv/bin/python")
+    tools_dir().join("chdb-venv/bin/python")
 }
 
 /// How to start the embedded engine.

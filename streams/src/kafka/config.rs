@@ -4,9 +4,32 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use serde::Deserialize;
 
-use crate::config::{KafkaCompression as Compression, BROKERS_ENV};
-use crate::stream::StreamError;
+/// Environment variable that overrides `streaming.bootstrap_servers`.
+pub const BROKERS_ENV: &str = "MOOSE_KAFKA_BROKERS";
+
+/// Compression of produced batches. Snappy is left out on purpose: some Kafka-compatible
+/// brokers fail to serve snappy batches back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaCompression {
+    None,
+    #[default]
+    Lz4,
+    Zstd,
+}
+
+impl KafkaCompression {
+    /// librdkafka's name for it (`compression.type`).
+    pub fn codec(self) -> &'static str {
+        match self {
+            KafkaCompression::None => "none",
+            KafkaCompression::Lz4 => "lz4",
+            KafkaCompression::Zstd => "zstd",
+        }
+    }
+}
 
 /// Everything [`super::KafkaStreams`] needs to reach and use a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +38,7 @@ pub struct KafkaConfig {
     pub bootstrap_servers: String,
     /// Replication factor of the topics the host creates.
     pub replication_factor: i32,
-    pub compression: Compression,
+    pub compression: KafkaCompression,
     /// librdkafka properties set on every client, after (so over) the host's own.
     pub properties: BTreeMap<String, String>,
     /// Longest a metadata, admin or offset request may take.
@@ -29,30 +52,10 @@ impl KafkaConfig {
         Self {
             bootstrap_servers: bootstrap_servers.into(),
             replication_factor: 1,
-            compression: Compression::default(),
+            compression: KafkaCompression::default(),
             properties: BTreeMap::new(),
             request_timeout: Duration::from_secs(10),
         }
-    }
-
-    /// The configuration of `[streaming]` (where [`BROKERS_ENV`] already replaced the
-    /// bootstrap servers, see [`crate::config::ENV_OVERRIDES`]).
-    pub fn from_section(section: &crate::config::StreamingSection) -> Result<Self, StreamError> {
-        let brokers = section
-            .bootstrap_servers
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .ok_or_else(|| {
-                StreamError::Backend(format!(
-                    "streaming.backend is \"kafka\" but neither streaming.bootstrap_servers nor {BROKERS_ENV} names a broker"
-                ))
-            })?;
-        Ok(Self {
-            replication_factor: i32::from(section.replication_factor),
-            compression: section.compression,
-            properties: section.librdkafka.clone(),
-            ..Self::new(brokers)
-        })
     }
 
     /// Settings shared by every client.

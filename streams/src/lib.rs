@@ -119,8 +119,8 @@ pub async fn consumer_until_stopped(
     backoff: Duration,
     stop: &tokio_util::sync::CancellationToken,
 ) -> Option<Box<dyn StreamConsumer>> {
-    crate::retry::until_stopped(
-        crate::retry::Backoff::fixed(backoff),
+    moose_retry::until_stopped(
+        moose_retry::Backoff::fixed(backoff),
         stop,
         || streams.consumer(stream, group),
         |e, pause| {

@@ -9,7 +9,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::Producer;
 
 use super::{stream_error, KafkaStreams};
-use crate::stream::{StreamError, StreamSpec};
+use crate::{StreamError, StreamSpec};
 
 /// Creates the topic of `spec` unless it exists, then waits until the cluster's metadata
 /// shows it.

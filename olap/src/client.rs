@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use super::compat::{ServerInfo, ServerVersion, OPTIONAL_SETTINGS};
 use super::ddl::{quote_string, Target};
 use super::error::OlapError;
-use crate::config::ClickHouseSection;
+use crate::settings::ClickHouseSection;
 
 /// How to reach the OLAP store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl OlapConfig {
             database: section.database.clone(),
             user: section.user.clone(),
             password: section.password.clone(),
-            lz4: section.compression == crate::config::ClickHouseCompression::Lz4,
+            lz4: section.compression == crate::settings::ClickHouseCompression::Lz4,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             cluster: section.cluster.clone(),
         }
@@ -165,7 +165,8 @@ impl OlapClient {
         &self.db
     }
 
-    pub(crate) fn error(&self, error: clickhouse::error::Error) -> OlapError {
+    /// An error of a request made through [`OlapClient::inner`], classified.
+    pub fn error(&self, error: clickhouse::error::Error) -> OlapError {
         OlapError::from_client(error, &self.config.url)
     }
 

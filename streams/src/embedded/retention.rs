@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{codec, store_error, Inner, StreamState};
-use crate::stream::StreamError;
+use crate::StreamError;
 
 /// Records examined (and deleted) per write batch.
 const CHUNK: u64 = 10_000;

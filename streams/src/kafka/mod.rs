@@ -58,7 +58,7 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 
-pub use config::KafkaConfig;
+pub use config::{KafkaCompression, KafkaConfig, BROKERS_ENV};
 
 use super::{PartitionLag, Record, StoredRecord, StreamConsumer, StreamError, StreamSpec, Streams};
 

@@ -8,7 +8,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::writer::Op;
 use super::{blocking, Inner, StreamState};
-use crate::stream::{StoredRecord, StreamConsumer, StreamError};
+use crate::{StoredRecord, StreamConsumer, StreamError};
 
 /// Reads one stream for one consumer group of an [`super::EmbeddedStreams`].
 pub(crate) struct EmbeddedConsumer {

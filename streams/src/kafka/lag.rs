@@ -6,7 +6,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{stream_error, topics, KafkaStreams, LogContext};
-use crate::stream::{PartitionLag, StreamError};
+use crate::{PartitionLag, StreamError};
 
 /// Committed position and high watermark of every partition of `topic` for `group`.
 pub(super) async fn lag(

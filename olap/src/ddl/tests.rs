@@ -1,6 +1,6 @@
 use super::create::sharding_columns;
 use super::*;
-use crate::olap::compat::ServerVersion;
+use crate::compat::ServerVersion;
 use moose_model::types::{
     AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableDef,
     TableEngine, TypeWrapper, ViewDef,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::embedded::EmbeddedClickHouse;
 use super::error::OlapError;
-use crate::retry::Backoff;
+use moose_retry::Backoff;
 
 /// How often the engine process is checked.
 const CHECK_EVERY: Duration = Duration::from_millis(200);

@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stream::{Record, StoredRecord, StreamError};
+use crate::{Record, StoredRecord, StreamError};
 
 /// Version byte of the record encoding.
 const RECORD_FORMAT: u8 = 1;
