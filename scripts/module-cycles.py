@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CRATES = ["model", "records", "retry", "runtime", "olap", "streams", "host", "guest-sdk-rust", "tests", "bench"]
+DEFAULT_CRATES = ["model", "records", "retry", "runtime", "olap", "streams", "telemetry", "pipeline", "host", "guest-sdk-rust", "tests", "bench"]
 
 COMMENT = re.compile(r"//[^\n]*")
 PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")

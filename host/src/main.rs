@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::registry()
         .with(console)
-        .with(moose_host::telemetry::logbuf::layer().with_filter(LevelFilter::INFO))
+        .with(moose_telemetry::logbuf::layer().with_filter(LevelFilter::INFO))
         .init();
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,

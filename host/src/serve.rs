@@ -20,13 +20,13 @@ use crate::infra_map;
 use crate::ingest::IngestState;
 use crate::mgmt::{self, AppView, MgmtState};
 use crate::reload::{self, Reloader, Workers};
-use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
 use moose_olap::{OlapQueryService, OlapStore, QueryLimits};
 use moose_runtime::{ComponentHandle, LoadSource, Runtime};
 use moose_streams::embedded::{EmbeddedOptions, EmbeddedStreams};
 use moose_streams::kafka::KafkaStreams;
 use moose_streams::Streams;
+use moose_telemetry::metrics::Metrics;
 
 /// A progress line while the host starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
@@ -57,7 +57,7 @@ pub enum Launch<'a> {
     Artifact {
         artifact: &'a crate::prod::Artifact,
         replica: &'a str,
-        lock: crate::lease::LockOptions,
+        lock: moose_pipeline::lease::LockOptions,
         state_dir: &'a std::path::Path,
     },
 }
@@ -192,35 +192,35 @@ pub async fn start_with(
     let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone());
     // `moose dev` keeps window state in an embedded store of its own; replicas of
     // `moose prod` share it in ClickHouse and run each aggregation under a lease (see
-    // `crate::windows`, "Backends").
-    let (window_store, lease): (Arc<dyn crate::windows::StateStore>, _) = match &launch {
+    // `moose_pipeline::windows`, "Backends").
+    let (window_store, lease): (Arc<dyn moose_pipeline::windows::StateStore>, _) = match &launch {
         Launch::Sources => (
             Arc::new(
-                crate::windows::FjallStateStore::open(&state_dir.join("windows"))
+                moose_pipeline::windows::FjallStateStore::open(&state_dir.join("windows"))
                     .map_err(|e| anyhow!("opening the window state store: {e}"))?,
             ),
             None,
         ),
         Launch::Artifact { replica, lock, .. } => (
             Arc::new(
-                crate::windows::ClickHouseStateStore::open(&olap)
+                moose_pipeline::windows::ClickHouseStateStore::open(&olap)
                     .await
                     .map_err(|e| anyhow!("opening the window state store: {e}"))?,
             ),
-            Some(crate::windows::WindowLease {
+            Some(moose_pipeline::windows::WindowLease {
                 client: olap.clone(),
                 replica: replica.to_string(),
-                options: crate::lease::LockOptions {
+                options: moose_pipeline::lease::LockOptions {
                     lease: Duration::from_secs(config.streaming.lease_seconds.max(1)),
                     ..lock.clone()
                 },
             }),
         ),
     };
-    workers = workers.with_windows(crate::windows::WindowEnv {
+    workers = workers.with_windows(moose_pipeline::windows::WindowEnv {
         store: window_store,
         olap: olap.clone(),
-        options: crate::windows::WindowOptions {
+        options: moose_pipeline::windows::WindowOptions {
             idle_flush: config
                 .streaming
                 .window_idle_flush_seconds

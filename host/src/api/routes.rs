@@ -13,12 +13,12 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::params::parse_params;
-use crate::telemetry::events::Stage;
-use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_model::types::ApiDef;
 use moose_runtime::types::{ApiError, QueryError};
 use moose_runtime::CallError;
 use moose_runtime::ComponentHandle;
+use moose_telemetry::events::Stage;
+use moose_telemetry::metrics::{Metrics, Outcome};
 
 /// One query API and the component that serves it.
 pub struct ApiEndpoint {

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::Project;
-use crate::lease::LockOptions;
 use crate::prod::{self, Artifact};
 use crate::serve::{self, Launch};
+use moose_pipeline::lease::LockOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -16,12 +16,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::telemetry::events::Stage;
-use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_records::{
     parse_body, record_key, DeadLetter, ErrorKind, FieldError, ModelValidator, Parsed,
 };
 use moose_streams::{Record, Streams};
+use moose_telemetry::events::Stage;
+use moose_telemetry::metrics::{Metrics, Outcome};
 
 /// Most problems an answer lists; the rest are counted.
 pub const MAX_PROBLEMS: usize = 100;

@@ -16,13 +16,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::functions;
 use crate::infra::Infra;
-use crate::sync;
-use crate::telemetry::metrics::Metrics;
 use moose_model::app::App;
 use moose_olap::{OlapClient, OlapHealth};
+use moose_pipeline::functions;
+use moose_pipeline::sync;
 use moose_streams::Streams;
+use moose_telemetry::metrics::Metrics;
 
 /// Shared state of the management routes.
 pub struct MgmtState {
@@ -69,7 +69,7 @@ impl AppView {
                 app.def
                     .windowed_aggregations
                     .iter()
-                    .map(|w| (w.source.clone(), crate::windows::group(&w.name))),
+                    .map(|w| (w.source.clone(), moose_pipeline::windows::group(&w.name))),
             )
             .collect();
         let aggregations = app

@@ -12,10 +12,10 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::MgmtState;
-use crate::telemetry::events::Stage;
-use crate::telemetry::logbuf;
-use crate::telemetry::metrics::Outcome;
 use moose_olap::ddl::quote_ident;
+use moose_telemetry::events::Stage;
+use moose_telemetry::logbuf;
+use moose_telemetry::metrics::Outcome;
 
 /// Records or rows `/peek` returns when no limit is given.
 const DEFAULT_LIMIT: usize = 10;

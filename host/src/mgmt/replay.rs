@@ -20,10 +20,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::MgmtState;
-use crate::functions::Destination;
 use crate::infra::Infra;
 use moose_model::app::App;
 use moose_olap::ddl::quote_ident;
+use moose_pipeline::functions::Destination;
 use moose_records::{parse_record, record_key};
 use moose_streams::Record;
 

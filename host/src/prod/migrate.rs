@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use crate::infra_map::{apply_plan, diff, state, InfraMap, MigrationPlan, PlanError};
-use crate::lease::{LockOptions, MigrationLock};
 use moose_model::app::App;
 use moose_olap::{OlapClient, OlapError};
+use moose_pipeline::lease::{LockOptions, MigrationLock};
 
 /// What the start did with the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! every record is processed by exactly one of the two versions. A build, load or
 //! validation failure is printed and the old version keeps running. Window runners do
 //! the same and keep their open windows' state, unless the aggregation's source, time
-//! field, window or state version changed (see [`crate::windows`]).
+//! field, window or state version changed (see [`moose_pipeline::windows`]).
 //!
 //! The ingest endpoints, the API routes, the catalog and the OpenAPI document are read
 //! once per request from swappable state, so a reload that adds a model and its ingest
@@ -30,13 +30,13 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiEndpoint, ApiEndpoints, ApiState};
 use crate::builder;
 use crate::config::Project;
-use crate::functions::Destination;
 use crate::infra::Infra;
 use crate::infra_map;
 use crate::ingest::{IngestEndpoint, IngestEndpoints, IngestState};
 use crate::mgmt::{AppView, MgmtState};
 use moose_model::app::{self, App, ComponentInfo, ComponentPart};
 use moose_olap::OlapClient;
+use moose_pipeline::functions::Destination;
 use moose_runtime::{ComponentHandle, GuestComponent, Runtime};
 use moose_streams::Streams;
 

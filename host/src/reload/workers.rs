@@ -14,14 +14,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::ComponentHandle;
-use crate::functions::{Destination, FunctionRunner, RunnerOptions};
 use crate::infra::{Infra, SyncSpec};
-use crate::sync::{SyncOptions, TableSync, TableWriter};
-use crate::telemetry::metrics::Metrics;
-use crate::windows::{WindowEnv, WindowPlan};
 use moose_model::app::App;
 use moose_model::types::{FunctionDef, Model};
+use moose_pipeline::functions::{Destination, FunctionRunner, RunnerOptions};
+use moose_pipeline::sync::{SyncOptions, TableSync, TableWriter};
+use moose_pipeline::windows::{WindowEnv, WindowPlan};
 use moose_streams::Streams;
+use moose_telemetry::metrics::Metrics;
 
 /// What a function runner is started from; a different plan means a restart.
 #[derive(Clone, PartialEq)]

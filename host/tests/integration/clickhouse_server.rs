@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use moose_host::sync::TableWriter;
 use moose_model::app::App;
 use moose_model::types::{
     AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, IngestDef, Model, ScalarType,
     TableDef, TableEngine, TypeWrapper, ViewDef,
 };
 use moose_olap::{ddl, OlapClient, OlapConfig, OlapError, OlapQueryService, QueryLimits};
+use moose_pipeline::sync::TableWriter;
 use moose_runtime::types::QueryError;
 use moose_runtime::QueryParam;
 use serde_json::{json, Value};
@@ -385,7 +385,7 @@ async fn stores_and_reads_back_every_type_the_server_has() {
         .await
         .unwrap_err();
     assert!(
-        matches!(bad, moose_host::sync::InsertError::Rejected(_)),
+        matches!(bad, moose_pipeline::sync::InsertError::Rejected(_)),
         "{bad:?}"
     );
 }

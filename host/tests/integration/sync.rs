@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use moose_host::sync::{group, InsertError, SyncOptions, TableSync, TableWriter};
-use moose_host::telemetry::metrics::Metrics;
+use moose_pipeline::sync::{group, InsertError, SyncOptions, TableSync, TableWriter};
 use moose_records::DeadLetter;
 use moose_streams::embedded::{EmbeddedOptions, EmbeddedStreams};
 use moose_streams::{Record, StreamSpec, Streams};
+use moose_telemetry::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 /// Refuses any insert holding a row with `"bad"`; unavailable for the first calls.

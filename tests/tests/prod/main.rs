@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use moose_host::config::ClickHouseSection;
 use moose_host::infra_map::state;
-use moose_host::lease::{Lease, LockOptions, MigrationLock, LEASE_TABLE};
-use moose_host::windows::state::{check_store_contract, Progress, Update};
-use moose_host::windows::{clickhouse::CLEANUP_EVERY, ClickHouseStateStore, StateStore};
 use moose_olap::{EmbeddedClickHouse, EmbeddedOptions, OlapClient, OlapConfig};
+use moose_pipeline::lease::{Lease, LockOptions, MigrationLock, LEASE_TABLE};
+use moose_pipeline::windows::state::{check_store_contract, Progress, Update};
+use moose_pipeline::windows::{clickhouse::CLEANUP_EVERY, ClickHouseStateStore, StateStore};
 use moose_streams::kafka::{KafkaConfig, KafkaStreams};
 use moose_streams::Streams;
 use moose_tests::prod::{save_plan, Artifact, Image, Infrastructure, Replica, ReplicaStack};

@@ -7,7 +7,7 @@ use super::*;
 /// reports it as a view failure (the rows must not be inserted again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_materialized_view_is_reported_and_its_rows_stay_stored() {
-    use moose_host::sync::{InsertError, TableWriter};
+    use moose_pipeline::sync::{InsertError, TableWriter};
     let client = client("t_mv_fail").await;
     for sql in [
         "CREATE TABLE src (id String, v String) ENGINE = MergeTree ORDER BY id",

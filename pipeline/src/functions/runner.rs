@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::events::{Event, RecordsFailed, Stage};
-use crate::telemetry::metrics::{Metrics, Outcome};
+use crate::WiringError;
 use moose_model::app::App;
 use moose_records::record_key;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
@@ -16,6 +15,8 @@ use moose_runtime::types::{Batch, Encoding, ProcessOutput};
 use moose_runtime::ComponentHandle;
 use moose_runtime::GuestComponent;
 use moose_streams::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
+use moose_telemetry::events::{Event, RecordsFailed, Stage};
+use moose_telemetry::metrics::{Metrics, Outcome};
 
 /// Tuning of a runner.
 #[derive(Debug, Clone)]
@@ -48,16 +49,16 @@ pub struct Destination {
 impl Destination {
     /// Where records for declared stream `stream` of `app` go: its name, its model's
     /// validator and key fields.
-    pub fn of(app: &App, stream: &str) -> anyhow::Result<Self> {
+    pub fn of(app: &App, stream: &str) -> Result<Self, WiringError> {
         let model = app
             .def
             .streams
             .iter()
             .find(|s| s.name == stream)
             .map(|s| s.model.clone())
-            .ok_or_else(|| anyhow::anyhow!("stream `{stream}` is not declared"))?;
+            .ok_or_else(|| WiringError::UnknownStream(stream.to_string()))?;
         let validator = ModelValidator::new(app, &model)
-            .ok_or_else(|| anyhow::anyhow!("model `{model}` is not declared"))?;
+            .ok_or_else(|| WiringError::UnknownModel(model.clone()))?;
         Ok(Self {
             stream: stream.to_string(),
             validator,

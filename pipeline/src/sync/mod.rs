@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::events::{Event, RecordsFailed, Stage, ViewFailed};
-use crate::telemetry::metrics::{Metrics, Outcome};
 use moose_records::{DeadLetter, ErrorKind};
 use moose_retry::{self as retry, Backoff, Retry};
 use moose_streams::{consumer_until_stopped, Record, StoredRecord, Streams};
+use moose_telemetry::events::{Event, RecordsFailed, Stage, ViewFailed};
+use moose_telemetry::metrics::{Metrics, Outcome};
 
 /// Why an insert failed.
 #[derive(Debug, Clone, thiserror::Error)]

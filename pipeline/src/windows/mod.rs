@@ -101,15 +101,14 @@ pub mod state;
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
-use crate::telemetry::metrics::Metrics;
+use crate::WiringError;
 use moose_model::app::App;
 use moose_model::types::{Model, ScalarType, WindowedAggregationDef};
 use moose_olap::OlapClient;
 use moose_records::ModelValidator;
 use moose_runtime::ComponentHandle;
 use moose_streams::Streams;
+use moose_telemetry::metrics::Metrics;
 
 pub use clickhouse::{ClickHouseStateStore, WINDOW_STATE_TABLE};
 pub use runner::{group, lease_name, WindowLease, WindowOptions, WindowRunner};
@@ -126,11 +125,11 @@ pub struct WindowPlan {
 
 impl WindowPlan {
     /// The plan of windowed aggregation `def` of validated `app`.
-    pub fn of(app: &App, def: &WindowedAggregationDef) -> anyhow::Result<Self> {
+    pub fn of(app: &App, def: &WindowedAggregationDef) -> Result<Self, WiringError> {
         let component = app
             .windowed_aggregation_component(&def.name)
             .map(|c| c.name.clone())
-            .ok_or_else(|| anyhow!("no component runs windowed aggregation `{}`", def.name))?;
+            .ok_or_else(|| WiringError::NoComponent(def.name.clone()))?;
         let source_model = app
             .def
             .streams
@@ -166,7 +165,7 @@ impl WindowEnv {
         component: ComponentHandle,
         streams: Arc<dyn Streams>,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<WindowRunner> {
+    ) -> Result<WindowRunner, WiringError> {
         let def = &plan.def;
         let time_type = plan
             .source_model
@@ -175,7 +174,7 @@ impl WindowEnv {
             .and_then(|f| f.data_type.scalar().cloned())
             .unwrap_or(ScalarType::DateTime);
         let target = ModelValidator::new(app, &def.target.model)
-            .ok_or_else(|| anyhow!("model `{}` is not declared", def.target.model))?;
+            .ok_or_else(|| WiringError::UnknownModel(def.target.model.clone()))?;
         Ok(WindowRunner {
             def: def.clone(),
             time_type,

@@ -14,14 +14,14 @@ use super::assign::{idle_watermark, is_closed, watermark_event_time, Holds, Tili
 use super::engine::{bounds, time_text, Context, Live, Step};
 use super::state::{Emission, Progress, StateError, StateStore, WindowKey};
 use crate::lease::{Lease, LockOptions};
-use crate::telemetry::events::{Event, RecordsFailed, Stage};
-use crate::telemetry::metrics::{Metrics, Outcome, WindowEvent};
 use moose_model::types::{ScalarType, WindowedAggregationDef};
 use moose_olap::{OlapClient, OlapError};
 use moose_records::ModelValidator;
 use moose_retry::{self as retry, Backoff};
 use moose_runtime::ComponentHandle;
 use moose_streams::{consumer_until_stopped, StoredRecord, Streams};
+use moose_telemetry::events::{Event, RecordsFailed, Stage};
+use moose_telemetry::metrics::{Metrics, Outcome, WindowEvent};
 
 /// Tuning of a window runner.
 #[derive(Debug, Clone)]
