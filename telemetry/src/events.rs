@@ -50,6 +50,52 @@ pub trait Event {
     fn record(self, metrics: &Metrics);
 }
 
+/// A batch a stage finished (a function's or a sync's batch, an ingest request, an API
+/// call): its records counted by outcome, its first failure kept for `/ps`, its time
+/// recorded.
+pub struct BatchDone<'a> {
+    pub stage: Stage,
+    pub name: &'a str,
+    /// Records taken in.
+    pub read: u64,
+    /// Records written on (outputs, rows stored, answers).
+    pub written: u64,
+    /// Records that failed.
+    pub failed: u64,
+    pub first_error: Option<&'a str>,
+    pub seconds: f64,
+}
+
+impl Event for BatchDone<'_> {
+    fn record(self, metrics: &Metrics) {
+        let Self {
+            stage,
+            name,
+            read,
+            written,
+            failed,
+            first_error,
+            seconds,
+        } = self;
+        metrics.count(stage, name, Outcome::In, read);
+        metrics.count(stage, name, Outcome::Out, written);
+        metrics.count(stage, name, Outcome::Failed, failed);
+        if let Some(error) = first_error {
+            metrics.note_failure(stage, name, error);
+        }
+        metrics.batch(stage, name, seconds);
+        tracing::debug!(
+            stage = stage.label(),
+            name,
+            read,
+            written,
+            failed,
+            seconds,
+            "batch done"
+        );
+    }
+}
+
 /// Rows stored in a table on which a materialized view (an aggregation) then failed:
 /// they are missing from the view's table.
 pub struct ViewFailed<'a> {
@@ -116,6 +162,34 @@ mod tests {
         assert_eq!(Stage::of_group("window:w:1"), Some((Stage::Window, "w:1")));
         assert_eq!(Stage::of_group("api:x"), None);
         assert_eq!(Stage::of_group("plain"), None);
+    }
+
+    #[test]
+    fn a_batch_counts_each_outcome_and_keeps_its_first_error() {
+        let metrics = Metrics::new();
+        BatchDone {
+            stage: Stage::Function,
+            name: "enrich",
+            read: 10,
+            written: 7,
+            failed: 3,
+            first_error: Some("bad amount"),
+            seconds: 0.01,
+        }
+        .record(&metrics);
+        let count = |outcome| metrics.records(Stage::Function, "enrich", outcome);
+        assert_eq!(
+            (
+                count(Outcome::In),
+                count(Outcome::Out),
+                count(Outcome::Failed)
+            ),
+            (10, 7, 3)
+        );
+        assert_eq!(
+            metrics.last_failure(Stage::Function, "enrich").as_deref(),
+            Some("bad amount")
+        );
     }
 
     #[test]

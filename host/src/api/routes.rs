@@ -17,8 +17,8 @@ use moose_model::types::ApiDef;
 use moose_runtime::types::{ApiError, QueryError};
 use moose_runtime::CallError;
 use moose_runtime::ComponentHandle;
-use moose_telemetry::events::Stage;
-use moose_telemetry::metrics::{Metrics, Outcome};
+use moose_telemetry::events::{BatchDone, Event, Stage};
+use moose_telemetry::metrics::Metrics;
 
 /// One query API and the component that serves it.
 pub struct ApiEndpoint {
@@ -107,15 +107,17 @@ async fn call(state: Arc<ApiState>, api: String, query: Vec<(String, String)>) -
             format!("the API failed: {join_error}"),
         ),
     };
-    let outcome = if response.status().is_success() {
-        Outcome::Out
-    } else {
-        Outcome::Failed
-    };
-    state.metrics.count(Stage::Api, &api, outcome, 1);
-    state
-        .metrics
-        .batch(Stage::Api, &api, started.elapsed().as_secs_f64());
+    let answered = response.status().is_success();
+    BatchDone {
+        stage: Stage::Api,
+        name: &api,
+        read: 0,
+        written: u64::from(answered),
+        failed: u64::from(!answered),
+        first_error: None,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+    .record(&state.metrics);
     response
 }
 

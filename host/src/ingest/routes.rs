@@ -20,8 +20,8 @@ use moose_records::{
     parse_body, record_key, DeadLetter, ErrorKind, FieldError, ModelValidator, Parsed,
 };
 use moose_streams::{Record, Streams};
-use moose_telemetry::events::Stage;
-use moose_telemetry::metrics::{Metrics, Outcome};
+use moose_telemetry::events::{BatchDone, Event, Stage};
+use moose_telemetry::metrics::Metrics;
 
 /// Most problems an answer lists; the rest are counted.
 pub const MAX_PROBLEMS: usize = 100;
@@ -268,15 +268,16 @@ async fn ingest(state: &IngestState, name: String, body: &[u8]) -> Response {
     if let Err(response) = write(state, endpoint, &mut piece, &mut tally).await {
         return response;
     }
-    state
-        .metrics
-        .count(Stage::Ingest, &name, Outcome::In, tally.accepted as u64);
-    state
-        .metrics
-        .count(Stage::Ingest, &name, Outcome::Failed, tally.rejected as u64);
-    state
-        .metrics
-        .batch(Stage::Ingest, &name, started.elapsed().as_secs_f64());
+    BatchDone {
+        stage: Stage::Ingest,
+        name: &name,
+        read: tally.accepted as u64,
+        written: 0,
+        failed: tally.rejected as u64,
+        first_error: None,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+    .record(&state.metrics);
 
     let Tally {
         accepted,

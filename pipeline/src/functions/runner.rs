@@ -15,8 +15,8 @@ use moose_runtime::types::{Batch, Encoding, ProcessOutput};
 use moose_runtime::ComponentHandle;
 use moose_runtime::GuestComponent;
 use moose_streams::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
-use moose_telemetry::events::{Event, RecordsFailed, Stage};
-use moose_telemetry::metrics::{Metrics, Outcome};
+use moose_telemetry::events::{BatchDone, Event, Stage};
+use moose_telemetry::metrics::Metrics;
 
 /// Tuning of a runner.
 #[derive(Debug, Clone)]
@@ -135,23 +135,16 @@ impl FunctionRunner {
                     return;
                 }
             }
-            self.metrics
-                .count(Stage::Function, &self.name, Outcome::In, batch.len() as u64);
-            self.metrics.count(
-                Stage::Function,
-                &self.name,
-                Outcome::Out,
-                produced.outputs.len() as u64,
-            );
-            RecordsFailed {
+            BatchDone {
                 stage: Stage::Function,
                 name: &self.name,
-                records: produced.dead_letters.len(),
+                read: batch.len() as u64,
+                written: produced.outputs.len() as u64,
+                failed: produced.dead_letters.len() as u64,
                 first_error: first_error(&produced.dead_letters).as_deref(),
+                seconds: started.elapsed().as_secs_f64(),
             }
             .record(&self.metrics);
-            self.metrics
-                .batch(Stage::Function, &self.name, started.elapsed().as_secs_f64());
         }
     }
 

@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 use moose_records::{DeadLetter, ErrorKind};
 use moose_retry::{self as retry, Backoff, Retry};
 use moose_streams::{consumer_until_stopped, Record, StoredRecord, Streams};
-use moose_telemetry::events::{Event, RecordsFailed, Stage, ViewFailed};
-use moose_telemetry::metrics::{Metrics, Outcome};
+use moose_telemetry::events::{BatchDone, Event, RecordsFailed, Stage, ViewFailed};
+use moose_telemetry::metrics::Metrics;
 
 /// Why an insert failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -127,12 +127,17 @@ impl TableSync {
                     return;
                 }
             }
-            self.metrics
-                .count(Stage::Table, &self.table, Outcome::In, batch.len() as u64);
-            self.metrics
-                .count(Stage::Table, &self.table, Outcome::Out, stored as u64);
-            self.metrics
-                .batch(Stage::Table, &self.table, started.elapsed().as_secs_f64());
+            BatchDone {
+                stage: Stage::Table,
+                name: &self.table,
+                read: batch.len() as u64,
+                written: stored as u64,
+                // Refused rows were counted when they were dead-lettered.
+                failed: 0,
+                first_error: None,
+                seconds: started.elapsed().as_secs_f64(),
+            }
+            .record(&self.metrics);
         }
     }
 

@@ -20,8 +20,8 @@ use moose_records::ModelValidator;
 use moose_retry::{self as retry, Backoff};
 use moose_runtime::ComponentHandle;
 use moose_streams::{consumer_until_stopped, StoredRecord, Streams};
-use moose_telemetry::events::{Event, RecordsFailed, Stage};
-use moose_telemetry::metrics::{Metrics, Outcome, WindowEvent};
+use moose_telemetry::events::{BatchDone, Event, Stage};
+use moose_telemetry::metrics::{Metrics, WindowEvent};
 
 /// Tuning of a window runner.
 #[derive(Debug, Clone)]
@@ -364,10 +364,8 @@ impl WindowRunner {
             if let Err(e) = consumer.commit().await {
                 tracing::warn!(aggregation = %name, "committing the source offsets failed: {e}");
             }
-            self.count(&step);
+            self.count(&step, started.elapsed().as_secs_f64());
             self.metrics.set_open_windows(&name, live.windows.len());
-            self.metrics
-                .batch(Stage::Window, &name, started.elapsed().as_secs_f64());
         }
     }
 
@@ -476,21 +474,20 @@ impl WindowRunner {
         .is_some()
     }
 
-    fn count(&self, step: &Step) {
+    fn count(&self, step: &Step, seconds: f64) {
         let name = &self.def.name;
-        self.metrics
-            .count(Stage::Window, name, Outcome::In, step.read);
-        self.metrics
-            .count(Stage::Window, name, Outcome::Out, step.emitted_rows);
         let first_error = step
             .dead_letters
             .first()
             .and_then(|d| moose_records::DeadLetter::error_of(&d.value));
-        RecordsFailed {
+        BatchDone {
             stage: Stage::Window,
             name,
-            records: step.dead_letters.len(),
+            read: step.read,
+            written: step.emitted_rows,
+            failed: step.dead_letters.len() as u64,
             first_error: first_error.as_deref(),
+            seconds,
         }
         .record(&self.metrics);
         self.metrics
