@@ -183,7 +183,7 @@ impl Metrics {
     }
 
     /// Counts `n` records of stage `stage`/`name` with `outcome`.
-    pub fn count(&self, stage: Stage, name: &str, outcome: Outcome, n: u64) {
+    pub(crate) fn count(&self, stage: Stage, name: &str, outcome: Outcome, n: u64) {
         if n > 0 && outcome == Outcome::In {
             self.rates.add(stage.label(), name, n);
         }
@@ -216,7 +216,7 @@ impl Metrics {
     }
 
     /// Records how long one batch of stage `stage`/`name` took.
-    pub fn batch(&self, stage: Stage, name: &str, seconds: f64) {
+    pub(crate) fn batch(&self, stage: Stage, name: &str, seconds: f64) {
         self.batch_seconds
             .get_or_create(&BatchLabels {
                 kind: stage.label().to_string(),
@@ -257,7 +257,7 @@ impl Metrics {
     }
 
     /// Remembers `message` as the last failure of stage `stage`/`name` (cut to 1 KiB).
-    pub fn note_failure(&self, stage: Stage, name: &str, message: &str) {
+    pub(crate) fn note_failure(&self, stage: Stage, name: &str, message: &str) {
         let mut end = message.len().min(1024);
         while !message.is_char_boundary(end) {
             end -= 1;
