@@ -453,3 +453,126 @@ fn api_errors_are_typed() {
         other => panic!("expected a bad request naming `text`, got {other:?}"),
     }
 }
+
+/// The streaming backend of [`outputs_that_cannot_be_written_leave_the_batch_uncommitted`]:
+/// the embedded log, except that writes to `OrderEnriched` fail.
+struct EnrichedRefused {
+    log: moose_streams::embedded::EmbeddedStreams,
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl moose_streams::Streams for EnrichedRefused {
+    async fn ensure_stream(
+        &self,
+        spec: &moose_streams::StreamSpec,
+    ) -> Result<(), moose_streams::StreamError> {
+        self.log.ensure_stream(spec).await
+    }
+    async fn produce(
+        &self,
+        stream: &str,
+        records: Vec<moose_streams::Record>,
+    ) -> Result<(), moose_streams::StreamError> {
+        if stream == "OrderEnriched" {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(moose_streams::StreamError::Unavailable("refused".into()));
+        }
+        self.log.produce(stream, records).await
+    }
+    async fn consumer(
+        &self,
+        stream: &str,
+        group: &str,
+    ) -> Result<Box<dyn moose_streams::StreamConsumer>, moose_streams::StreamError> {
+        self.log.consumer(stream, group).await
+    }
+    async fn lag(
+        &self,
+        stream: &str,
+        group: &str,
+    ) -> Result<Vec<moose_streams::PartitionLag>, moose_streams::StreamError> {
+        self.log.lag(stream, group).await
+    }
+    async fn read(
+        &self,
+        stream: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+    ) -> Result<Vec<moose_streams::StoredRecord>, moose_streams::StreamError> {
+        self.log.read(stream, partition, offset, max).await
+    }
+}
+
+/// A function runner whose outputs cannot be written keeps retrying and never commits
+/// the batch: stopped meanwhile, it leaves every record to be read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_that_cannot_be_written_leave_the_batch_uncommitted() {
+    use moose_pipeline::functions::{Destination, FunctionRunner, RunnerOptions};
+    use moose_streams::{Record, StreamSpec, Streams};
+
+    let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
+    let component = load(&runtime, &quickstart());
+    let app = moose_model::app::App {
+        name: "quickstart".into(),
+        components: vec![],
+        def: component.describe().expect("describe"),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let streams = Arc::new(EnrichedRefused {
+        log: moose_streams::embedded::EmbeddedStreams::open(dir.path(), Default::default())
+            .expect("embedded log"),
+        refused: Default::default(),
+    });
+    for name in ["Order", "OrderEnriched"] {
+        let spec = StreamSpec {
+            name: name.into(),
+            partitions: 1,
+            retention: Duration::from_secs(3600),
+        };
+        streams.ensure_stream(&spec).await.expect("stream");
+    }
+    let orders: Vec<Record> = (0..5)
+        .map(|i| Record {
+            key: None,
+            value: json!({"id": format!("o{i}"), "customer": "acme", "amount": 12.5, "ts": "2024-05-01T10:00:00Z"})
+                .to_string()
+                .into_bytes(),
+            timestamp_ms: 0,
+        })
+        .collect();
+    streams.produce("Order", orders).await.expect("orders");
+
+    let runner = FunctionRunner {
+        name: "enrich_order".into(),
+        source: "Order".into(),
+        destination: Some(Destination::of(&app, "OrderEnriched").expect("destination")),
+        dead_letter: None,
+        component: moose_runtime::handle(component),
+        streams: streams.clone(),
+        metrics: Arc::new(moose_telemetry::metrics::Metrics::new()),
+        options: RunnerOptions {
+            retry_backoff: Duration::from_millis(20),
+            ..RunnerOptions::default()
+        },
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(runner.run(stop.clone()));
+    while streams.refused.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    task.await.expect("runner");
+
+    let lag = streams
+        .lag("Order", &moose_pipeline::functions::group("enrich_order"))
+        .await
+        .expect("lag");
+    let committed: u64 = lag.iter().map(|p| p.committed).sum();
+    assert_eq!(
+        committed, 0,
+        "nothing was written on, so nothing is committed"
+    );
+}

@@ -14,7 +14,9 @@ use moose_retry::{Backoff, Retry};
 use moose_runtime::types::{Batch, Encoding, ProcessOutput};
 use moose_runtime::ComponentHandle;
 use moose_runtime::GuestComponent;
-use moose_streams::{consumer_until_stopped, Record, StoredRecord, StreamError, Streams};
+use moose_streams::{
+    consumer_until_stopped, Record, StoredRecord, StreamConsumer, StreamError, Streams,
+};
 use moose_telemetry::events::{BatchDone, Event, Stage};
 use moose_telemetry::metrics::Metrics;
 
@@ -128,7 +130,7 @@ impl FunctionRunner {
             let produced = self.process(&batch).await;
             // Outputs and dead letters must be durable before the offsets move.
             let mut retry = Retry::new(Backoff::fixed(self.options.retry_backoff), &stop);
-            while let Err(e) = self.write(&produced).await.and(consumer.commit().await) {
+            while let Err(e) = self.write_and_commit(&produced, consumer.as_mut()).await {
                 let log = |pause| tracing::warn!(function = %self.name, "writing batch results failed, retrying in {pause:?}: {e}");
                 if !retry.failed(log).await {
                     tracing::warn!(function = %self.name, "stopping with an uncommitted batch (it runs again on restart)");
@@ -154,6 +156,17 @@ impl FunctionRunner {
             _ = stop.cancelled() => true,
             _ = tokio::time::sleep(self.options.retry_backoff) => false,
         }
+    }
+
+    /// Writes the batch's outputs and dead letters, then, only once they are durable,
+    /// commits its offsets.
+    async fn write_and_commit(
+        &self,
+        produced: &Produced,
+        consumer: &mut dyn StreamConsumer,
+    ) -> Result<(), StreamError> {
+        self.write(produced).await?;
+        consumer.commit().await
     }
 
     async fn write(&self, produced: &Produced) -> Result<(), StreamError> {
