@@ -10,9 +10,12 @@
 //! - [`lease`]: named leases in ClickHouse, so one replica runs what must run once.
 
 pub mod functions;
+mod guest_call;
 pub mod lease;
 pub mod sync;
 pub mod windows;
+
+pub use guest_call::GuestCallError;
 
 /// What an app lacks that a runner needs (an app that passed validation lacks nothing).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

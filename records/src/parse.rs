@@ -16,8 +16,13 @@ use serde_json::{Map, Number, Value};
 pub struct Parsed<'a> {
     /// The record's text as received (for dead letters).
     pub raw: &'a [u8],
-    pub value: Result<Value, String>,
+    pub value: Result<Value, InvalidJson>,
 }
+
+/// A record whose text is not acceptable JSON; the message says where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not valid JSON: {0}")]
+pub struct InvalidJson(String);
 
 /// A body that yields no records at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,12 +155,12 @@ fn next_line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
 }
 
 /// One record's JSON, strictly: duplicate fields are refused.
-pub fn parse_record(raw: &[u8]) -> Result<Value, String> {
+pub fn parse_record(raw: &[u8]) -> Result<Value, InvalidJson> {
     let mut deserializer = serde_json::Deserializer::from_slice(raw);
     StrictValue
         .deserialize(&mut deserializer)
         .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|e| format!("not valid JSON: {}", describe_error(raw, &e)))
+        .map_err(|e| InvalidJson(describe_error(raw, &e)))
 }
 
 /// serde_json's message, except for the one it words misleadingly: a `\uD800`–`\uDFFF`
@@ -281,7 +286,7 @@ mod tests {
     fn values(body: &str) -> Vec<Result<Value, String>> {
         parse_body(body.as_bytes())
             .expect("records")
-            .map(|p| p.value)
+            .map(|p| p.value.map_err(|e| e.to_string()))
             .collect()
     }
 
@@ -329,7 +334,7 @@ mod tests {
         assert!(parsed[1]
             .value
             .as_ref()
-            .is_err_and(|e| e.contains("not valid JSON")));
+            .is_err_and(|e| e.to_string().contains("not valid JSON")));
     }
 
     #[test]

@@ -9,11 +9,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use moose_model::app::App;
 use moose_model::types::{DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering};
+
+mod scalar;
+
+pub use scalar::ValueError;
+use scalar::{kind, Check};
 
 /// One problem in a record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,6 +35,24 @@ impl fmt::Display for FieldError {
             write!(f, "field `{}`: {}", self.field, self.problem)
         }
     }
+}
+
+/// A line that is not a record of a model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("is not JSON: {0}")]
+    NotJson(String),
+    #[error("does not match model `{model}`: {}", joined(.problems))]
+    Mismatch {
+        model: String,
+        problems: Vec<FieldError>,
+    },
+}
+
+/// Field problems as one message.
+fn joined(problems: &[FieldError]) -> String {
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    problems.join("; ")
 }
 
 /// A model compiled for checking records.
@@ -57,21 +79,6 @@ enum Rule {
     Scalar(Check),
 }
 
-/// How a scalar value is checked.
-#[derive(Debug)]
-enum Check {
-    String,
-    Integer(IntType),
-    Float(u8),
-    Boolean,
-    Decimal(DecimalSpec),
-    Date,
-    DateTime(Option<u8>),
-    Uuid,
-    Enum(Vec<EnumMember>),
-    Json,
-}
-
 impl ModelValidator {
     /// Compiles model `model` (a reference such as `Order` or `Order@1.1`) of `app`.
     /// `None` when the app has no such model.
@@ -87,6 +94,18 @@ impl ModelValidator {
     /// The model's reference.
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    /// Reads one JSON line and checks it as a record of the model.
+    pub fn check_line(&self, line: &[u8]) -> Result<Value, LineError> {
+        let value =
+            serde_json::from_slice::<Value>(line).map_err(|e| LineError::NotJson(e.to_string()))?;
+        self.validate(&value)
+            .map_err(|problems| LineError::Mismatch {
+                model: self.model.clone(),
+                problems,
+            })
+            .map(|()| value)
     }
 
     /// Checks one record; all problems are reported.
@@ -268,14 +287,14 @@ fn check(rule: &Rule, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
         )),
         (Rule::Scalar(scalar), value) => {
             if let Err(problem) = scalar.check(value) {
-                fail(problem);
+                fail(problem.to_string());
             }
         }
     }
 }
 
-/// Checks one scalar value against its type; the message says what is wrong.
-pub fn check_scalar(scalar: &ScalarType, value: &Value) -> Result<(), String> {
+/// Checks one scalar value against its type.
+pub fn check_scalar(scalar: &ScalarType, value: &Value) -> Result<(), ValueError> {
     let mut compiled = BTreeMap::new();
     let mut scalars = Compiler {
         app: None,
@@ -283,188 +302,7 @@ pub fn check_scalar(scalar: &ScalarType, value: &Value) -> Result<(), String> {
     };
     match scalar.lower(&mut scalars) {
         Some(Rule::Scalar(check)) => check.check(value),
-        _ => Err("nested records are checked as records".into()),
-    }
-}
-
-impl Check {
-    fn check(&self, value: &Value) -> Result<(), String> {
-        match self {
-            Check::String => string(value).map(drop),
-            Check::Integer(int) => int_in(value, *int),
-            Check::Float(32) => match value.as_f64() {
-                Some(x) if x.abs() <= f32::MAX as f64 => Ok(()),
-                Some(x) => Err(format!("{x:e} is out of range for Float32")),
-                None => Err(format!("expected a number, found {}", kind(value))),
-            },
-            Check::Float(_) => value
-                .as_f64()
-                .map(drop)
-                .ok_or_else(|| format!("expected a number, found {}", kind(value))),
-            Check::Boolean => value
-                .as_bool()
-                .map(drop)
-                .ok_or_else(|| format!("expected true or false, found {}", kind(value))),
-            Check::Decimal(spec) => decimal(value, spec),
-            Check::Date => {
-                let text = string(value)?;
-                let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))?;
-                in_range(date, (1970, 1, 1), (2149, 6, 6), text, "Date")
-            }
-            Check::DateTime(None) => date_time(value, (1970, 1, 1), (2106, 2, 7), "DateTime"),
-            Check::DateTime(Some(_)) => {
-                date_time(value, (1900, 1, 1), (2299, 12, 31), "DateTime64")
-            }
-            Check::Uuid => {
-                let text = string(value)?;
-                uuid::Uuid::parse_str(text)
-                    .map(drop)
-                    .map_err(|_| format!("{text:?} is not a UUID"))
-            }
-            Check::Enum(members) => {
-                let text = string(value)?;
-                if members.iter().any(|m| m.name == text) {
-                    Ok(())
-                } else {
-                    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-                    Err(format!("{text:?} is not one of {}", names.join(", ")))
-                }
-            }
-            Check::Json => match value {
-                Value::Object(_) => Ok(()),
-                other => Err(format!("expected a JSON object, found {}", kind(other))),
-            },
-        }
-    }
-}
-
-fn string(value: &Value) -> Result<&str, String> {
-    value
-        .as_str()
-        .ok_or_else(|| format!("expected a string, found {}", kind(value)))
-}
-
-/// Integers as JSON numbers, or as strings of digits (how JavaScript sends 64-bit values).
-fn int_in(value: &Value, int: IntType) -> Result<(), String> {
-    let (min, max) = (int.min(), int.max());
-    let parsed: Option<i128> = match value {
-        Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    match parsed {
-        Some(n) if (min..=max).contains(&n) => Ok(()),
-        Some(n) => Err(format!(
-            "{n} is out of range for {} ({min} to {max})",
-            int.name()
-        )),
-        None => Err(format!("expected an integer, found {}", describe(value))),
-    }
-}
-
-fn decimal(value: &Value, spec: &DecimalSpec) -> Result<(), String> {
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        other => {
-            return Err(format!(
-                "expected a decimal number or string, found {}",
-                kind(other)
-            ))
-        }
-    };
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(&text);
-    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) {
-        return Err(format!("{text:?} is not a decimal number"));
-    }
-    let int_digits = int.trim_start_matches('0').len();
-    let (precision, scale) = (spec.precision as usize, spec.scale as usize);
-    if int_digits > precision - scale {
-        return Err(format!(
-            "{text} has more than {} digits before the point for Decimal({precision}, {scale})",
-            precision - scale
-        ));
-    }
-    if frac.trim_end_matches('0').len() > scale {
-        return Err(format!(
-            "{text} has more than {scale} decimal places for Decimal({precision}, {scale})"
-        ));
-    }
-    Ok(())
-}
-
-/// RFC 3339 (`2024-05-01T12:00:00Z`, any offset), `YYYY-MM-DD hh:mm:ss[.f]` in UTC, or
-/// Unix seconds as an integer.
-fn date_time(
-    value: &Value,
-    min: (i32, u32, u32),
-    max: (i32, u32, u32),
-    name: &str,
-) -> Result<(), String> {
-    let utc = match value {
-        Value::String(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.naive_utc())
-            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
-            .map_err(|_| {
-                format!("{text:?} is not a date-time (RFC 3339, e.g. 2024-05-01T12:00:00Z)")
-            })?,
-        Value::Number(n) => n
-            .as_i64()
-            .and_then(|secs| DateTime::from_timestamp(secs, 0))
-            .map(|t| t.naive_utc())
-            .ok_or_else(|| format!("{n} is not a Unix time in seconds"))?,
-        other => {
-            return Err(format!(
-                "expected a date-time string, found {}",
-                kind(other)
-            ))
-        }
-    };
-    in_range(utc.date(), min, max, &value.to_string(), name)
-}
-
-fn in_range(
-    date: NaiveDate,
-    min: (i32, u32, u32),
-    max: (i32, u32, u32),
-    text: &str,
-    name: &str,
-) -> Result<(), String> {
-    let bound =
-        |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
-    if date < bound(min) || date > bound(max) {
-        Err(format!(
-            "{text} is outside the {name} range {} to {}",
-            bound(min),
-            bound(max)
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("{s:?}"),
-        other => kind(other).to_string(),
+        _ => Err(ValueError::NestedRecord),
     }
 }
 

@@ -5,5 +5,5 @@
 mod params;
 mod routes;
 
-pub use params::{parse_params, ParamError};
+pub use params::{parse_params, ParamError, ParamProblem};
 pub use routes::{router, ApiEndpoint, ApiEndpoints, ApiState};

@@ -4,14 +4,38 @@
 use serde_json::{Map, Number, Value};
 
 use moose_model::types::{ApiParam, ScalarType, TypeWrapper};
-use moose_records::check_scalar;
+use moose_records::{check_scalar, ValueError};
 
 /// A parameter that is missing, unknown or has a bad value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("parameter `{param}`: {problem}")]
 pub struct ParamError {
     pub param: String,
-    pub problem: String,
+    pub problem: ParamProblem,
+}
+
+/// What is wrong with one parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamProblem {
+    #[error("is not a parameter of this API (it takes: {known})")]
+    Unknown {
+        /// The API's parameters, comma-separated.
+        known: String,
+    },
+    #[error("is required")]
+    Missing,
+    #[error("is given more than once")]
+    Repeated,
+    #[error("{0:?} is not true or false")]
+    NotBoolean(String),
+    #[error("{0:?} is not a number")]
+    NotNumber(String),
+    #[error("{text} is below the minimum {min}")]
+    BelowMinimum { text: String, min: f64 },
+    #[error("{text} is above the maximum {max}")]
+    AboveMaximum { text: String, max: f64 },
+    #[error(transparent)]
+    Value(#[from] ValueError),
 }
 
 /// Checks `query` (name/value pairs in order; a repeated name gives an array parameter
@@ -28,15 +52,14 @@ pub fn parse_params(
         let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
         return Err(ParamError {
             param: name.clone(),
-            problem: format!(
-                "is not a parameter of this API (it takes: {})",
-                known.join(", ")
-            ),
+            problem: ParamProblem::Unknown {
+                known: known.join(", "),
+            },
         });
     }
     let mut object = Map::new();
     for param in declared {
-        let error = |problem: String| ParamError {
+        let error = |problem: ParamProblem| ParamError {
             param: param.name.clone(),
             problem,
         };
@@ -48,7 +71,7 @@ pub fn parse_params(
         if given.is_empty() {
             match &param.default {
                 Some(default) => given.push(default),
-                None if param.required => return Err(error("is required".into())),
+                None if param.required => return Err(error(ParamProblem::Missing)),
                 None => {
                     object.insert(param.name.clone(), Value::Null);
                     continue;
@@ -63,7 +86,7 @@ pub fn parse_params(
         let value = if is_array {
             Value::Array(values)
         } else if values.len() > 1 {
-            return Err(error("is given more than once".into()));
+            return Err(error(ParamProblem::Repeated));
         } else {
             values.into_iter().next().unwrap_or(Value::Null)
         };
@@ -72,13 +95,13 @@ pub fn parse_params(
     Ok(Value::Object(object))
 }
 
-fn scalar_value(param: &ApiParam, text: &str) -> Result<Value, String> {
+fn scalar_value(param: &ApiParam, text: &str) -> Result<Value, ParamProblem> {
     let leaf = &param.data_type.leaf;
     let value = match leaf {
         ScalarType::Boolean => match text {
             "true" | "1" => Value::Bool(true),
             "false" | "0" => Value::Bool(false),
-            _ => return Err(format!("{text:?} is not true or false")),
+            _ => return Err(ParamProblem::NotBoolean(text.to_string())),
         },
         _ if leaf.is_number() => text
             .parse::<i64>()
@@ -87,16 +110,22 @@ fn scalar_value(param: &ApiParam, text: &str) -> Result<Value, String> {
             .ok()
             .or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
             .map(Value::Number)
-            .ok_or_else(|| format!("{text:?} is not a number"))?,
+            .ok_or_else(|| ParamProblem::NotNumber(text.to_string()))?,
         _ => Value::String(text.to_string()),
     };
     check_scalar(leaf, &value)?;
     if let Some(number) = value.as_f64() {
         if let Some(min) = param.min.filter(|min| number < *min) {
-            return Err(format!("{text} is below the minimum {min}"));
+            return Err(ParamProblem::BelowMinimum {
+                text: text.to_string(),
+                min,
+            });
         }
         if let Some(max) = param.max.filter(|max| number > *max) {
-            return Err(format!("{text} is above the maximum {max}"));
+            return Err(ParamProblem::AboveMaximum {
+                text: text.to_string(),
+                max,
+            });
         }
     }
     Ok(value)

@@ -55,15 +55,26 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Why a configured hash cannot be verified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhcError {
+    #[error("{0}")]
+    Unreadable(pbkdf2::password_hash::Error),
+    #[error("unsupported algorithm `{0}`")]
+    Algorithm(String),
+    #[error("no hash")]
+    NoHash,
+}
+
 /// Checks that `phc` is a PBKDF2 PHC string this module can verify.
-pub(crate) fn check_phc(phc: &str) -> Result<(), String> {
-    let hash = PasswordHash::new(phc).map_err(|e| e.to_string())?;
+pub(crate) fn check_phc(phc: &str) -> Result<(), PhcError> {
+    let hash = PasswordHash::new(phc).map_err(PhcError::Unreadable)?;
     match hash.algorithm.as_str() {
         "pbkdf2-sha256" | "pbkdf2-sha512" => {}
-        other => return Err(format!("unsupported algorithm `{other}`")),
+        other => return Err(PhcError::Algorithm(other.to_string())),
     }
     if hash.hash.is_none() {
-        return Err("no hash".into());
+        return Err(PhcError::NoHash);
     }
     Ok(())
 }

@@ -38,8 +38,8 @@ use tokio::sync::Semaphore;
 
 pub use config::{AuthConfig, JwtConfig};
 pub use hash::{
-    generate_token, hash_token, hash_token_with_rounds, token_digest, verify_token, TokenCache,
-    CACHE_CAPACITY, HASH_ROUNDS,
+    generate_token, hash_token, hash_token_with_rounds, token_digest, verify_token, PhcError,
+    TokenCache, CACHE_CAPACITY, HASH_ROUNDS,
 };
 pub use jwt::JwtVerifier;
 pub use layer::{require, unauthorized, RequireAuth, RequireAuthLayer, UNAUTHORIZED_BODY};
@@ -102,7 +102,7 @@ pub enum AuthConfigError {
         /// Position in the list.
         index: usize,
         /// What is wrong.
-        problem: String,
+        problem: hash::PhcError,
     },
     /// `[auth.jwt] public_key_pem` is not an RSA public key.
     #[error("[auth.jwt] public_key_pem is not an RSA public key in PEM: {0}")]

@@ -84,10 +84,10 @@ pub(super) fn app_part(
     let config_text =
         std::fs::read_to_string(&config_path).map_err(|e| ImageError::io(&config_path, e))?;
     let template =
-        super::template::config_template(&config_text, &project.config).map_err(|message| {
+        super::template::config_template(&config_text, &project.config).map_err(|source| {
             ImageError::Template {
                 path: config_path.clone(),
-                message,
+                source,
             }
         })?;
 

@@ -32,6 +32,8 @@ mod oci;
 mod rootfs;
 mod template;
 
+pub use template::TemplateError;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,8 +70,11 @@ pub enum ImageError {
     Precompile { component: String, message: String },
     #[error("migration plan: {message}")]
     Plan { message: String },
-    #[error("{}: cannot make the production config from it: {message}", path.display())]
-    Template { path: PathBuf, message: String },
+    #[error("{}: cannot make the production config from it: {source}", path.display())]
+    Template {
+        path: PathBuf,
+        source: template::TemplateError,
+    },
     #[error("writing {what}: {message}")]
     Json { what: String, message: String },
     #[error("OCI image: {message}")]

@@ -94,22 +94,27 @@ fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
             message: stderr.trim().to_string(),
         });
     }
-    parse_ldd(&stdout).map_err(|line| ImageError::Ldd {
+    parse_ldd(&stdout).map_err(|unresolved| ImageError::Ldd {
         binary: binary.to_path_buf(),
-        message: format!("unresolved library: {line}"),
+        message: unresolved.to_string(),
     })
 }
 
+/// A line of `ldd` output naming a library it could not find.
+#[derive(Debug, thiserror::Error)]
+#[error("unresolved library: {0}")]
+struct Unresolved(String);
+
 /// The absolute paths in `ldd` output; the first line naming a library it could not
 /// find is the error.
-fn parse_ldd(output: &str) -> Result<Vec<PathBuf>, String> {
+fn parse_ldd(output: &str) -> Result<Vec<PathBuf>, Unresolved> {
     let mut libraries = Vec::new();
     for line in output.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let path = match line.split_once("=>") {
             Some((_, resolved)) => {
                 let resolved = resolved.trim();
                 if resolved.starts_with("not found") {
-                    return Err(line.to_string());
+                    return Err(Unresolved(line.to_string()));
                 }
                 resolved.split_whitespace().next().unwrap_or_default()
             }
@@ -142,7 +147,7 @@ mod tests {
             ]
         );
         let missing = parse_ldd("\tlibfoo.so.1 => not found\n").expect_err("missing");
-        assert!(missing.contains("libfoo"), "{missing}");
+        assert!(missing.to_string().contains("libfoo"), "{missing}");
     }
 
     #[test]

@@ -12,9 +12,23 @@ pub(super) struct Template {
     pub ports: [u16; 2],
 }
 
+/// Why the app's config file cannot be turned into a template.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error(transparent)]
+    Read(#[from] toml::de::Error),
+    #[error(transparent)]
+    Write(#[from] toml::ser::Error),
+    #[error("`{0}` is not a table")]
+    NotATable(String),
+}
+
 /// The template made from the app's config file `text` (parsed as `config`).
-pub(super) fn config_template(text: &str, config: &ProjectConfig) -> Result<Template, String> {
-    let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+pub(super) fn config_template(
+    text: &str,
+    config: &ProjectConfig,
+) -> Result<Template, TemplateError> {
+    let mut doc: toml::Table = toml::from_str(text)?;
     let defaults = HttpSection::default();
     let port = |configured: u16, default: u16| if configured == 0 { default } else { configured };
     let ports = [
@@ -43,7 +57,7 @@ pub(super) fn config_template(text: &str, config: &ProjectConfig) -> Result<Temp
         librdkafka.retain(|key, _| !key.to_ascii_lowercase().contains("password"));
     }
 
-    let body = toml::to_string(&doc).map_err(|e| e.to_string())?;
+    let body = toml::to_string(&doc)?;
     let mut text = format!(
         "# Production configuration of `{}`, written by `moose build --docker`.\n\
          # `moose prod` reads it; these environment variables override it:\n",
@@ -61,13 +75,13 @@ pub(super) fn config_template(text: &str, config: &ProjectConfig) -> Result<Temp
 }
 
 /// The table `[name]` of `doc`, created when missing.
-fn section<'a>(doc: &'a mut toml::Table, name: &str) -> Result<&'a mut toml::Table, String> {
+fn section<'a>(doc: &'a mut toml::Table, name: &str) -> Result<&'a mut toml::Table, TemplateError> {
     match doc
         .entry(name)
         .or_insert_with(|| toml::Value::Table(toml::Table::new()))
     {
         toml::Value::Table(table) => Ok(table),
-        _ => Err(format!("`{name}` is not a table")),
+        _ => Err(TemplateError::NotATable(name.to_string())),
     }
 }
 

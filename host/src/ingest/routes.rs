@@ -212,7 +212,7 @@ async fn ingest(state: &IngestState, name: String, body: &[u8]) -> Response {
             .map_err(|problem| {
                 vec![FieldError {
                     field: String::new(),
-                    problem,
+                    problem: problem.to_string(),
                 }]
             })
             .and_then(|value| endpoint.validator.validate(&value).map(|()| value));

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 
 use super::MgmtState;
 use moose_olap::ddl::quote_ident;
+use moose_olap::OlapError;
+use moose_streams::StreamError;
 use moose_telemetry::events::Stage;
 use moose_telemetry::logbuf;
 use moose_telemetry::metrics::Outcome;
@@ -21,6 +23,32 @@ use moose_telemetry::metrics::Outcome;
 const DEFAULT_LIMIT: usize = 10;
 /// The largest `limit` (and `tail`) accepted.
 const MAX_LIMIT: usize = 1000;
+
+/// Why `/peek` or `/logs` has no answer.
+#[derive(Debug, thiserror::Error)]
+enum OpsError {
+    #[error("`{0}` is not a count from 1 to {MAX_LIMIT}")]
+    BadCount(String),
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error(transparent)]
+    Olap(#[from] OlapError),
+    #[error("row of `{table}`: {source}")]
+    Row {
+        table: String,
+        source: serde_json::Error,
+    },
+}
+
+impl IntoResponse for OpsError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            OpsError::BadCount(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        error(status, self.to_string())
+    }
+}
 
 /// `GET /ps`: every streaming function, table sync and windowed aggregation, with its
 /// source stream, consumer group, total lag, record counts since the host started,
@@ -65,7 +93,7 @@ pub async fn peek(
 ) -> Response {
     let limit = match parse_limit(query.get("limit"), DEFAULT_LIMIT) {
         Ok(limit) => limit,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        Err(problem) => return problem.into_response(),
     };
     let wants = query.get("kind").map(String::as_str);
     if let Some(kind) = wants.filter(|k| !matches!(*k, "stream" | "table")) {
@@ -100,7 +128,7 @@ pub async fn peek(
         Ok((kind, records)) => {
             Json(json!({ "name": name, "kind": kind, "records": records })).into_response()
         }
-        Err(message) => error(StatusCode::SERVICE_UNAVAILABLE, message),
+        Err(problem) => problem.into_response(),
     }
 }
 
@@ -108,18 +136,18 @@ pub async fn peek(
 pub async fn logs(Query(query): Query<HashMap<String, String>>) -> Response {
     match parse_limit(query.get("tail"), logbuf::CAPACITY) {
         Ok(tail) => Json(json!({ "lines": logbuf::tail(tail) })).into_response(),
-        Err(message) => error(StatusCode::BAD_REQUEST, message),
+        Err(problem) => problem.into_response(),
     }
 }
 
 /// A positive count of at most [`MAX_LIMIT`]; `default` when absent.
-fn parse_limit(value: Option<&String>, default: usize) -> Result<usize, String> {
+fn parse_limit(value: Option<&String>, default: usize) -> Result<usize, OpsError> {
     let Some(value) = value else {
         return Ok(default);
     };
     match value.parse::<usize>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(format!("`{value}` is not a count from 1 to {MAX_LIMIT}")),
+        _ => Err(OpsError::BadCount(value.clone())),
     }
 }
 
@@ -161,21 +189,17 @@ fn table_order(catalog: &Value, name: &str) -> Vec<String> {
 
 /// The last `limit` records of `stream` over all its partitions, oldest first; values
 /// that are not JSON come back as strings.
-async fn peek_stream(state: &MgmtState, stream: &str, limit: usize) -> Result<Vec<Value>, String> {
+async fn peek_stream(
+    state: &MgmtState,
+    stream: &str,
+    limit: usize,
+) -> Result<Vec<Value>, OpsError> {
     // Any group gives the partitions' ends; this one never commits.
-    let partitions = state
-        .streams
-        .lag(stream, "moose:peek")
-        .await
-        .map_err(|e| e.to_string())?;
+    let partitions = state.streams.lag(stream, "moose:peek").await?;
     let mut records = Vec::new();
     for p in partitions {
         let from = p.end.saturating_sub(limit as u64);
-        let read = state
-            .streams
-            .read(stream, p.partition, from, limit)
-            .await
-            .map_err(|e| e.to_string())?;
+        let read = state.streams.read(stream, p.partition, from, limit).await?;
         records.extend(read);
     }
     records.sort_by_key(|r| (r.timestamp_ms, r.partition, r.offset));
@@ -197,7 +221,7 @@ async fn peek_table(
     table: &str,
     order_by: &[String],
     limit: usize,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, OpsError> {
     let sql = if order_by.is_empty() {
         format!("SELECT * FROM {} LIMIT {limit}", quote_ident(table))
     } else {
@@ -217,10 +241,14 @@ async fn peek_table(
             "JSONEachRow",
             &[("output_format_json_quote_64bit_integers", "0")],
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     body.split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice(line).map_err(|e| format!("row of `{table}`: {e}")))
+        .map(|line| {
+            serde_json::from_slice(line).map_err(|source| OpsError::Row {
+                table: table.to_string(),
+                source,
+            })
+        })
         .collect()
 }

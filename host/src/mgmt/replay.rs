@@ -196,16 +196,19 @@ pub async fn replay(state: &MgmtState, request: &ReplayRequest) -> Result<Value,
                 *outcome.unroutable.entry(source.to_string()).or_default() += 1;
                 continue;
             };
-            let checked = parse_record(record.as_bytes()).and_then(|value| {
-                destination
-                    .validator
-                    .validate(&value)
-                    .map(|()| value)
-                    .map_err(|errors| {
-                        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                        errors.join("; ")
-                    })
-            });
+            let checked = parse_record(record.as_bytes())
+                .map_err(|e| e.to_string())
+                .and_then(|value| {
+                    destination
+                        .validator
+                        .validate(&value)
+                        .map(|()| value)
+                        .map_err(|errors| {
+                            let errors: Vec<String> =
+                                errors.iter().map(ToString::to_string).collect();
+                            errors.join("; ")
+                        })
+                });
             match checked {
                 Ok(value) => batches
                     .entry(destination.stream.as_str())

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::WiringError;
+use crate::{GuestCallError, WiringError};
 use moose_model::app::App;
 use moose_records::record_key;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
@@ -205,7 +204,7 @@ impl FunctionRunner {
             Err(error) if batch.len() == 1 => {
                 produced
                     .dead_letters
-                    .push(self.dead_letter(&batch[0], error));
+                    .push(self.dead_letter(&batch[0], error.to_string()));
             }
             Err(error) => {
                 tracing::warn!(function = %self.name, "batch of {} failed ({error}); retrying record by record", batch.len());
@@ -213,7 +212,9 @@ impl FunctionRunner {
                     let single = std::slice::from_ref(record);
                     match self.call(&component, single).await {
                         Ok(output) => self.collect(single, output, &mut produced),
-                        Err(error) => produced.dead_letters.push(self.dead_letter(record, error)),
+                        Err(error) => produced
+                            .dead_letters
+                            .push(self.dead_letter(record, error.to_string())),
                     }
                 }
             }
@@ -225,20 +226,13 @@ impl FunctionRunner {
         &self,
         component: &Arc<GuestComponent>,
         batch: &[StoredRecord],
-    ) -> Result<ProcessOutput, String> {
+    ) -> Result<ProcessOutput, GuestCallError> {
         let input = json_batch(batch.iter());
         let component = component.clone();
         let function = self.name.clone();
         let outcome =
-            tokio::task::spawn_blocking(move || component.process(&function, &input)).await;
-        match outcome {
-            Ok(Ok(Ok(output))) => Ok(output),
-            Ok(Ok(Err(guest_error))) => {
-                Err(format!("the function refused the batch: {guest_error:?}"))
-            }
-            Ok(Err(call_error)) => Err(call_error.to_string()),
-            Err(join_error) => Err(format!("the call did not complete: {join_error}")),
-        }
+            tokio::task::spawn_blocking(move || component.process(&function, &input)).await?;
+        GuestCallError::flatten(outcome)
     }
 
     fn collect(&self, batch: &[StoredRecord], output: ProcessOutput, produced: &mut Produced) {
@@ -258,34 +252,17 @@ impl FunctionRunner {
             .take(output.output.count as usize)
         {
             let origin = batch.get(*source as usize);
-            let checked = serde_json::from_slice::<Value>(line)
-                .map_err(|e| format!("output is not JSON: {e}"))
-                .and_then(|value| {
-                    destination
-                        .validator
-                        .validate(&value)
-                        .map(|()| value)
-                        .map_err(|errors| {
-                            let errors: Vec<String> =
-                                errors.iter().map(ToString::to_string).collect();
-                            format!(
-                                "output does not match model `{}`: {}",
-                                destination.validator.model(),
-                                errors.join("; ")
-                            )
-                        })
-                });
-            match checked {
+            match destination.validator.check_line(line) {
                 Ok(value) => produced.outputs.push(Record {
                     key: record_key(&value, &destination.key_fields),
                     value: line.to_vec(),
                     timestamp_ms: origin.map_or(0, |r| r.timestamp_ms),
                 }),
-                Err(message) => produced.dead_letters.push(Record {
+                Err(error) => produced.dead_letters.push(Record {
                     key: None,
                     value: DeadLetter::new(
                         String::from_utf8_lossy(line),
-                        message,
+                        format!("output {error}"),
                         ErrorKind::Output,
                         format!("function:{}", self.name),
                     )

@@ -113,13 +113,24 @@ pub fn watermark_event_time(progress: &Progress, holds: &Holds) -> Option<i64> {
         .or_else(|| times.values().copied().max())
 }
 
+/// Why a record has no event time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventTimeError {
+    #[error("the record is not JSON: {0}")]
+    NotJson(String),
+    #[error("the event-time field `{0}` is missing")]
+    Missing(String),
+    #[error("the event-time field `{field}` is not a date-time: {value}")]
+    NotATime { field: String, value: Value },
+}
+
 /// The event time in milliseconds of field `field` of `record`, whose type is `ty`
 /// (Date, DateTime or DateTime64). Accepts what ingest accepts: RFC 3339,
 /// `YYYY-MM-DD hh:mm:ss[.f]` (UTC), Unix seconds, and `YYYY-MM-DD` for a Date.
-pub fn event_time_ms(record: &Value, field: &str, ty: &ScalarType) -> Result<i64, String> {
+pub fn event_time_ms(record: &Value, field: &str, ty: &ScalarType) -> Result<i64, EventTimeError> {
     let value = record
         .get(field)
-        .ok_or_else(|| format!("the event-time field `{field}` is missing"))?;
+        .ok_or_else(|| EventTimeError::Missing(field.to_string()))?;
     let parsed = match (ty, value) {
         (ScalarType::Date, Value::String(text)) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .ok()
@@ -139,7 +150,10 @@ pub fn event_time_ms(record: &Value, field: &str, ty: &ScalarType) -> Result<i64
             .or_else(|| n.as_f64().map(|secs| (secs * 1000.0).floor() as i64)),
         _ => None,
     };
-    parsed.ok_or_else(|| format!("the event-time field `{field}` is not a date-time: {value}"))
+    parsed.ok_or_else(|| EventTimeError::NotATime {
+        field: field.to_string(),
+        value: value.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -278,9 +292,13 @@ mod tests {
         );
         assert_eq!(at("1970-01-02".into(), &ScalarType::Date), Ok(86_400_000));
         assert_eq!(at("1969-12-31T23:59:59Z".into(), &dt), Ok(-1_000));
-        assert!(at("yesterday".into(), &dt).unwrap_err().contains("`ts`"));
+        assert!(at("yesterday".into(), &dt)
+            .unwrap_err()
+            .to_string()
+            .contains("`ts`"));
         assert!(event_time_ms(&serde_json::json!({}), "ts", &dt)
             .unwrap_err()
+            .to_string()
             .contains("missing"));
     }
 }

@@ -7,39 +7,47 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::assign::{event_time_ms, is_closed, watermark_event_time, Holds, Tiling};
+use super::assign::{
+    event_time_ms, is_closed, watermark_event_time, EventTimeError, Holds, Tiling,
+};
 use super::state::{Emission, Progress, Update, WindowKey};
 use crate::functions::json_batch;
+use crate::GuestCallError;
 use moose_model::types::ScalarType;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
-use moose_runtime::types::{AccumulateOutput, Batch, GuestError, WindowBounds};
-use moose_runtime::{CallError, GuestComponent};
+use moose_runtime::types::{AccumulateOutput, Batch, WindowBounds};
+use moose_runtime::GuestComponent;
 use moose_streams::{Record, StoredRecord};
 
-/// The four guest calls of a windowed aggregation, each failure as one message: a loaded
+/// The four guest calls of a windowed aggregation: a loaded
 /// component, or a stand-in in tests.
 pub(super) trait WindowGuest {
-    fn init(&self, aggregation: &str, window: WindowBounds) -> Result<Vec<u8>, String>;
+    fn init(&self, aggregation: &str, window: WindowBounds) -> Result<Vec<u8>, GuestCallError>;
     fn accumulate(
         &self,
         aggregation: &str,
         window: WindowBounds,
         state: &[u8],
         input: &Batch,
-    ) -> Result<AccumulateOutput, String>;
+    ) -> Result<AccumulateOutput, GuestCallError>;
     fn merge(
         &self,
         aggregation: &str,
         window: WindowBounds,
         a: &[u8],
         b: &[u8],
-    ) -> Result<Vec<u8>, String>;
-    fn emit(&self, aggregation: &str, window: WindowBounds, state: &[u8]) -> Result<Batch, String>;
+    ) -> Result<Vec<u8>, GuestCallError>;
+    fn emit(
+        &self,
+        aggregation: &str,
+        window: WindowBounds,
+        state: &[u8],
+    ) -> Result<Batch, GuestCallError>;
 }
 
 impl WindowGuest for GuestComponent {
-    fn init(&self, aggregation: &str, window: WindowBounds) -> Result<Vec<u8>, String> {
-        failure(self.window_init(aggregation, window))
+    fn init(&self, aggregation: &str, window: WindowBounds) -> Result<Vec<u8>, GuestCallError> {
+        GuestCallError::flatten(self.window_init(aggregation, window))
     }
 
     fn accumulate(
@@ -48,8 +56,8 @@ impl WindowGuest for GuestComponent {
         window: WindowBounds,
         state: &[u8],
         input: &Batch,
-    ) -> Result<AccumulateOutput, String> {
-        failure(self.window_accumulate(aggregation, window, state, input))
+    ) -> Result<AccumulateOutput, GuestCallError> {
+        GuestCallError::flatten(self.window_accumulate(aggregation, window, state, input))
     }
 
     fn merge(
@@ -58,21 +66,17 @@ impl WindowGuest for GuestComponent {
         window: WindowBounds,
         a: &[u8],
         b: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        failure(self.window_merge(aggregation, window, a, b))
+    ) -> Result<Vec<u8>, GuestCallError> {
+        GuestCallError::flatten(self.window_merge(aggregation, window, a, b))
     }
 
-    fn emit(&self, aggregation: &str, window: WindowBounds, state: &[u8]) -> Result<Batch, String> {
-        failure(self.window_emit(aggregation, window, state))
-    }
-}
-
-/// A guest call's failure as one message.
-fn failure<T>(outcome: Result<Result<T, GuestError>, CallError>) -> Result<T, String> {
-    match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(format!("the guest refused the call: {error:?}")),
-        Err(error) => Err(error.to_string()),
+    fn emit(
+        &self,
+        aggregation: &str,
+        window: WindowBounds,
+        state: &[u8],
+    ) -> Result<Batch, GuestCallError> {
+        GuestCallError::flatten(self.window_emit(aggregation, window, state))
     }
 }
 
@@ -161,7 +165,7 @@ impl Context {
             *next = record.offset + 1;
             step.read += 1;
             let time = serde_json::from_slice::<Value>(&record.value)
-                .map_err(|e| format!("the record is not JSON: {e}"))
+                .map_err(|e| EventTimeError::NotJson(e.to_string()))
                 .and_then(|value| event_time_ms(&value, &self.time_field, &self.time_type));
             let time = match time {
                 Ok(time) => time,
@@ -169,7 +173,7 @@ impl Context {
                     step.failed += 1;
                     step.dead_letters.push(self.dead_letter(
                         &record.value,
-                        error,
+                        error.to_string(),
                         ErrorKind::Function,
                     ));
                     continue;
@@ -302,7 +306,7 @@ impl Context {
                     .collect();
                 (output.state, errors)
             }
-            Err(error) if records.len() == 1 => (state, vec![(0, error)]),
+            Err(error) if records.len() == 1 => (state, vec![(0, error.to_string())]),
             Err(error) => {
                 tracing::warn!(aggregation = %self.name, "accumulating {} records failed ({error}); retrying record by record", records.len());
                 let mut state = state;
@@ -313,7 +317,7 @@ impl Context {
                             Some(e) => errors.push((position, e.message)),
                             None => state = output.state,
                         },
-                        Err(error) => errors.push((position, error)),
+                        Err(error) => errors.push((position, error.to_string())),
                     }
                 }
                 (state, errors)
@@ -362,8 +366,8 @@ impl Context {
                 count: 0,
             };
             for line in rows.data.split(|b| *b == b'\n').take(rows.count as usize) {
-                match self.check_row(line) {
-                    Ok(()) => {
+                match self.target.check_line(line) {
+                    Ok(_) => {
                         if emission.count > 0 {
                             emission.rows.push(b'\n');
                         }
@@ -371,8 +375,11 @@ impl Context {
                         emission.count += 1;
                     }
                     Err(error) => {
-                        step.dead_letters
-                            .push(self.dead_letter(line, error, ErrorKind::Output));
+                        step.dead_letters.push(self.dead_letter(
+                            line,
+                            format!("emitted row {error}"),
+                            ErrorKind::Output,
+                        ));
                     }
                 }
             }
@@ -380,19 +387,6 @@ impl Context {
             step.emitted_rows += u64::from(emission.count);
             step.update.emissions.push((window, emission));
         }
-    }
-
-    fn check_row(&self, line: &[u8]) -> Result<(), String> {
-        let value = serde_json::from_slice::<Value>(line)
-            .map_err(|e| format!("emitted row is not JSON: {e}"))?;
-        self.target.validate(&value).map_err(|errors| {
-            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            format!(
-                "emitted row does not match model `{}`: {}",
-                self.target.model(),
-                errors.join("; ")
-            )
-        })
     }
 }
 

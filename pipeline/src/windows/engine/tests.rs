@@ -7,7 +7,7 @@ use moose_model::types::{AppDef, DataType, Field, Model, ScalarType, WindowSpec}
 use moose_records::DeadLetter;
 
 use super::*;
-use moose_runtime::types::{Encoding, RecordError};
+use moose_runtime::types::{Encoding, GuestError, RecordError};
 
 /// Counts records per window. A record with `"reject": true` is refused on its own; a
 /// batch holding a record with `"boom": true` fails as a whole. Emits `{"start", "n"}`,
@@ -22,7 +22,7 @@ fn count(state: &[u8]) -> u64 {
 }
 
 impl WindowGuest for Counter {
-    fn init(&self, _: &str, _: WindowBounds) -> Result<Vec<u8>, String> {
+    fn init(&self, _: &str, _: WindowBounds) -> Result<Vec<u8>, GuestCallError> {
         Ok(b"0".to_vec())
     }
 
@@ -32,13 +32,13 @@ impl WindowGuest for Counter {
         _: WindowBounds,
         state: &[u8],
         input: &Batch,
-    ) -> Result<AccumulateOutput, String> {
+    ) -> Result<AccumulateOutput, GuestCallError> {
         let mut n = count(state);
         let mut errors = Vec::new();
         for (index, line) in input.data.split(|b| *b == b'\n').enumerate() {
-            let record: Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+            let record: Value = serde_json::from_slice(line).unwrap_or_default();
             if record["boom"] == true {
-                return Err("boom".into());
+                return Err(GuestCallError::Refused(GuestError::Failed("boom".into())));
             }
             if record["reject"] == true {
                 errors.push(RecordError {
@@ -55,11 +55,17 @@ impl WindowGuest for Counter {
         })
     }
 
-    fn merge(&self, _: &str, _: WindowBounds, a: &[u8], b: &[u8]) -> Result<Vec<u8>, String> {
+    fn merge(
+        &self,
+        _: &str,
+        _: WindowBounds,
+        a: &[u8],
+        b: &[u8],
+    ) -> Result<Vec<u8>, GuestCallError> {
         Ok((count(a) + count(b)).to_string().into_bytes())
     }
 
-    fn emit(&self, _: &str, window: WindowBounds, state: &[u8]) -> Result<Batch, String> {
+    fn emit(&self, _: &str, window: WindowBounds, state: &[u8]) -> Result<Batch, GuestCallError> {
         let n = count(state);
         let row = match n {
             7 => format!(r#"{{"start":{}}}"#, window.start_ms),
@@ -219,7 +225,13 @@ fn a_failing_batch_is_retried_record_by_record_and_only_failures_are_rejected() 
     );
     assert_eq!((step.accumulated, step.failed), (2, 2));
     let errors: Vec<String> = dead(&step).into_iter().map(|(_, e)| e).collect();
-    assert_eq!(errors, vec!["boom".to_string(), "rejected".to_string()]);
+    assert_eq!(
+        errors,
+        vec![
+            "the guest refused the call: boom".to_string(),
+            "rejected".to_string()
+        ]
+    );
     let step = context.step(&Counter, &mut live, &batch(4, &[r#"{"t":10}"#]), &holds());
     assert_eq!(
         emitted(&step),
