@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the outside OpenAPI tools the tests use: PyPI openapi-spec-validator
-# (host/tests/openapi.rs) and schemathesis (tests/tests/dev.rs fuzzes the running host), in
+# (host/tests/openapi.rs) and schemathesis (tests/tests/end_to_end/dev.rs fuzzes the running host), in
 # a virtual environment at
 # $HOME/.local/share/moose/tools-venv. Idempotent, and a quick no-op when it is present.
 set -euo pipefail

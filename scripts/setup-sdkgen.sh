@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the type checkers the tests of generated client SDKs use (tests/tests/sdkgen.rs):
+# Installs the type checkers the tests of generated client SDKs use (tests/tests/end_to_end/sdkgen.rs):
 # npm `typescript` into tests/sdkgen-tools/node_modules (pinned by its package.json and
 # package-lock.json) and PyPI `mypy` into the virtual environment at
 # $HOME/.local/share/moose/tools-venv. Idempotent, and a quick no-op when both are present.

@@ -1,7 +1,7 @@
 //! Hostile input and hostile guests against a running `moose dev` on `tests/apps/hostile`
 //! (one component per language, see `tests/apps/hostile/rs/src/lib.rs`): each case does
 //! something a careless or malicious client or guest might do, waits until the host has
-//! dealt with it, and reports what it saw. `tests/tests/hostile.rs` checks the outcomes
+//! dealt with it, and reports what it saw. `tests/tests/end_to_end/hostile.rs` checks the outcomes
 //! and bounds the host's memory; `bench --bin hostile` prints the memory of each case.
 
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 //!   emitted row must match a recomputation of the orders;
 //! - run by a real `moose dev` through the windowed-orders scenario
 //!   ([`moose_tests::windows::check_windowed_orders`]; the Rust guest's run is in
-//!   `tests/tests/windows.rs`).
+//!   `tests/tests/end_to_end/windows.rs`).
 
 use std::collections::BTreeMap;
 
