@@ -11,8 +11,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use axum::body::Bytes;
-use axum::routing::post;
 use moose_tests::tansu::Tansu;
 use moose_tests::DevHost;
 
@@ -27,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         let host = DevHost::start_with("examples/quickstart", &tansu.streaming_config());
         (tansu, host)
     });
-    let sink = start_sink()?;
+    let sink = moose_bench::start_sink()?;
 
     let bodies: Vec<String> = (0..records)
         .collect::<Vec<_>>()
@@ -191,33 +189,6 @@ fn throughput(url: &str, bodies: &[String], clients: usize, round: usize) -> any
             .try_for_each(|w| w.join().map_err(|_| anyhow::anyhow!("client panicked"))?)
     })?;
     Ok(records as f64 / started.elapsed().as_secs_f64())
-}
-
-/// An HTTP server that reads each body and counts its lines: the floor of HTTP alone.
-fn start_sink() -> anyhow::Result<String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build();
-        if let Ok(runtime) = runtime {
-            runtime.block_on(async move {
-                let app = axum::Router::new().route(
-                    "/sink",
-                    post(|body: Bytes| async move {
-                        let lines = body.split(|b| *b == b'\n').count();
-                        format!("{{\"accepted\":{lines}}}")
-                    }),
-                );
-                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                    let _ = axum::serve(listener, app).await;
-                }
-            });
-        }
-    });
-    Ok(format!("http://{addr}"))
 }
 
 fn wait_visible(host: &DevHost, table: &str, id: &str) -> anyhow::Result<()> {

@@ -1,0 +1,376 @@
+//! End-to-end throughput of `moose dev` on the quickstart: the highest steady offered load
+//! whose records all reach the destination tables (`Order` by its table sync,
+//! `OrderEnriched` through `enrich_order` and its sync) with bounded lag, for bodies of
+//! 1,000 records and of 1, from 8 and 64 connections; next to the most an HTTP sink that
+//! only reads the bodies takes from the same clients. Then ingest → queryable latency in
+//! `OrderEnriched` at half the sustained rate.
+//!
+//! A rate is sustained when the clients offer it (at least 97 % of it is sent) for the
+//! whole run and every record sent is in both tables at most `--lag` seconds after the
+//! run ends. The search starts at the rate ingest takes with clients sending as fast as
+//! they can, and steps down by a fifth until a rate holds.
+//!
+//! With `--kafka`, the same is measured on a second `moose dev` with
+//! `streaming.backend = "kafka"` against a local tansu broker (scripts/setup-kafka.sh).
+//! The last line is `end-to-end: <N> rec/s sustained` for bodies of 1,000 from 8
+//! connections on the embedded backend.
+//!
+//! Run: `cargo run --release -p moose-bench --bin end_to_end [-- --seconds S --lag S --kafka]`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use moose_tests::tansu::Tansu;
+use moose_tests::DevHost;
+
+/// The tables every record must reach.
+const TABLES: [&str; 2] = ["Order", "OrderEnriched"];
+/// Most steps down from the unpaced rate before giving up.
+const MAX_STEPS: usize = 8;
+
+struct Options {
+    seconds: u64,
+    lag: u64,
+    kafka: bool,
+}
+
+/// One load shape.
+#[derive(Clone, Copy)]
+struct Shape {
+    body: usize,
+    connections: usize,
+}
+
+const SHAPES: [Shape; 4] = [
+    Shape {
+        body: 1000,
+        connections: 8,
+    },
+    Shape {
+        body: 1000,
+        connections: 64,
+    },
+    Shape {
+        body: 1,
+        connections: 8,
+    },
+    Shape {
+        body: 1,
+        connections: 64,
+    },
+];
+
+fn main() -> anyhow::Result<()> {
+    let options = parse_args()?;
+    moose_bench::release_moose()?;
+    let sink = moose_bench::start_sink()?;
+    let embedded = DevHost::start("examples/quickstart");
+    let kafka = options.kafka.then(|| {
+        let tansu = Tansu::start();
+        let host = DevHost::start_with("examples/quickstart", &tansu.streaming_config());
+        (tansu, host)
+    });
+    let mut runs = Runs::default();
+    println!(
+        "steady offered load for {} s per try; sustained = all records in {} within {} s after the load stops",
+        options.seconds,
+        TABLES.join(" and "),
+        options.lag
+    );
+    println!(
+        "{:>10} {:>6} {:>8} {:>14} {:>14} {:>8}",
+        "backend", "body", "conns", "moose rec/s", "sink rec/s", "ratio"
+    );
+    // Per backend, the sustained rate of the first shape (bodies of 1000, 8 connections).
+    let mut first = Vec::new();
+    let mut hosts = vec![("embedded", &embedded)];
+    if let Some((_, host)) = &kafka {
+        hosts.push(("kafka", host));
+    }
+    for shape in SHAPES {
+        let sink_rate = unpaced(&format!("{sink}/sink"), shape, options.seconds, &mut runs)?;
+        for (backend, host) in &hosts {
+            let sustained = sustained(host, shape, &options, &mut runs)?;
+            println!(
+                "{backend:>10} {:>6} {:>8} {sustained:>14.0} {sink_rate:>14.0} {:>8.3}",
+                shape.body,
+                shape.connections,
+                sustained / sink_rate
+            );
+            if first.len() < hosts.len() {
+                first.push(sustained);
+            }
+        }
+    }
+
+    println!();
+    println!(
+        "ingest -> queryable in OrderEnriched at half the sustained rate (bodies of 1000, 8 connections)"
+    );
+    println!(
+        "{:>10} {:>10} {:>10} {:>10} {:>8}",
+        "backend", "rec/s", "p50", "p99", "samples"
+    );
+    for ((backend, host), sustained) in hosts.iter().zip(&first) {
+        let rate = sustained / 2.0;
+        let mut samples = latency(host, SHAPES[0], rate, options.seconds, &mut runs)?;
+        samples.sort();
+        let pct = |p: usize| samples[(samples.len() * p / 100).min(samples.len() - 1)];
+        println!(
+            "{backend:>10} {rate:>10.0} {:>10.1?} {:>10.1?} {:>8}",
+            pct(50),
+            pct(99),
+            samples.len()
+        );
+    }
+    if let Some((_tansu, host)) = kafka {
+        host.stop();
+    }
+    embedded.stop();
+    println!("end-to-end: {:.0} rec/s sustained", first[0]);
+    Ok(())
+}
+
+fn parse_args() -> anyhow::Result<Options> {
+    let mut options = Options {
+        seconds: 15,
+        lag: 3,
+        kafka: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || -> anyhow::Result<u64> {
+            Ok(args.next().context("a value after the flag")?.parse()?)
+        };
+        match arg.as_str() {
+            "--seconds" => options.seconds = value()?,
+            "--lag" => options.lag = value()?,
+            "--kafka" => options.kafka = true,
+            other => bail!("unknown flag {other}; use --seconds S --lag S --kafka"),
+        }
+    }
+    Ok(options)
+}
+
+/// Numbers the runs, so that every run's record ids are new.
+#[derive(Default)]
+struct Runs(usize);
+
+impl Runs {
+    fn next(&mut self) -> usize {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// The highest rate of `shape` that `host` sustains end to end.
+fn sustained(
+    host: &DevHost,
+    shape: Shape,
+    options: &Options,
+    runs: &mut Runs,
+) -> anyhow::Result<f64> {
+    let ingest = format!("{}/ingest/Order", host.api);
+    let mut rate = unpaced(&ingest, shape, options.seconds.min(5), runs)?;
+    wait_drained(host, Duration::from_secs(120))?;
+    for _ in 0..MAX_STEPS {
+        let before = counts(host)?;
+        let sent = paced(&ingest, shape, rate, options.seconds, runs.next(), None)?;
+        let offered = sent as f64 / options.seconds as f64;
+        let deadline = Instant::now() + Duration::from_secs(options.lag);
+        let caught_up = loop {
+            let now = counts(host)?;
+            if now.iter().zip(before).all(|(n, b)| n - b >= sent) {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if caught_up && offered >= rate * 0.97 {
+            return Ok(offered);
+        }
+        wait_drained(host, Duration::from_secs(300))?;
+        rate *= 0.8;
+    }
+    bail!("no rate of bodies of {} held", shape.body)
+}
+
+/// Records/s taken by `url` from `shape.connections` clients sending as fast as they can.
+fn unpaced(url: &str, shape: Shape, seconds: u64, runs: &mut Runs) -> anyhow::Result<f64> {
+    let sent = paced(url, shape, f64::INFINITY, seconds, runs.next(), None)?;
+    Ok(sent as f64 / seconds as f64)
+}
+
+/// Sends bodies of `shape` to `url` at `rate` records/s in total (each connection on its
+/// own schedule, catching up at once when behind) for `seconds`; returns the records
+/// acknowledged. With `marker`, also measures latency on the side.
+fn paced(
+    url: &str,
+    shape: Shape,
+    rate: f64,
+    seconds: u64,
+    run: usize,
+    marker: Option<&dyn Fn()>,
+) -> anyhow::Result<u64> {
+    let sent = AtomicU64::new(0);
+    let interval = Duration::from_secs_f64(shape.body as f64 * shape.connections as f64 / rate);
+    let started = Instant::now();
+    let end = started + Duration::from_secs(seconds);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let clients: Vec<_> = (0..shape.connections)
+            .map(|connection| {
+                let sent = &sent;
+                scope.spawn(move || -> anyhow::Result<()> {
+                    let agent = ureq::Agent::new_with_defaults();
+                    let offset = interval.mul_f64(connection as f64 / shape.connections as f64);
+                    let mut next = started + offset.min(Duration::from_secs(1));
+                    for request in 0.. {
+                        let now = Instant::now();
+                        if now >= end {
+                            break;
+                        }
+                        if next > now {
+                            std::thread::sleep(next - now);
+                        }
+                        let body = body(run, connection, request, shape.body);
+                        agent
+                            .post(url)
+                            .send(body)
+                            .with_context(|| format!("posting to {url}"))?;
+                        sent.fetch_add(shape.body as u64, Ordering::Relaxed);
+                        next += interval;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        if let Some(marker) = marker {
+            while Instant::now() < end {
+                marker();
+            }
+        }
+        for client in clients {
+            client
+                .join()
+                .map_err(|_| anyhow::anyhow!("a client panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(sent.load(Ordering::Relaxed))
+}
+
+/// Times from posting one marker order alone to finding it in `OrderEnriched`, while
+/// bodies of `shape` are offered at `rate`.
+fn latency(
+    host: &DevHost,
+    shape: Shape,
+    rate: f64,
+    seconds: u64,
+    runs: &mut Runs,
+) -> anyhow::Result<Vec<Duration>> {
+    wait_drained(host, Duration::from_secs(300))?;
+    let run = runs.next();
+    let samples = std::sync::Mutex::new(Vec::new());
+    let failure = std::sync::Mutex::new(None);
+    let agent = ureq::Agent::new_with_defaults();
+    let count = AtomicU64::new(0);
+    let marker = || {
+        let id = format!("lat{run}-{}", count.fetch_add(1, Ordering::Relaxed));
+        let started = Instant::now();
+        let sent = agent
+            .post(&format!("{}/ingest/Order", host.api))
+            .send(order(&id, 1))
+            .map_err(anyhow::Error::from)
+            .and_then(|_| wait_visible(host, &id));
+        match sent {
+            Ok(()) => samples
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(started.elapsed()),
+            Err(error) => *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(error),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ingest = format!("{}/ingest/Order", host.api);
+    paced(&ingest, shape, rate, seconds, run, Some(&marker))?;
+    if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(error.context("a latency marker"));
+    }
+    let samples = samples.into_inner().unwrap_or_else(|e| e.into_inner());
+    if samples.is_empty() {
+        bail!("no latency marker was measured");
+    }
+    Ok(samples)
+}
+
+/// NDJSON body of `size` orders with ids unique to the run, connection and request.
+fn body(run: usize, connection: usize, request: usize, size: usize) -> String {
+    let mut body = String::with_capacity(size * 96);
+    for i in 0..size {
+        if i > 0 {
+            body.push('\n');
+        }
+        body.push_str(&order(&format!("r{run}-{connection}-{request}-{i}"), i));
+    }
+    body
+}
+
+fn order(id: &str, i: usize) -> String {
+    format!(
+        r#"{{"id":"{id}","customer":"c{}","amount":{:.2},"ts":"2024-05-{:02}T{:02}:{:02}:00Z"}}"#,
+        i % 97,
+        (i % 5000) as f64 * 0.37 + 1.0,
+        1 + i % 28,
+        i % 24,
+        i % 60
+    )
+}
+
+/// Rows in each of [`TABLES`].
+fn counts(host: &DevHost) -> anyhow::Result<[u64; 2]> {
+    let mut counts = [0; 2];
+    for (count, table) in counts.iter_mut().zip(TABLES) {
+        let rows = host.query(&format!("SELECT count() AS n FROM `{table}`"));
+        *count = rows
+            .first()
+            .and_then(|r| r["n"].as_u64())
+            .with_context(|| format!("counting {table}"))?;
+    }
+    Ok(counts)
+}
+
+/// Waits until the tables stop growing (what was sent before has arrived).
+fn wait_drained(host: &DevHost, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    let mut last = counts(host)?;
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = counts(host)?;
+        if now == last {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the tables did not settle within {within:?}: {now:?}");
+        }
+        last = now;
+    }
+}
+
+fn wait_visible(host: &DevHost, id: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = host.query(&format!(
+            "SELECT count() AS n FROM `OrderEnriched` WHERE id = '{id}'"
+        ));
+        if rows.first().and_then(|r| r["n"].as_u64()) == Some(1) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{id} not in OrderEnriched after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
