@@ -1,5 +1,7 @@
 //! What the benchmarks share.
 
+use std::time::{Duration, Instant};
+
 use anyhow::bail;
 use axum::body::Bytes;
 use axum::routing::post;
@@ -51,4 +53,26 @@ pub fn start_sink() -> anyhow::Result<String> {
         }
     });
     Ok(format!("http://{addr}"))
+}
+
+/// Waits until `table` of `host` holds the row with `id`, polling every 2 ms.
+pub fn wait_visible(
+    host: &moose_tests::DevHost,
+    table: &str,
+    id: &str,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let rows = host.query(&format!(
+            "SELECT count() AS n FROM `{table}` WHERE id = '{id}'"
+        ));
+        if rows.first().and_then(|r| r["n"].as_u64()) == Some(1) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{id} not in {table} after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }

@@ -284,7 +284,9 @@ fn latency(
             .post(&format!("{}/ingest/Order", host.api))
             .send(order(&id, 1))
             .map_err(anyhow::Error::from)
-            .and_then(|_| wait_visible(host, &id));
+            .and_then(|_| {
+                moose_bench::wait_visible(host, "OrderEnriched", &id, Duration::from_secs(60))
+            });
         match sent {
             Ok(()) => samples
                 .lock()
@@ -356,21 +358,5 @@ fn wait_drained(host: &DevHost, within: Duration) -> anyhow::Result<()> {
             bail!("the tables did not settle within {within:?}: {now:?}");
         }
         last = now;
-    }
-}
-
-fn wait_visible(host: &DevHost, id: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows = host.query(&format!(
-            "SELECT count() AS n FROM `OrderEnriched` WHERE id = '{id}'"
-        ));
-        if rows.first().and_then(|r| r["n"].as_u64()) == Some(1) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("{id} not in OrderEnriched after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }

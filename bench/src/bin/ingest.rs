@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         ureq::post(&format!("{}/ingest/Order", host.api))
             .send(order_with_id(&id, i))
             .context("ingest")?;
-        wait_visible(&host, "Order", &id)?;
+        moose_bench::wait_visible(&host, "Order", &id, Duration::from_secs(30))?;
         moose.push(started.elapsed());
 
         let id = format!("direct-{i}");
@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
                 order_with_id(&id, i)
             ))
             .context("direct insert")?;
-        wait_visible(&host, "Order", &id)?;
+        moose_bench::wait_visible(&host, "Order", &id, Duration::from_secs(30))?;
         direct.push(started.elapsed());
     }
     moose.sort();
@@ -189,20 +189,4 @@ fn throughput(url: &str, bodies: &[String], clients: usize, round: usize) -> any
             .try_for_each(|w| w.join().map_err(|_| anyhow::anyhow!("client panicked"))?)
     })?;
     Ok(records as f64 / started.elapsed().as_secs_f64())
-}
-
-fn wait_visible(host: &DevHost, table: &str, id: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let rows = host.query(&format!(
-            "SELECT count() AS n FROM `{table}` WHERE id = '{id}'"
-        ));
-        if rows.first().and_then(|r| r["n"].as_u64()) == Some(1) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("{id} not visible after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
