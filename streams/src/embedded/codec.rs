@@ -1,7 +1,8 @@
-//! Keys and values as they are stored in the two keyspaces of the log.
+//! Keys and values as they are stored in the keyspaces of the log.
 //!
-//! `records`: key `stream id (u32 BE) ‖ partition (u32 BE) ‖ offset (u64 BE)`, so one
-//! partition is one contiguous, offset-ordered key range; value:
+//! Records: one keyspace per partition, named by [`partition_keyspace`], key = offset
+//! (u64 BE), so a partition's records are one offset-ordered key range that only ever grows
+//! at its end. Value:
 //!
 //! | bytes | field |
 //! |---|---|
@@ -14,6 +15,10 @@
 //! `meta`: `s/<name>` → stream spec (JSON), `e/<id><partition>` → end offset (u64 BE),
 //! `l/<id><partition>` → first kept offset (u64 BE), `g/<id><group>` → committed offsets of
 //! a group (one u64 BE per partition).
+//!
+//! Logs written before the per-partition layout kept every record in one keyspace,
+//! [`LEGACY_RECORDS`], keyed `stream id (u32 BE) ‖ partition (u32 BE) ‖ offset (u64 BE)`;
+//! opening such a log moves its records into the per-partition keyspaces.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,24 +31,34 @@ const HEADER: usize = 21;
 /// Key length meaning "no key".
 const NO_KEY: u32 = u32::MAX;
 
-/// Key of one record.
-pub(crate) fn record_key(stream: u32, partition: u32, offset: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..4].copy_from_slice(&stream.to_be_bytes());
-    k[4..8].copy_from_slice(&partition.to_be_bytes());
-    k[8..].copy_from_slice(&offset.to_be_bytes());
-    k
+/// Name of the keyspace holding one partition's records.
+pub(crate) fn partition_keyspace(stream: u32, partition: u32) -> String {
+    format!("records.{stream}.{partition}")
 }
 
-/// The offset in a record key, checking that it belongs to `stream`/`partition`.
-pub(crate) fn record_key_offset(key: &[u8], stream: u32, partition: u32) -> Option<u64> {
+/// Key of the record at `offset` within its partition's keyspace.
+pub(crate) fn offset_key(offset: u64) -> [u8; 8] {
+    offset.to_be_bytes()
+}
+
+/// The offset a record key stands for.
+pub(crate) fn key_offset(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.try_into().ok()?))
+}
+
+/// Name of the single records keyspace of the earlier layout.
+pub(crate) const LEGACY_RECORDS: &str = "records";
+
+/// Stream id, partition and offset of a record key of the earlier layout.
+pub(crate) fn legacy_key_parts(key: &[u8]) -> Option<(u32, u32, u64)> {
     let key: &[u8; 16] = key.try_into().ok()?;
     let (s, rest) = key.split_at(4);
     let (p, off) = rest.split_at(4);
-    if s != stream.to_be_bytes() || p != partition.to_be_bytes() {
-        return None;
-    }
-    Some(u64::from_be_bytes(off.try_into().ok()?))
+    Some((
+        u32::from_be_bytes(s.try_into().ok()?),
+        u32::from_be_bytes(p.try_into().ok()?),
+        u64::from_be_bytes(off.try_into().ok()?),
+    ))
 }
 
 /// A record encoded for storage, with its append time still to be set by the writer.
@@ -225,8 +240,14 @@ mod tests {
 
     #[test]
     fn keys_order_by_offset() {
-        assert!(record_key(1, 2, 255) < record_key(1, 2, 256));
-        assert_eq!(record_key_offset(&record_key(1, 2, 7), 1, 2), Some(7));
-        assert_eq!(record_key_offset(&record_key(1, 3, 7), 1, 2), None);
+        assert!(offset_key(255) < offset_key(256));
+        assert_eq!(key_offset(&offset_key(7)), Some(7));
+        assert_eq!(key_offset(b"short"), None);
+        let mut legacy = [0u8; 16];
+        legacy[3] = 1;
+        legacy[7] = 2;
+        legacy[15] = 7;
+        assert_eq!(legacy_key_parts(&legacy), Some((1, 2, 7)));
+        assert_eq!(legacy_key_parts(&offset_key(7)), None);
     }
 }

@@ -37,10 +37,21 @@
 //!
 //! # On-disk layout
 //!
-//! `<dir>/log/` is the fjall database (its own lock file keeps a second process out). It
-//! has two keyspaces, encoded as described in the `codec` module: `records` (key = stream
-//! id ‖ partition ‖ offset, big-endian, so a partition is one ordered key range) and `meta`
-//! (stream specs, per-partition end and first-kept offsets, consumer-group offsets).
+//! `<dir>/log/` is the fjall database (its own lock file keeps a second process out),
+//! encoded as described in the `codec` module: one keyspace per partition holding its
+//! records (key = offset, big-endian), and `meta` (stream specs, per-partition end and
+//! first-kept offsets, consumer-group offsets).
+//!
+//! A keyspace per partition is what makes the LSM tree cheap for an append-only log: each
+//! memtable flush writes a table whose keys all lie past the previous table's, so
+//! compaction moves tables down without rewriting them. With all partitions in one
+//! keyspace, every flush overlapped every earlier one and compaction rewrote each record
+//! again and again. Measured with a scratch program on the 2-core VM: 8 producers append
+//! 3 M records (250 bytes, batches of 1,000) to a stream of 4 partitions while one consumer
+//! copies it to a second stream and another reads that one, all committing as they go.
+//! One keyspace for all: 14.8 µs of process CPU per record, drained at 136 k records/s;
+//! a keyspace per partition: 7.3 µs, 170 k records/s (16 partitions: 15.4 → 6.6 µs,
+//! 128 k → 194 k records/s). Filters are off for record keyspaces: they are read by range only.
 //!
 //! # Durability
 //!
@@ -92,6 +103,7 @@
 
 mod codec;
 mod consumer;
+mod legacy;
 mod retention;
 mod writer;
 
@@ -164,7 +176,6 @@ pub struct EmbeddedStreams {
 pub(crate) struct Inner {
     path: PathBuf,
     db: fjall::Database,
-    records: fjall::Keyspace,
     meta: fjall::Keyspace,
     catalog: RwLock<HashMap<String, Arc<StreamState>>>,
     /// Serializes `ensure_stream`; holds the next stream id.
@@ -188,6 +199,8 @@ pub(crate) struct StreamState {
     name: String,
     partitions: u32,
     retention_ms: AtomicU64,
+    /// The keyspace of each partition's records.
+    logs: Vec<fjall::Keyspace>,
     /// Next offset to be written, per partition; only the writer thread stores it, after
     /// the records below it are durable.
     ends: Vec<AtomicU64>,
@@ -209,6 +222,16 @@ impl StreamState {
         self.lows
             .get(partition as usize)
             .map_or(0, |l| l.load(Ordering::Acquire))
+    }
+
+    /// The keyspace holding `partition`'s records.
+    fn log(&self, partition: u32) -> Result<&fjall::Keyspace, StreamError> {
+        self.logs
+            .get(partition as usize)
+            .ok_or_else(|| StreamError::UnknownPartition {
+                stream: self.name.clone(),
+                partition,
+            })
     }
 
     fn spec(&self) -> StreamSpec {
@@ -256,13 +279,10 @@ impl EmbeddedStreams {
             .open()
             .map_err(store_error)?;
         let opened = started.elapsed();
-        let records = db
-            .keyspace("records", fjall::KeyspaceCreateOptions::default)
-            .map_err(store_error)?;
         let meta = db
             .keyspace("meta", fjall::KeyspaceCreateOptions::default)
             .map_err(store_error)?;
-        let (catalog, next_id) = load_catalog(&records, &meta)?;
+        let (catalog, next_id) = load_catalog(&db, &meta)?;
         tracing::info!(
             "opened the embedded log in {opened:.1?} (journal replay), its catalog in {:.1?}",
             started.elapsed() - opened
@@ -271,7 +291,6 @@ impl EmbeddedStreams {
         let inner = Arc::new(Inner {
             path,
             db,
-            records,
             meta,
             catalog: RwLock::new(catalog),
             next_stream_id: Mutex::new(next_id),
@@ -391,11 +410,10 @@ impl Inner {
         if from >= to {
             return Ok(out);
         }
-        let range = codec::record_key(stream.id, partition, from)
-            ..codec::record_key(stream.id, partition, to);
-        for kv in self.records.range(range) {
+        let range = codec::offset_key(from)..codec::offset_key(to);
+        for kv in stream.log(partition)?.range(range) {
             let (k, v) = kv.into_inner().map_err(store_error)?;
-            let offset = codec::record_key_offset(&k, stream.id, partition).ok_or_else(|| {
+            let offset = codec::key_offset(&k).ok_or_else(|| {
                 StreamError::Backend("corrupt record key in the embedded log".into())
             })?;
             out.push(codec::decode_record(partition, offset, &v)?);
@@ -432,11 +450,12 @@ impl Inner {
             partitions: spec.partitions,
             retention_ms: retention,
         };
+        let logs = open_logs(&self.db, &stored)?;
         self.put_spec(&spec.name, &stored)?;
         *next_id = next_id
             .checked_add(1)
             .ok_or_else(|| StreamError::Backend("too many streams".into()))?;
-        let state = new_state(&spec.name, &stored, |_| (0, 0));
+        let state = new_state(&spec.name, &stored, logs, |_| (0, 0));
         self.catalog
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -456,7 +475,26 @@ impl Inner {
     }
 }
 
-fn new_state(name: &str, spec: &StoredSpec, bounds: impl Fn(u32) -> (u64, u64)) -> StreamState {
+/// Opens (creating if needed) the keyspace of every partition of a stream.
+fn open_logs(db: &fjall::Database, spec: &StoredSpec) -> Result<Vec<fjall::Keyspace>, StreamError> {
+    (0..spec.partitions)
+        .map(|p| {
+            // Records are only read by range, never by key: no filters to build.
+            db.keyspace(&codec::partition_keyspace(spec.id, p), || {
+                fjall::KeyspaceCreateOptions::default()
+                    .filter_policy(fjall::config::FilterPolicy::disabled())
+            })
+            .map_err(store_error)
+        })
+        .collect()
+}
+
+fn new_state(
+    name: &str,
+    spec: &StoredSpec,
+    logs: Vec<fjall::Keyspace>,
+    bounds: impl Fn(u32) -> (u64, u64),
+) -> StreamState {
     let (lows, ends) = (0..spec.partitions)
         .map(|p| {
             let (low, end) = bounds(p);
@@ -468,6 +506,7 @@ fn new_state(name: &str, spec: &StoredSpec, bounds: impl Fn(u32) -> (u64, u64)) 
         name: name.to_string(),
         partitions: spec.partitions,
         retention_ms: AtomicU64::new(spec.retention_ms),
+        logs,
         ends,
         lows,
         round_robin: AtomicU64::new(0),
@@ -477,9 +516,25 @@ fn new_state(name: &str, spec: &StoredSpec, bounds: impl Fn(u32) -> (u64, u64)) 
 
 type Catalog = HashMap<String, Arc<StreamState>>;
 
-/// Reads every stream's spec and partition bounds back from the store.
+/// Every stored stream spec, by name.
+fn stored_specs(meta: &fjall::Keyspace) -> Result<Vec<(String, StoredSpec)>, StreamError> {
+    let mut specs = Vec::new();
+    for kv in meta.prefix(codec::SPEC_PREFIX) {
+        let (k, v) = kv.into_inner().map_err(store_error)?;
+        let name = std::str::from_utf8(&k[codec::SPEC_PREFIX.len()..])
+            .map_err(|_| StreamError::Backend("corrupt stream name in the embedded log".into()))?
+            .to_string();
+        let spec: StoredSpec = serde_json::from_slice(&v)
+            .map_err(|e| StreamError::Backend(format!("corrupt spec of stream `{name}`: {e}")))?;
+        specs.push((name, spec));
+    }
+    Ok(specs)
+}
+
+/// Reads every stream's spec and partition bounds back from the store, moving records of
+/// the earlier single-keyspace layout into their partitions' keyspaces first.
 fn load_catalog(
-    records: &fjall::Keyspace,
+    db: &fjall::Database,
     meta: &fjall::Keyspace,
 ) -> Result<(Catalog, u32), StreamError> {
     let read_u64 = |key: &[u8]| -> Result<Option<u64>, StreamError> {
@@ -488,32 +543,31 @@ fn load_catalog(
             .map(|v| codec::decode_u64(&v))
             .transpose()
     };
-    let mut catalog = HashMap::new();
+    let mut opened = Vec::new();
     let mut next_id = 0u32;
-    for kv in meta.prefix(codec::SPEC_PREFIX) {
-        let (k, v) = kv.into_inner().map_err(store_error)?;
-        let name = std::str::from_utf8(&k[codec::SPEC_PREFIX.len()..])
-            .map_err(|_| StreamError::Backend("corrupt stream name in the embedded log".into()))?
-            .to_string();
-        let spec: StoredSpec = serde_json::from_slice(&v)
-            .map_err(|e| StreamError::Backend(format!("corrupt spec of stream `{name}`: {e}")))?;
+    for (name, spec) in stored_specs(meta)? {
         next_id = next_id.max(spec.id.saturating_add(1));
+        let logs = open_logs(db, &spec)?;
+        opened.push((name, spec, logs));
+    }
+    legacy::migrate(db, &opened)?;
+    let mut catalog = HashMap::new();
+    for (name, spec, logs) in opened {
         let mut bounds = Vec::with_capacity(spec.partitions as usize);
-        for p in 0..spec.partitions {
+        for (p, log) in (0u32..).zip(&logs) {
             let mut end = read_u64(&codec::end_key(spec.id, p))?.unwrap_or(0);
             // The end is written in the same atomic batch as the records; this only guards
             // against a store that lost the meta write.
-            let range = codec::record_key(spec.id, p, 0)..=codec::record_key(spec.id, p, u64::MAX);
-            if let Some(last) = records.range(range).next_back() {
+            if let Some(last) = log.iter().next_back() {
                 let key = last.key().map_err(store_error)?;
-                if let Some(off) = codec::record_key_offset(&key, spec.id, p) {
+                if let Some(off) = codec::key_offset(&key) {
                     end = end.max(off.saturating_add(1));
                 }
             }
             let low = read_u64(&codec::low_key(spec.id, p))?.unwrap_or(0).min(end);
             bounds.push((low, end));
         }
-        let state = new_state(&name, &spec, |p| {
+        let state = new_state(&name, &spec, logs, |p| {
             bounds.get(p as usize).copied().unwrap_or((0, 0))
         });
         catalog.insert(name, Arc::new(state));

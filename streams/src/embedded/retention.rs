@@ -68,11 +68,11 @@ fn enforce_partition(
         // Append times grow with offsets, so the expired records are a prefix.
         let mut new_low = limit;
         let mut reached_young = false;
-        let range = codec::record_key(stream.id, partition, low)
-            ..codec::record_key(stream.id, partition, limit);
-        for kv in inner.records.range(range) {
+        let log = stream.log(partition)?;
+        let range = codec::offset_key(low)..codec::offset_key(limit);
+        for kv in log.range(range) {
             let (k, v) = kv.into_inner().map_err(store_error)?;
-            let offset = codec::record_key_offset(&k, stream.id, partition).ok_or_else(|| {
+            let offset = codec::key_offset(&k).ok_or_else(|| {
                 StreamError::Backend("corrupt record key in the embedded log".into())
             })?;
             if codec::append_ms(&v)? >= cutoff_ms {
@@ -86,10 +86,7 @@ fn enforce_partition(
             low_slot.store(new_low, Ordering::Release);
             let mut batch = inner.db.batch();
             for offset in low..new_low {
-                batch.remove(
-                    &inner.records,
-                    &codec::record_key(stream.id, partition, offset)[..],
-                );
+                batch.remove(log, &codec::offset_key(offset)[..]);
             }
             batch.insert(
                 &inner.meta,

@@ -117,16 +117,13 @@ fn commit_round(inner: &Inner, clock: &mut Clock, round: Vec<Op>) {
                 });
                 for (partition, mut value) in records {
                     let p = partition as usize;
-                    let (Some(end), Some(touched)) = (a.ends.get_mut(p), a.touched.get_mut(p))
+                    let (Some(end), Some(touched), Some(log)) =
+                        (a.ends.get_mut(p), a.touched.get_mut(p), stream.logs.get(p))
                     else {
                         continue; // partitions are assigned below `stream.partitions`
                     };
                     codec::set_append_ms(&mut value, append_ms);
-                    batch.insert(
-                        &inner.records,
-                        &codec::record_key(stream.id, partition, *end)[..],
-                        value,
-                    );
+                    batch.insert(log, &codec::offset_key(*end)[..], value);
                     *end += 1;
                     *touched = true;
                     a.records += 1;
