@@ -30,7 +30,7 @@ pub(super) fn migrate(
         .iter()
         .map(|(_, spec, logs)| (spec.id, logs.as_slice()))
         .collect();
-    let (mut moved, mut orphans, mut pending) = (0u64, 0u64, 0usize);
+    let (mut moved, mut orphans) = (0u64, 0u64);
     let mut batch = durable_batch(db);
     for kv in legacy.iter() {
         let (k, v) = kv.into_inner().map_err(store_error)?;
@@ -44,15 +44,13 @@ pub(super) fn migrate(
         };
         batch.insert(log, &codec::offset_key(offset)[..], v);
         moved += 1;
-        pending += 1;
-        if pending == CHUNK {
+        if batch.len() == CHUNK {
             std::mem::replace(&mut batch, durable_batch(db))
                 .commit()
                 .map_err(store_error)?;
-            pending = 0;
         }
     }
-    if pending > 0 {
+    if !batch.is_empty() {
         batch.commit().map_err(store_error)?;
     }
     db.delete_keyspace(legacy).map_err(store_error)?;
