@@ -145,6 +145,20 @@ impl OlapClient {
         })
     }
 
+    /// The same client bound to `database` instead of the app's (same server, same
+    /// detected version); statements with unqualified names then resolve in `database`.
+    pub fn with_database(&self, database: &str) -> Self {
+        Self {
+            config: OlapConfig {
+                database: database.to_string(),
+                ..self.config.clone()
+            },
+            server: self.server.clone(),
+            db: self.server.clone().with_database(database.to_string()),
+            server_info: self.server_info.clone(),
+        }
+    }
+
     /// The server's URL.
     pub fn url(&self) -> &str {
         &self.config.url

@@ -5,6 +5,8 @@
 //! - [`compat`]: what the server's ClickHouse version can store, checked before DDL runs.
 //! - [`ddl`]: the app's schema as `CREATE ... IF NOT EXISTS` statements in dependency order,
 //!   and [`ddl::apply`].
+//! - [`view_check`]: views and materialized views checked against the planned tables
+//!   before anything is applied.
 //! - [`OlapClient::insert_json`] ([`writer`]): validated NDJSON records into a table.
 //! - [`OlapQueryService`] ([`query`]): guests' read-only queries, the `query` host import.
 //! - [`EmbeddedClickHouse`] ([`embedded`]): chDB serving the ClickHouse HTTP interface, the
@@ -33,6 +35,7 @@ pub mod query;
 pub mod settings;
 pub mod store;
 pub mod supervise;
+pub mod view_check;
 pub mod writer;
 
 pub use client::{OlapClient, OlapConfig};

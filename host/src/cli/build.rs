@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::olap;
 use super::render::{render, Section};
 use crate::assemble::{assemble, Step};
 use crate::config::Project;
@@ -55,6 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     })?;
 
+    check_views(&project, &assembled.app)?;
+
     let manifest = project.build_manifest();
     if let Some(parent) = manifest.parent() {
         std::fs::create_dir_all(parent)
@@ -93,6 +96,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Checks the app's views and materialized views against its planned tables on the
+/// configured ClickHouse, else the embedded engine; apps without views need no engine.
+fn check_views(project: &Project, app: &moose_model::app::App) -> anyhow::Result<()> {
+    if app.def.aggregations.is_empty() && app.def.views.is_empty() {
+        return Ok(());
+    }
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(async {
+        let (client, store) = olap::connect(project, None, "to check the views").await?;
+        let checked = olap::check_views(&client, app).await;
+        if let Some(store) = store {
+            store.shutdown().await?;
+        }
+        checked
+    })
 }
 
 fn image_summary(report: &ImageReport) -> String {

@@ -7,6 +7,7 @@ mod health;
 
 mod init;
 mod ls;
+mod olap;
 mod ops;
 mod plan;
 mod prod;

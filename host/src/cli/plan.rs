@@ -1,16 +1,15 @@
 //! `moose plan`: what applying the app would change in its database, from the state the
 //! database recorded last.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
-
+use super::olap;
 use crate::assemble::assemble;
 use crate::config::Project;
 use crate::infra_map::{
     plan_changes, state, InfraMap, MigrationPlan, PlannedChange, Safety, PLAN_FORMAT,
 };
-use moose_olap::{OlapClient, OlapConfig, OlapStore};
+use moose_olap::OlapClient;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,51 +37,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     tokio.block_on(async {
-        let (client, store) = connect(&project, args.clickhouse_url.as_deref()).await?;
-        let result = plan(&args, &app.name, &client, &desired, &app).await;
+        let purpose = "to read the applied state";
+        let (client, store) =
+            olap::connect(&project, args.clickhouse_url.as_deref(), purpose).await?;
+        let result = match olap::check_views(&client, &app).await {
+            Ok(()) => plan(&args, &app.name, &client, &desired, &app).await,
+            Err(error) => Err(error),
+        };
         if let Some(store) = store {
             store.shutdown().await?;
         }
         result
     })
-}
-
-/// The client of the server to compare with, and the embedded engine started for it.
-async fn connect(
-    project: &Project,
-    url: Option<&str>,
-) -> anyhow::Result<(OlapClient, Option<OlapStore>)> {
-    let section = &project.config.clickhouse;
-    if let Some(url) = url.or(section.url.as_deref()) {
-        let client = OlapClient::new(OlapConfig::external(section, url))?;
-        client
-            .ping()
-            .await
-            .with_context(|| format!("ClickHouse at {url} does not answer"))?;
-        return Ok((client, None));
-    }
-    let state_dir = project.state_dir();
-    if let Some(url) = running_engine(&state_dir) {
-        let client = OlapClient::new(OlapConfig::embedded(section, &url))?;
-        if client.ping().await.is_ok() {
-            return Ok((client, None));
-        }
-    }
-    eprintln!(
-        "Starting the embedded ClickHouse engine over {} to read the applied state...",
-        state_dir.join("clickhouse").display()
-    );
-    let store = OlapStore::open(section, &state_dir)
-        .await
-        .context("no ClickHouse to compare with (give --clickhouse-url or set [clickhouse] url)")?;
-    Ok((store.client().clone(), Some(store)))
-}
-
-/// The URL of the app's embedded engine as a running `moose dev` left it.
-fn running_engine(state_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(state_dir.join("clickhouse/server.port")).ok()?;
-    let port: u16 = text.trim().parse().ok()?;
-    Some(format!("http://127.0.0.1:{port}"))
 }
 
 async fn plan(

@@ -9,6 +9,7 @@ use super::sql::statements;
 use super::state::{self, AppliedState};
 use moose_model::app::App;
 use moose_olap::ddl::{self, Target};
+use moose_olap::view_check::{self, ViewCheck};
 use moose_olap::{OlapClient, OlapError};
 
 /// A change and the statements that make it.
@@ -81,10 +82,11 @@ pub struct Migrated {
     pub version: u64,
 }
 
-/// Brings the database to `app` during development: on the first start (no applied
-/// state) creates everything as [`ddl::plan`] does; afterwards applies every change
-/// since the applied state, destructive ones included, calling `warn` with a line for
-/// each destructive one. A dead-letter table the app no longer has is kept with its rows
+/// Brings the database to `app` during development. First checks the app's views against
+/// its planned tables ([`view_check::check_views`]) and refuses the app, changing nothing,
+/// when one does not fit. Then, on the first start (no applied state), creates everything
+/// as [`ddl::plan`] does; afterwards applies every change since the applied state,
+/// destructive ones included, calling `warn` with a line for each destructive one. A dead-letter table the app no longer has is kept with its rows
 /// (with a `warn` line): nothing else keeps the records it holds. Then creates whatever is
 /// missing (`IF NOT EXISTS`, so an object dropped by hand comes back) and records the new
 /// state.
@@ -95,6 +97,11 @@ pub async fn migrate_dev(
 ) -> Result<Migrated, OlapError> {
     let target = client.target().await?;
     let desired = InfraMap::from_app(app)?;
+    if let ViewCheck::Skipped { reason } = view_check::check_views(client, app).await? {
+        warn(&format!(
+            "warning: views not checked against the planned tables: {reason}"
+        ));
+    }
     let mut schema = ddl::plan(app, &target)?;
     schema.extend(ddl::dead_letter_tables(app, &target));
     let applied = state::read(client).await?;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::infra_map::{apply_plan, diff, state, InfraMap, MigrationPlan, PlanError};
 use moose_model::app::App;
+use moose_olap::view_check::{self, ViewCheck};
 use moose_olap::{OlapClient, OlapError};
 use moose_pipeline::lease::{LockOptions, MigrationLock};
 
@@ -57,7 +58,8 @@ pub enum MigrationError {
     Olap(#[from] OlapError),
 }
 
-/// Verifies that the plan in `file` leads to `app`, then under the migration lock reads
+/// Verifies that the plan in `file` leads to `app` and that the app's views fit its
+/// planned tables ([`view_check::check_views`]), then under the migration lock reads
 /// the applied state: at the plan's target, nothing runs; at the state the plan expects,
 /// the plan runs (destructive changes included: they were reviewed) and is recorded;
 /// anything else is [`MigrationError::Drift`]. The lock's release records the outcome.
@@ -76,6 +78,9 @@ pub async fn apply_reviewed_plan(
             plan: plan.desired_hash,
             app: desired,
         });
+    }
+    if let ViewCheck::Skipped { reason } = view_check::check_views(client, app).await? {
+        tracing::warn!("views not checked against the planned tables: {reason}");
     }
     let lock = MigrationLock::acquire(client, replica, options).await?;
     let outcome = under_lock(client, &plan, file).await;

@@ -18,16 +18,22 @@ use serde_json::Value;
 const QUICKSTART: &str = "examples/quickstart";
 const VERSIONED: &str = "tests/guests/versioned-rs";
 
-/// `moose plan` in `dir`, a copy of the app at `app` (relative to the repository root).
-fn moose_plan(app: &str, dir: &Path, extra: &[&str]) -> String {
-    let output: Output = Command::new(moose_bin())
-        .args(["plan", "."])
+/// `moose <command> .` in `dir`, a copy of the app at `app` (relative to the repository
+/// root).
+fn moose(command: &str, app: &str, dir: &Path, extra: &[&str]) -> Output {
+    Command::new(moose_bin())
+        .args([command, "."])
         .args(extra)
         .current_dir(dir)
         // The copy builds into the original's target directory, as `DevHost` does.
         .env("CARGO_TARGET_DIR", repo_root().join(app).join("target"))
         .output()
-        .expect("moose plan runs");
+        .unwrap_or_else(|e| panic!("moose {command} does not run: {e}"))
+}
+
+/// `moose plan` in `dir` (see [`moose`]), which must succeed; its standard output.
+fn moose_plan(app: &str, dir: &Path, extra: &[&str]) -> String {
+    let output = moose("plan", app, dir, extra);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -179,6 +185,25 @@ fn plan_shows_the_changes_of_an_edited_app_and_apply_plan_refuses_drift() {
     let out = moose_plan(QUICKSTART, &dir, &[]);
     assert!(out.contains("against applied state v2"), "{out}");
     assert!(out.contains("No changes."), "{out}");
+
+    // An aggregation whose SELECT no longer fits its table is refused by `moose plan` and
+    // `moose build`, naming the aggregation, the column and both types.
+    edit(&source, "count() AS orders", "uniqState(id) AS orders");
+    for command in ["plan", "build"] {
+        let output = moose(command, QUICKSTART, &dir, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "moose {command} accepted it:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "aggregation `DailyRevenue`: its SELECT does not fit target table `DailyRevenue`: \
+                 column `orders` is AggregateFunction(uniq, String) in the SELECT but UInt64 in the table"
+            ),
+            "moose {command}:\n{stderr}"
+        );
+    }
 }
 
 #[test]

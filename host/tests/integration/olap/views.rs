@@ -112,3 +112,101 @@ async fn dev_migrations_report_creations_and_keep_dead_letter_tables() {
     );
     assert_eq!(count(&client, "audit_dead_letter").await, 1);
 }
+
+/// Daily active users with a plain `UInt64` column where `uniqState` yields a state.
+fn daily_active_users(select: &str, engine: TableEngine) -> App {
+    use ScalarType as S;
+    let mut def = empty_def();
+    def.models = vec![
+        model(
+            "Event",
+            vec![
+                key("user", scalar(S::String)),
+                field("day", scalar(S::Date)),
+            ],
+        ),
+        model(
+            "DailyActiveUsers",
+            vec![
+                key("day", scalar(S::Date)),
+                field("users", scalar(S::Uint64)),
+            ],
+        ),
+    ];
+    def.tables = vec![table("Event", "Event", TableEngine::MergeTree)];
+    def.aggregations = vec![AggregationDef {
+        name: "dau".into(),
+        select: select.into(),
+        sources: vec!["Event".into()],
+        target: table("DailyActiveUsers", "DailyActiveUsers", engine),
+    }];
+    app(def)
+}
+
+async fn names(client: &OlapClient, sql: &str) -> Vec<String> {
+    let bytes = client
+        .fetch_bytes(sql, "TabSeparated", &[])
+        .await
+        .expect(sql);
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Before anything is applied, a materialized view whose SELECT does not fit its target
+/// is refused naming the aggregation, the column and both types, and a view whose SELECT
+/// does not run is refused naming the view; nothing is created and the scratch database
+/// of the check is gone. A fitting app is then applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_that_do_not_fit_the_planned_tables_are_refused_before_anything_is_created() {
+    use moose_host::infra_map::migrate_dev;
+    let client = client("t_view_check").await;
+    let tables = "SELECT name FROM system.tables WHERE database = 't_view_check'";
+    let scratch = "SELECT name FROM system.databases WHERE name LIKE '\\_moose\\_check\\_t\\_view\\_check\\_%'";
+
+    let state_into_count = daily_active_users(
+        "SELECT day, uniqState(user) AS users FROM Event GROUP BY day",
+        TableEngine::AggregatingMergeTree,
+    );
+    let error = migrate_dev(&client, &state_into_count, &mut |_| {})
+        .await
+        .expect_err("a state into a UInt64 column");
+    let text = error.to_string();
+    for part in [
+        "aggregation `dau`",
+        "target table `DailyActiveUsers`",
+        "column `users` is AggregateFunction(uniq, String) in the SELECT but UInt64 in the table",
+    ] {
+        assert!(text.contains(part), "`{part}` not in: {text}");
+    }
+    assert_eq!(names(&client, tables).await, Vec::<String>::new());
+    assert_eq!(names(&client, scratch).await, Vec::<String>::new());
+
+    let mut bad_view = daily_active_users(
+        "SELECT day, count() AS users FROM Event GROUP BY day",
+        TableEngine::SummingMergeTree(vec![]),
+    );
+    bad_view.def.views = vec![ViewDef {
+        name: "recent".into(),
+        select: "SELECT nope FROM Event".into(),
+        sources: vec!["Event".into()],
+    }];
+    let text = migrate_dev(&client, &bad_view, &mut |_| {})
+        .await
+        .expect_err("a view of an unknown column")
+        .to_string();
+    assert!(
+        text.contains("view `recent`: its SQL does not run against the planned tables")
+            && text.contains("nope"),
+        "{text}"
+    );
+    assert_eq!(names(&client, tables).await, Vec::<String>::new());
+
+    bad_view.def.views.clear();
+    migrate_dev(&client, &bad_view, &mut |_| {})
+        .await
+        .expect("count() fits a UInt64 column");
+    assert!(names(&client, tables).await.contains(&"dau_mv".to_string()));
+    assert_eq!(names(&client, scratch).await, Vec::<String>::new());
+}
