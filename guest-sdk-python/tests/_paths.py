@@ -13,8 +13,12 @@ if str(SDK_SRC) not in sys.path:
 
 
 def load_project(name: str, directory: Path):  # type: ignore[no-untyped-def]
-    """Imports `directory/app.py` as module `name`."""
+    """Imports `directory/app.py` as module `name`, with `directory` on the module path
+    (as the build has it), so the app's sibling modules import."""
     import importlib.util
+
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
 
     spec = importlib.util.spec_from_file_location(name, directory / "app.py")
     assert spec is not None and spec.loader is not None

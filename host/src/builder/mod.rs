@@ -11,6 +11,8 @@ mod js;
 mod python;
 mod rust;
 
+pub use python::build_python;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -54,7 +54,7 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
 
 /// `$MOOSE_PYTHON_BUILD`, else the interpreter of the build venv
 /// (`$MOOSE_PYTHON_BUILD_VENV`, default `~/.local/share/moose/python-build-venv`).
-fn build_python() -> PathBuf {
+pub fn build_python() -> PathBuf {
     if let Some(python) = std::env::var_os("MOOSE_PYTHON_BUILD") {
         return PathBuf::from(python);
     }

@@ -4,12 +4,15 @@ models and functions every language's conformance component declares."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Optional
 from uuid import UUID
+
+from stdlib_probe import probe
 
 from moose_guest import (
     App,
@@ -86,6 +89,11 @@ def fan_out(record: Everything) -> list[Everything]:
     return [dataclasses.replace(record, id=f"{record.id}-{k}") for k in range(record.u8 % 4)]
 
 
+def stdlib(record: Everything) -> Everything:
+    """The record with `s` set to the standard library probe's answer (JSON)."""
+    return dataclasses.replace(record, s=json.dumps(probe(), sort_keys=True))
+
+
 def fail_on_boom(record: Everything) -> Everything:
     if record.s == "boom":
         raise ValueError(f"boom: {record.id}")
@@ -96,5 +104,5 @@ app = App()
 app.model(Inner)
 source = app.stream("Everything", Everything)
 out = app.stream("EverythingOut", Everything)
-for function in (identity, filter, fan_out, fail_on_boom):
+for function in (identity, filter, fan_out, fail_on_boom, stdlib):
     app.transform(function.__name__, source, out, function)

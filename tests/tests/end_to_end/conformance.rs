@@ -369,6 +369,49 @@ fn python_conforms() {
     conforms("py");
 }
 
+/// The standard library modules Python authors reach for (zoneinfo with real time zones,
+/// decimal, re, dataclasses, collections, datetime, json, math, statistics, hashlib, uuid,
+/// base64) answer inside a component as on native CPython: `stdlib_probe.probe()` of the
+/// conformance guest, called through function `stdlib`, against the same call run by the
+/// Python that builds components.
+#[test]
+fn python_standard_library_answers_as_natively() {
+    let (component, _) = component("py");
+    let record = suite().cases[0].input[0].clone();
+    let output = component
+        .process("stdlib", &json_batch(&[record]))
+        .expect("the call")
+        .unwrap_or_else(|e| panic!("guest error {e:?}"));
+    assert!(output.errors.is_empty(), "{:?}", output.errors);
+    let records = output_records(&output);
+    let text = records[0]["s"].as_str().expect("the probe's answer");
+    let inside: Value = serde_json::from_str(text).expect("JSON");
+
+    let guest = repo_root().join("tests/guests/conformance-py");
+    let native = std::process::Command::new(moose_host::builder::build_python())
+        .arg("-c")
+        .arg("import json, sys; sys.path.insert(0, sys.argv[1]); from stdlib_probe import probe; print(json.dumps(probe(), sort_keys=True))")
+        .arg(&guest)
+        .output()
+        .expect("the build Python runs");
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let native: Value = serde_json::from_slice(&native.stdout).expect("JSON");
+    assert_eq!(inside, native);
+    assert_eq!(
+        inside["zoneinfo"],
+        serde_json::json!([
+            "2024-07-01T14:00:00+02:00",
+            "2024-07-01T08:00:00-04:00",
+            3600.0,
+            true
+        ])
+    );
+}
+
 /// A model as comparable text: its name and each field's name, type and key flag.
 type ModelShape = (String, Vec<(String, String, bool)>);
 

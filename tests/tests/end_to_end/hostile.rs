@@ -189,8 +189,8 @@ fn hostile_input_and_guests_are_explained_and_cost_bounded_memory() {
     assert!(host.stop());
 }
 
-/// The aggregation `payload_numbers` reads `HostileRsOut` with a select whose String
-/// column its UInt64 table refuses: the rows of `HostileRsOut` are stored once, and the
+/// The aggregation `payload_numbers` reads `HostileRsOut` with a select that parses a
+/// String column into its UInt64 table, failing on text that is not a number: the rows of `HostileRsOut` are stored once, and the
 /// view's failure shows in `/ps`, the metrics and the log.
 fn a_failing_view_is_seen_and_its_rows_are_stored_once(host: &DevHost) {
     let outputs = |sql: &str| host.query(sql)[0]["n"].as_u64().expect("count");

@@ -3,8 +3,8 @@
 //! The TypeScript (`ts/`) and Python (`py/`) parts declare the same with `Ts` and `Py`.
 //!
 //! Only here, `HostileRsOut` has a table, read by aggregation `payload_numbers`, whose
-//! select gives a String where its table wants a UInt64: it fails on every payload that is
-//! not a number.
+//! select parses a String into its table's UInt64 with `toUInt64`: the types fit, so the
+//! app is accepted, and the view fails on every payload that is not a number.
 //!
 //! | `op` | the function |
 //! |---|---|
@@ -114,7 +114,7 @@ pub fn app() -> App {
     app.transform("hostile_rs", &input.stream, &output.stream, hostile);
     app.aggregation::<PayloadNumber>(
         "payload_numbers",
-        "SELECT id, payload AS n FROM HostileRsOut",
+        "SELECT id, toUInt64(payload) AS n FROM HostileRsOut",
         &["HostileRsOut"],
         TableConfig::default(),
     );
