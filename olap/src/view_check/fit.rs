@@ -42,26 +42,47 @@ impl<'a> TypeText<'a> {
     }
 }
 
+/// Tracks quoted strings and backquoted names while a type is read character by character.
+#[derive(Default)]
+struct Quotes {
+    open: Option<char>,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Whether `c`, the next character, is part of a quoted run (its quotes included).
+    fn quoted(&mut self, c: char) -> bool {
+        match self.open {
+            Some(q) => {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.open = None;
+                }
+                true
+            }
+            None if matches!(c, '\'' | '`' | '"') => {
+                self.open = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// `text` split at each `separator` outside parentheses, quotes and backquotes, each part
 /// trimmed, empty parts dropped.
 fn split_top_level(text: &str, separator: char) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (index, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if quotes.quoted(c) {
             continue;
         }
         match c {
-            '\'' | '`' | '"' => quote = Some(c),
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             c if c == separator && depth == 0 => {
@@ -103,31 +124,11 @@ fn family(name: &str) -> Option<Family> {
 /// The type without spaces outside quotes, so `Tuple(a String, b UInt8)` and
 /// `Tuple(a String,b UInt8)` compare equal.
 fn normalized(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in text.trim().chars() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
-                out.push(c);
-            }
-            None if c.is_whitespace() => {}
-            None => {
-                if matches!(c, '\'' | '`' | '"') {
-                    quote = Some(c);
-                }
-                out.push(c);
-            }
-        }
-    }
-    out
+    let mut quotes = Quotes::default();
+    text.trim()
+        .chars()
+        .filter(|&c| quotes.quoted(c) || !c.is_whitespace())
+        .collect()
 }
 
 /// Whether a column of type `source` can be inserted into a column of type `target`
