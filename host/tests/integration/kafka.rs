@@ -300,6 +300,61 @@ async fn consumer_catches_up_after_broker_outage() {
     assert_eq!(seen, want, "every record is read after the outage");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_the_coordinator_cannot_take_fails_instead_of_waiting_forever() {
+    let cluster = cluster();
+    let streams = streams(&cluster);
+    topic(&cluster, &streams, "views", 2).await;
+    streams
+        .produce("views", keyed(4, 5, 0))
+        .await
+        .expect("produce");
+    let mut consumer = streams.consumer("views", "g").await.expect("consumer");
+    consume_all(consumer.as_mut(), 20, Duration::from_secs(30)).await;
+    streams
+        .produce("views", keyed(4, 5, 5))
+        .await
+        .expect("produce");
+    // Polled, not yet committed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while consumer
+        .poll(100, Duration::from_millis(200))
+        .await
+        .expect("poll")
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no records after the first commit"
+        );
+    }
+
+    for broker in 1..=BROKERS {
+        cluster.broker_down(broker).expect("broker down");
+    }
+    // The guard only keeps a hang from stalling the suite: the commit must give up on
+    // its own, after the request timeout, with an error naming the group.
+    for attempt in 0..2 {
+        let committed = tokio::time::timeout(Duration::from_secs(60), consumer.commit())
+            .await
+            .unwrap_or_else(|_| panic!("commit {attempt} still waits after 60 s"));
+        match committed {
+            Err(StreamError::Unavailable(message)) => {
+                assert!(message.contains("group `g`"), "{message}")
+            }
+            other => panic!("commit {attempt} with every broker down: {other:?}"),
+        }
+    }
+    for broker in 1..=BROKERS {
+        cluster.broker_up(broker).expect("broker up");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Err(e) = consumer.commit().await {
+        assert!(Instant::now() < deadline, "commit after the outage: {e}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// One member of a group: polls, records what it saw, commits, until stopped. Returns
 /// the records it processed and how many of them were in batches whose commit was
 /// refused (the group rebalanced), which may come again.

@@ -10,9 +10,10 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer as RdConsumer,
 };
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
 
 use super::{stream_error, KafkaConfig, LogContext};
 use crate::{StoredRecord, StreamConsumer, StreamError};
@@ -69,6 +70,12 @@ pub(super) struct KafkaConsumer {
     topic: String,
     group: String,
     positions: Positions,
+    /// Longest a commit is waited for ([`KafkaConfig::request_timeout`]).
+    commit_timeout: Duration,
+    /// A commit that outlived `commit_timeout`: librdkafka may wait for the group
+    /// coordinator without end. Until it returns, no other commit starts, so a stuck
+    /// coordinator holds one blocking thread, not one per batch.
+    stalled_commit: Option<JoinHandle<KafkaResult<()>>>,
 }
 
 impl KafkaConsumer {
@@ -94,6 +101,8 @@ impl KafkaConsumer {
             topic: topic.to_string(),
             group: group.to_string(),
             positions,
+            commit_timeout: config.request_timeout,
+            stalled_commit: None,
         })
     }
 }
@@ -143,6 +152,17 @@ impl StreamConsumer for KafkaConsumer {
     }
 
     async fn commit(&mut self) -> Result<(), StreamError> {
+        if let Some(stalled) = &self.stalled_commit {
+            if !stalled.is_finished() {
+                return Err(StreamError::Unavailable(format!(
+                    "group `{}` on `{}`: an earlier commit still waits for the group \
+                     coordinator; the offsets are committed once it answers",
+                    self.group, self.topic
+                )));
+            }
+            // Its positions are still pending: they are committed now.
+            self.stalled_commit = None;
+        }
         let pending: Vec<(i32, i64)> = lock(&self.positions)
             .iter()
             .map(|(&p, &o)| (p, o))
@@ -156,9 +176,17 @@ impl StreamConsumer for KafkaConsumer {
                 .map_err(|e| stream_error("building the commit", &e))?;
         }
         let consumer = self.consumer.clone();
-        let result = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-            .await
-            .map_err(|e| StreamError::Backend(format!("commit stopped: {e}")))?;
+        let mut commit =
+            tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync));
+        let Ok(joined) = tokio::time::timeout(self.commit_timeout, &mut commit).await else {
+            self.stalled_commit = Some(commit);
+            return Err(StreamError::Unavailable(format!(
+                "committing group `{}` on `{}` got no answer within {:?} (request_timeout); \
+                 the offsets are committed with a later batch",
+                self.group, self.topic, self.commit_timeout
+            )));
+        };
+        let result = joined.map_err(|e| StreamError::Backend(format!("commit stopped: {e}")))?;
         match result {
             Ok(()) => {
                 let mut positions = lock(&self.positions);

@@ -198,6 +198,7 @@ fn transient(code: RDKafkaErrorCode) -> bool {
             | C::CoordinatorNotAvailable
             | C::NotCoordinator
             | C::CoordinatorLoadInProgress
+            | C::WaitingForCoordinator
             | C::NotEnoughReplicas
             | C::NotEnoughReplicasAfterAppend
             | C::RebalanceInProgress
