@@ -16,7 +16,10 @@
 /// <reference path="./globals.d.ts" />
 
 export { t, model, Model, Type, ConvertError } from "./schema.js";
-export type { Infer, InferShape, Shape, DataType, ScalarType, TypeWrapper, Field, EnumMember, DecimalSpec, ModelOptions } from "./schema.js";
+export type {
+  Infer, InferShape, Shape, DataType, ScalarType, TypeWrapper, Field, EnumMember, DecimalSpec, ModelOptions,
+  AggregateColumn, AggregateKind,
+} from "./schema.js";
 export { App, DeadLetterQueue, Stream, Table, View, Ingest } from "./app.js";
 export type {
   ApiConfig, FunctionOptions, InferParams, ParamShape, Pipeline, PipelineConfig, StreamConfig, TableConfig,

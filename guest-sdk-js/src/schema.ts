@@ -53,6 +53,17 @@ export interface DataType {
   leaf: ScalarType;
 }
 
+/** How a column holds an aggregate (`moose:app/types.aggregate-kind`): the state of the
+ * function over arguments of these types, or plain values that merge with the function. */
+export type AggregateKind = { tag: "state"; val: DataType[] } | { tag: "simple" };
+
+/** A column of an aggregating table (`moose:app/types.aggregate-column`). */
+export interface AggregateColumn {
+  /** The function with its parameters as ClickHouse spells it: `uniq`, `quantiles(0.5, 0.9)`. */
+  function: string;
+  kind: AggregateKind;
+}
+
 /** A value that does not fit its type; `path` names the field at fault. */
 export class ConvertError extends Error {
   readonly path: string[] = [];
@@ -81,6 +92,8 @@ export interface TypeOptions {
   max?: number;
   /** The API parameter may be absent. */
   optional?: boolean;
+  /** The field is a column of an aggregating table. */
+  aggregate?: AggregateColumn;
 }
 
 /** Turns a typed value into what `JSON.stringify` prints for it (`Date`s to RFC 3339
@@ -139,6 +152,24 @@ export class Type<T> {
     return this.with({ default: expression });
   }
 
+  /**
+   * An `AggregateFunction(fn, args...)` column: it holds `fn`'s intermediate state, written
+   * by an aggregation's SELECT (`uniqState(user) AS users`) and read with `-Merge`
+   * (`uniqMerge(users)`). The type itself is what `-Merge` yields:
+   * `t.uint64().aggregateState("uniq", t.string())`.
+   */
+  aggregateState(fn: string, ...args: Type<unknown>[]): this {
+    return this.with({ aggregate: { function: fn, kind: { tag: "state", val: args.map((a) => a.dataType) } } });
+  }
+
+  /**
+   * A `SimpleAggregateFunction(fn, T)` column: plain values of this type that merge with
+   * `fn` (`max`, `sum`, `anyLast`, ...): `t.dateTime().simpleAggregate("max")`.
+   */
+  simpleAggregate(fn: string): this {
+    return this.with({ aggregate: { function: fn, kind: { tag: "simple" } } });
+  }
+
   /** A description. */
   doc(text: string): this {
     return this.with({ doc: text });
@@ -185,6 +216,8 @@ export interface Field {
   key: boolean;
   default: string | undefined;
   doc: string | undefined;
+  /** Set for a column of an aggregating table. */
+  aggregate: AggregateColumn | undefined;
 }
 
 /** Options of {@link model}. */
@@ -221,6 +254,7 @@ export class Model<S extends Shape> {
       key: type.options.key === true,
       default: type.options.default,
       doc: type.options.doc,
+      aggregate: type.options.aggregate,
     }));
     this.wide = entries.some(([, type]) => type.spec.wide === true);
     this.convert = recordConverter(entries) as Converter<InferShape<S>>;

@@ -4,13 +4,13 @@ import { App, model, t } from "@moose/guest";
 import app from "../../examples/quickstart-ts/app.js";
 
 const plain = (leaf: string) => ({ wrappers: [], leaf: { tag: leaf } });
-const field = (name: string, leaf: string, key = false) => ({ name, dataType: plain(leaf), key, default: undefined });
+const field = (name: string, leaf: string, key = false) => ({ name, dataType: plain(leaf), key, default: undefined, aggregate: undefined });
 const withoutDocs = (value: unknown): unknown =>
   JSON.parse(JSON.stringify(value, (k, v) => (k === "doc" ? undefined : v === undefined ? "<none>" : v)));
 
 test("the quickstart describes the same app as the Rust quickstart", () => {
   const none = "<none>";
-  const f = (name: string, leaf: string, key = false) => ({ ...field(name, leaf, key), default: none });
+  const f = (name: string, leaf: string, key = false) => ({ ...field(name, leaf, key), default: none, aggregate: none });
   assert.deepEqual(withoutDocs(app.describe()), {
     models: [
       { name: "Order", version: none, fields: [f("id", "string", true), f("customer", "string"), f("amount", "float64"), f("ts", "date-time")] },
@@ -30,6 +30,7 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
             },
             key: false,
             default: none,
+            aggregate: none,
           },
           f("day", "date"),
           f("ts", "date-time"),
@@ -112,4 +113,23 @@ test("one ingest route per model version", () => {
   const versioned = new App();
   const v11 = versioned.ingestPipeline("Big", BigV11);
   assert.throws(() => versioned.ingest("Big", v11.stream), /two ingest endpoints are named `Big\/1\.1`/);
+});
+
+test("aggregate columns describe their function, kind and argument types", () => {
+  const DailyUsers = model("DailyUsers", {
+    day: t.key(t.date()),
+    users: t.uint64().aggregateState("uniq", t.string()),
+    p90: t.array(t.float64()).aggregateState("quantiles(0.5, 0.9)", t.float64()),
+    last_seen: t.dateTime().simpleAggregate("max"),
+  });
+  assert.deepEqual(
+    DailyUsers.fields.map((f) => [f.name, f.aggregate]),
+    [
+      ["day", undefined],
+      ["users", { function: "uniq", kind: { tag: "state", val: [plain("string")] } }],
+      ["p90", { function: "quantiles(0.5, 0.9)", kind: { tag: "state", val: [plain("float64")] } }],
+      ["last_seen", { function: "max", kind: { tag: "simple" } }],
+    ],
+  );
+  assert.deepEqual(DailyUsers.fields[2]?.dataType, { wrappers: ["array"], leaf: { tag: "float64" } });
 });

@@ -14,7 +14,7 @@ def scalar(leaf: object, *wrappers: str) -> dict:
 
 
 def column(name: str, leaf: object, key: bool = False) -> dict:
-    return {"name": name, "data_type": scalar(leaf), "key": key, "default": None}
+    return {"name": name, "data_type": scalar(leaf), "key": key, "default": None, "aggregate": None}
 
 
 def without_docs(value: object) -> object:

@@ -11,6 +11,7 @@ from uuid import UUID
 import _paths  # noqa: F401
 
 from moose_guest import (
+    AggregateState,
     DateTime64,
     Float32,
     Float64,
@@ -22,6 +23,7 @@ from moose_guest import (
     Key,
     LowCardinality,
     SchemaError,
+    SimpleAggregate,
     UInt8,
     UInt16,
     UInt32,
@@ -139,9 +141,41 @@ class TypeMappingTest(unittest.TestCase):
                 "key": False,
                 "default": "now()",
                 "doc": "When it was created.",
+                "aggregate": None,
             },
         )
         self.assertEqual(definition["fields"][2]["name"], "from")
+
+    def test_aggregate_columns(self) -> None:
+        @dataclass
+        class DailyUsers:
+            day: Key[date]
+            users: Annotated[UInt64, AggregateState("uniq", str)]
+            quantiles: Annotated[list[float], AggregateState("quantiles(0.5, 0.9)", Float32)]
+            last_seen: Annotated[datetime, SimpleAggregate("max")]
+
+        fields = to_json(model_info(DailyUsers).model_def())["fields"]
+        self.assertEqual(
+            [(f["name"], f["data_type"], f["aggregate"]) for f in fields],
+            [
+                ("day", {"wrappers": [], "leaf": "date"}, None),
+                (
+                    "users",
+                    {"wrappers": [], "leaf": "uint64"},
+                    {"function": "uniq", "state_of": [{"wrappers": [], "leaf": "string"}]},
+                ),
+                (
+                    "quantiles",
+                    {"wrappers": ["array"], "leaf": "float64"},
+                    {"function": "quantiles(0.5, 0.9)", "state_of": [{"wrappers": [], "leaf": "float32"}]},
+                ),
+                ("last_seen", {"wrappers": [], "leaf": "date-time"}, {"function": "max", "state_of": None}),
+            ],
+        )
+
+    def test_aggregate_state_arguments_need_column_types(self) -> None:
+        with self.assertRaisesRegex(SchemaError, r"AggregateState\('uniq', bytes\): argument bytes"):
+            type_info(Annotated[UInt64, AggregateState("uniq", bytes)])
 
     def test_dataclass_without_docstring_has_no_doc(self) -> None:
         @dataclass

@@ -3,9 +3,9 @@
 use crate::api::{ApiError, ApiResponse};
 use crate::bindings::moose::app::types as wit;
 use crate::defs::{
-    AggregationDef, ApiDef, ApiParam, AppDef, DataType, EnumMember, Field, FunctionDef, IngestDef,
-    ModelDef, ScalarType, StreamDef, TableDef, TableEngine, TypeWrapper, ViewDef,
-    WindowedAggregationDef,
+    AggregateKind, AggregationDef, ApiDef, ApiParam, AppDef, DataType, EnumMember, Field,
+    FunctionDef, IngestDef, ModelDef, ScalarType, StreamDef, TableDef, TableEngine, TypeWrapper,
+    ViewDef, WindowedAggregationDef,
 };
 use crate::process::{Batch, Encoding, GuestError, ProcessOutput, RecordError};
 use crate::query::QueryError;
@@ -83,6 +83,13 @@ impl From<Field> for wit::Field {
             key: f.key,
             default: f.default,
             doc: f.doc,
+            aggregate: f.aggregate.map(|a| wit::AggregateColumn {
+                function: a.function,
+                kind: match a.kind {
+                    AggregateKind::State(arguments) => wit::AggregateKind::State(vec(arguments)),
+                    AggregateKind::Simple => wit::AggregateKind::Simple,
+                },
+            }),
         }
     }
 }

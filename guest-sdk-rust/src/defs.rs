@@ -119,6 +119,29 @@ pub struct Field {
     pub default: Option<String>,
     /// Doc comment of the field.
     pub doc: Option<String>,
+    /// Set for a column of an aggregating table (`#[moose(aggregate(...))]`,
+    /// `#[moose(simple_aggregate = "...")]`).
+    pub aggregate: Option<AggregateColumn>,
+}
+
+/// How a column holds an aggregate (`moose:app/types.aggregate-kind`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggregateKind {
+    /// `AggregateFunction(function, arguments...)`: the function's state, written by a
+    /// materialized view (`uniqState(user)`) and read with `-Merge`; these are the argument
+    /// types, and the field's type is what `-Merge` yields.
+    State(Vec<DataType>),
+    /// `SimpleAggregateFunction(function, T)`, `T` the field's type.
+    Simple,
+}
+
+/// A column of an aggregating table (`moose:app/types.aggregate-column`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateColumn {
+    /// The function with its parameters: `uniq`, `quantiles(0.5, 0.9)`.
+    pub function: String,
+    /// State or simple.
+    pub kind: AggregateKind,
 }
 
 /// A data model: the schema of a stream, a table or a nested record.

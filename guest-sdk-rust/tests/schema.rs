@@ -371,6 +371,7 @@ fn model_def_is_plain_data() {
                 key: true,
                 default: Some("0".to_owned()),
                 doc: None,
+                aggregate: None,
             }],
             doc: None,
         }

@@ -56,15 +56,18 @@ pub enum TypeFeature {
     LowCardinality,
     /// The `JSON` object type.
     Json,
+    /// `SimpleAggregateFunction(function, T)`.
+    SimpleAggregateFunction,
 }
 
 impl TypeFeature {
-    const ALL: [TypeFeature; 5] = [
+    const ALL: [TypeFeature; 6] = [
         TypeFeature::DateTime64,
         TypeFeature::Map,
         TypeFeature::Bool,
         TypeFeature::LowCardinality,
         TypeFeature::Json,
+        TypeFeature::SimpleAggregateFunction,
     ];
 
     /// The type name as it appears in a column type.
@@ -75,6 +78,7 @@ impl TypeFeature {
             TypeFeature::Bool => "Bool",
             TypeFeature::LowCardinality => "LowCardinality",
             TypeFeature::Json => "JSON",
+            TypeFeature::SimpleAggregateFunction => "SimpleAggregateFunction",
         }
     }
 
@@ -86,6 +90,7 @@ impl TypeFeature {
             TypeFeature::Bool => ServerVersion::new(21, 12),
             TypeFeature::LowCardinality => ServerVersion::new(19, 1),
             TypeFeature::Json => ServerVersion::new(25, 3),
+            TypeFeature::SimpleAggregateFunction => ServerVersion::new(19, 8),
         }
     }
 

@@ -80,6 +80,15 @@ impl From<wit::Field> for model::Field {
             key: f.key,
             default: f.default,
             doc: f.doc,
+            aggregate: f.aggregate.map(|a| model::AggregateColumn {
+                function: a.function,
+                kind: match a.kind {
+                    wit::AggregateKind::State(arguments) => {
+                        model::AggregateKind::State(lower_all(arguments))
+                    }
+                    wit::AggregateKind::Simple => model::AggregateKind::Simple,
+                },
+            }),
         }
     }
 }

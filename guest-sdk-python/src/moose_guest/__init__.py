@@ -20,6 +20,7 @@ from .defs import AggregatingMergeTree, MergeTree, ReplacingMergeTree, SummingMe
 from .query import Identifier, Query, QueryError, Sql, sql
 from .schema import SchemaError, field, model
 from .types import (
+    AggregateState,
     DateTime64,
     Doc,
     Float32,
@@ -31,6 +32,7 @@ from .types import (
     Json,
     Key,
     LowCardinality,
+    SimpleAggregate,
     UInt8,
     UInt16,
     UInt32,
@@ -68,6 +70,8 @@ __all__ = [
     "model",
     "DateTime64",
     "Doc",
+    "AggregateState",
+    "SimpleAggregate",
     "Float32",
     "Float64",
     "Int8",

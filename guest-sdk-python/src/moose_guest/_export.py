@@ -56,6 +56,18 @@ def _data_type(d: defs.DataType) -> Any:
     return t.DataType([getattr(t.TypeWrapper, _WRAPPERS[w]) for w in d.wrappers], _scalar(d.leaf))
 
 
+def _field(f: defs.Field) -> Any:
+    aggregate = None
+    if f.aggregate is not None:
+        a = f.aggregate
+        if a.state_of is None:
+            kind = t.AggregateKind_Simple()
+        else:
+            kind = t.AggregateKind_State([_data_type(d) for d in a.state_of])
+        aggregate = t.AggregateColumn(a.function, kind)
+    return t.Field(f.name, _data_type(f.data_type), f.key, f.default, f.doc, aggregate)
+
+
 def _engine(e: defs.TableEngine) -> Any:
     if isinstance(e, defs.ReplacingMergeTree):
         return t.TableEngine_ReplacingMergeTree(e.version)
@@ -78,7 +90,7 @@ def describe(app: App) -> Any:
             t.Model(
                 m.name,
                 m.version,
-                [t.Field(f.name, _data_type(f.data_type), f.key, f.default, f.doc) for f in m.fields],
+                [_field(f) for f in m.fields],
                 m.doc,
             )
             for m in d.models

@@ -69,6 +69,16 @@ class DataType:
 
 
 @dataclass(frozen=True)
+class AggregateColumn:
+    """A column of an aggregating table: `function` with its parameters (`uniq`,
+    `quantiles(0.5, 0.9)`) and, for an `AggregateFunction` state column, the types of the
+    function's arguments (`None` for `SimpleAggregateFunction`)."""
+
+    function: str
+    state_of: Optional[tuple[DataType, ...]] = None
+
+
+@dataclass(frozen=True)
 class Field:
     """One column of a model."""
 
@@ -77,6 +87,7 @@ class Field:
     key: bool = False
     default: Optional[str] = None
     doc: Optional[str] = None
+    aggregate: Optional[AggregateColumn] = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, Optional, Union
 
 from . import types as mt
-from .defs import DataType, EnumMember, Field, ModelDef, ScalarType
+from .defs import AggregateColumn, DataType, EnumMember, Field, ModelDef, ScalarType
 
 __all__ = ["field", "model", "SchemaError", "ModelInfo", "model_info", "TypeInfo", "type_info"]
 
@@ -309,6 +309,9 @@ class TypeInfo:
     inner: Optional["TypeInfo"] = None
     # A description given in the annotation (`Annotated[T, Doc("...")]`).
     doc: Optional[str] = None
+    # How a column of an aggregating table holds its aggregate
+    # (`Annotated[T, AggregateState(...)]`, `Annotated[T, SimpleAggregate(...)]`).
+    aggregate: Optional[AggregateColumn] = None
 
 
 def _scalar(kind: str, arg: Any = None) -> DataType:
@@ -481,12 +484,24 @@ def _annotated(base: Any, markers: list[Any]) -> TypeInfo:
             info = _JSON
         elif isinstance(marker, mt.DecimalSpec):
             raise SchemaError(f"decimal({marker.precision}, {marker.scale}) needs a Decimal, not {_name(base)}")
+        elif isinstance(marker, mt.AggregateState):
+            arguments = tuple(_aggregate_argument(marker, a) for a in marker.arguments)
+            info = dataclasses.replace(info, aggregate=AggregateColumn(marker.function, arguments))
+        elif isinstance(marker, mt.SimpleAggregate):
+            info = dataclasses.replace(info, aggregate=AggregateColumn(marker.function))
         elif isinstance(getattr(marker, "documentation", None), str):
             info = dataclasses.replace(info, doc=inspect.cleandoc(marker.documentation).strip() or None)
         # Other annotations (validators of other libraries, ...) are ignored.
     if key:
         info = dataclasses.replace(info, key=True)
     return info
+
+
+def _aggregate_argument(marker: mt.AggregateState, tp: Any) -> DataType:
+    try:
+        return type_info(tp).data_type
+    except SchemaError as e:
+        raise SchemaError(f"{marker!r}: argument {_name(tp)}: {e}") from None
 
 
 def _name(tp: Any) -> str:
@@ -538,6 +553,7 @@ class ModelInfo:
                     f.info.key or f.options.key,
                     f.options.clickhouse_default,
                     f.options.doc or f.info.doc,
+                    f.info.aggregate,
                 )
                 for f in self.fields
             ),

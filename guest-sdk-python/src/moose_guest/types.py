@@ -18,7 +18,9 @@
 | `Optional[T]`, `list[T]`, `dict[str, T]` | `Nullable(T)`, `Array(T)`, `Map(String, T)` |
 | a model class | the nested model |
 
-`Key[T]` marks a key field.
+`Key[T]` marks a key field. A column of an aggregating table says how it holds its
+aggregate: `Annotated[UInt64, AggregateState("uniq", str)]` (the state of `uniq` over
+strings, read with `uniqMerge`) or `Annotated[datetime, SimpleAggregate("max")]`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ __all__ = [
     "decimal",
     "datetime64",
     "Doc",
+    "AggregateState",
+    "SimpleAggregate",
     "Int8",
     "Int16",
     "Int32",
@@ -122,6 +126,37 @@ class Doc:
     as `field(doc=...)`, and the shape of PEP 727's `typing_extensions.Doc`)."""
 
     documentation: str
+
+
+class AggregateState:
+    """An `AggregateFunction(function, arguments...)` column:
+    `users: Annotated[UInt64, AggregateState("uniq", str)]`.
+
+    The column holds `function`'s intermediate state, written by an aggregation's SELECT
+    (`uniqState(user) AS users`) and read with `-Merge` (`uniqMerge(users)`); `arguments`
+    are the annotations of the function's arguments, and the annotated type is what
+    `-Merge` yields. Records never carry states, so such a model is only an aggregation's
+    target.
+    """
+
+    __slots__ = ("function", "arguments")
+
+    def __init__(self, function: str, *arguments: Any) -> None:
+        self.function = function
+        self.arguments = arguments
+
+    def __repr__(self) -> str:
+        names = (getattr(a, "__name__", None) or repr(a) for a in self.arguments)
+        return f"AggregateState({self.function!r}, {', '.join(names)})"
+
+
+@dataclass(frozen=True)
+class SimpleAggregate:
+    """A `SimpleAggregateFunction(function, T)` column: plain values of the annotated type
+    that merge with `function` (`max`, `sum`, `anyLast`, ...):
+    `last_seen: Annotated[datetime, SimpleAggregate("max")]`."""
+
+    function: str
 
 
 def decimal(precision: int, scale: int) -> DecimalSpec:

@@ -64,7 +64,22 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
         let mut default: Option<String> = None;
         let mut low_cardinality = false;
         let mut datetime64: Option<u8> = None;
+        let mut aggregate = quote!(::core::option::Option::None);
         attrs::parse_moose(&field.attrs, |k, meta| match k {
+            "aggregate" => {
+                aggregate = aggregate_state(meta)?;
+                Ok(())
+            }
+            "simple_aggregate" => {
+                let function = meta.value()?.parse::<LitStr>()?.value();
+                aggregate = quote!(::core::option::Option::Some(
+                    ::moose_guest::defs::AggregateColumn {
+                        function: ::std::string::String::from(#function),
+                        kind: ::moose_guest::defs::AggregateKind::Simple,
+                    }
+                ));
+                Ok(())
+            }
             "key" => {
                 key = true;
                 Ok(())
@@ -89,7 +104,7 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
             other => Err(attrs::unknown_key(
                 meta,
                 other,
-                "key, default, low_cardinality, datetime64",
+                "key, default, low_cardinality, datetime64, aggregate, simple_aggregate",
             )),
         })?;
         if serde.skip {
@@ -127,6 +142,7 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
                 key: #key,
                 default: #default,
                 doc: #field_doc,
+                aggregate: #aggregate,
             }
         });
         collects.push(quote_spanned!(span=>
@@ -263,4 +279,32 @@ fn expand_enum(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream>
             }
         };
     })
+}
+
+/// `aggregate(uniq, String)` or `aggregate("quantiles(0.5, 0.9)", f64)`: the function
+/// (a name or a string with parameters), then the Rust types of its arguments.
+fn aggregate_state(meta: &syn::meta::ParseNestedMeta) -> syn::Result<TokenStream> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let function = if content.peek(LitStr) {
+        content.parse::<LitStr>()?.value()
+    } else {
+        content.parse::<syn::Ident>()?.to_string()
+    };
+    let mut arguments = Vec::new();
+    while !content.is_empty() {
+        content.parse::<syn::Token![,]>()?;
+        if content.is_empty() {
+            break;
+        }
+        arguments.push(content.parse::<syn::Type>()?);
+    }
+    Ok(quote!(::core::option::Option::Some(
+        ::moose_guest::defs::AggregateColumn {
+            function: ::std::string::String::from(#function),
+            kind: ::moose_guest::defs::AggregateKind::State(::std::vec![
+                #(<#arguments as ::moose_guest::MooseType>::data_type()),*
+            ]),
+        }
+    )))
 }

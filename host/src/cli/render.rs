@@ -210,7 +210,7 @@ fn fields(fields: &[Field]) -> String {
     fields
         .iter()
         .map(|f| {
-            let mut s = format!("{} {}", f.name, f.data_type.type_name());
+            let mut s = format!("{} {}", f.name, f.type_name());
             if f.key {
                 s.push_str(" key");
             }

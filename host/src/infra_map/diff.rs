@@ -395,7 +395,9 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
             Some(default) => format!(" DEFAULT {default}"),
             None => String::new(),
         };
-        let caveat = if column.is_optional() {
+        let caveat = if column.is_aggregate_state() {
+            ": existing rows hold empty states"
+        } else if column.is_optional() {
             ""
         } else {
             ": not nullable and no default, existing rows get the type's zero value"
@@ -528,6 +530,7 @@ mod tests {
                     column("id", "String"),
                     column("note", "Nullable(String)"),
                     defaulted,
+                    column("users", "AggregateFunction(uniq, String)"),
                     column("x", "UInt8"),
                 ],
                 &["id"],
@@ -538,6 +541,7 @@ mod tests {
             [
                 "~ table T: add column `note` Nullable(String) [safe]",
                 "~ table T: add column `n` UInt8 DEFAULT 1 [safe]",
+                "~ table T: add column `users` AggregateFunction(uniq, String): existing rows hold empty states [safe]",
                 "~ table T: add column `x` UInt8: not nullable and no default, existing rows get the type's zero value [DESTRUCTIVE]",
             ]
         );

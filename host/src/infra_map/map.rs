@@ -81,9 +81,15 @@ pub struct ColumnSpec {
 }
 
 impl ColumnSpec {
-    /// Rows that lack the column read as `NULL` or as its default.
+    /// Rows that lack the column read as `NULL`, as its default or, for an aggregate
+    /// state, as the empty state (what the rows aggregated before the column existed).
     pub fn is_optional(&self) -> bool {
-        self.default.is_some() || self.ty.starts_with("Nullable(")
+        self.default.is_some() || self.ty.starts_with("Nullable(") || self.is_aggregate_state()
+    }
+
+    /// An `AggregateFunction(...)` column.
+    pub fn is_aggregate_state(&self) -> bool {
+        self.ty.starts_with("AggregateFunction(")
     }
 }
 
@@ -300,7 +306,7 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
         .map(|field| {
             Ok(ColumnSpec {
                 name: field.name.clone(),
-                ty: ddl::column_type(app, &field.data_type).map_err(|e| {
+                ty: ddl::field_column_type(app, field).map_err(|e| {
                     OlapError::Schema(format!(
                         "table `{}`, field `{}`: {e}",
                         table.name, field.name

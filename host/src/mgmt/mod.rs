@@ -208,7 +208,7 @@ pub fn catalog_json(app: &App, infra: &Infra) -> Value {
                 .iter()
                 .map(|f| {
                     json!({
-                        "name": f.name, "type": f.data_type.type_name(), "key": f.key,
+                        "name": f.name, "type": f.type_name(), "key": f.key,
                         "nullable": f.data_type.is_nullable(), "default": f.default, "doc": f.doc,
                     })
                 })

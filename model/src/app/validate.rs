@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::types::{ApiDef, DataType, Model, ScalarType, TableDef, TableEngine, TypeWrapper};
+use crate::types::{
+    AggregateKind, ApiDef, DataType, Field, Model, ScalarType, TableDef, TableEngine, TypeWrapper,
+};
 
 use super::{model_ref, App};
 
@@ -47,6 +49,7 @@ pub fn validate(app: &App) -> Result<(), ValidationErrors> {
     check.windowed_aggregations();
     check.views();
     check.apis();
+    check.record_models();
     if check.problems.is_empty() {
         Ok(())
     } else {
@@ -139,6 +142,7 @@ impl<'a> Checker<'a> {
                     self.problem(&field_subject, "is declared twice");
                 }
                 self.data_type(&field_subject, &field.data_type, true);
+                self.aggregate(&field_subject, field);
                 if field.key && !is_sortable(&field.data_type) {
                     self.problem(
                         &field_subject,
@@ -152,6 +156,91 @@ impl<'a> Checker<'a> {
             if let Some(cycle) = self.nesting_cycle(model, &mut vec![model_ref(model)]) {
                 self.problem(&subject, format!("nests itself: {}", cycle.join(" -> ")));
             }
+        }
+    }
+
+    /// An aggregate column: a valid function, valid argument types, not a key.
+    fn aggregate(&mut self, subject: &str, field: &Field) {
+        let Some(aggregate) = &field.aggregate else {
+            return;
+        };
+        if !is_aggregate_function(&aggregate.function) {
+            self.problem(
+                subject,
+                format!(
+                    "`{}` is not an aggregate function name with optional parameters, such as \
+                     `uniq` or `quantiles(0.5, 0.9)`",
+                    aggregate.function
+                ),
+            );
+        }
+        if let AggregateKind::State(arguments) = &aggregate.kind {
+            for argument in arguments {
+                self.data_type(subject, argument, true);
+            }
+        }
+        if field.key {
+            self.problem(subject, "a key field cannot hold an aggregate");
+        }
+    }
+
+    /// Models whose records the host or a guest carries (streams, ingest endpoints, API
+    /// responses, windowed aggregation targets, nested records) cannot have columns of
+    /// aggregate states: only materialized views write states.
+    fn record_models(&mut self) {
+        let def = &self.app.def;
+        let carried = def
+            .streams
+            .iter()
+            .map(|s| (format!("stream `{}`", s.name), &s.model))
+            .chain(def.ingests.iter().map(|i| {
+                (
+                    format!("ingest endpoint `{}`", self.app.ingest_route(i)),
+                    &i.model,
+                )
+            }))
+            .chain(
+                def.apis
+                    .iter()
+                    .map(|a| (format!("API `{}`", api_ref(a)), &a.response)),
+            )
+            .chain(def.windowed_aggregations.iter().map(|w| {
+                (
+                    format!("windowed aggregation `{}`", w.name),
+                    &w.target.model,
+                )
+            }))
+            .chain(def.models.iter().flat_map(|m| {
+                m.fields
+                    .iter()
+                    .filter_map(move |f| match &f.data_type.leaf {
+                        ScalarType::Nested(inner) => Some((
+                            format!("model `{}`, field `{}`", model_ref(m), f.name),
+                            inner,
+                        )),
+                        _ => None,
+                    })
+            }));
+        let mut problems = Vec::new();
+        for (subject, reference) in carried {
+            let Some(model) = self.models.get(reference.as_str()) else {
+                continue;
+            };
+            for field in model.fields.iter().filter(|f| f.is_aggregate_state()) {
+                problems.push((
+                    subject.clone(),
+                    format!(
+                        "model `{reference}` field `{}` is {}, an aggregate state: states are \
+                         written by materialized views (`-State` functions), never carried by \
+                         records; read them with `-Merge` in a query",
+                        field.name,
+                        field.type_name()
+                    ),
+                ));
+            }
+        }
+        for (subject, message) in problems {
+            self.problem(subject, message);
         }
     }
 
@@ -370,6 +459,14 @@ impl<'a> Checker<'a> {
                     format!(
                         "order-by column `{column}` is not a field of `{}`",
                         table.model
+                    ),
+                ),
+                Some(f) if f.aggregate.is_some() => self.problem(
+                    subject,
+                    format!(
+                        "order-by column `{column}` is {}; an aggregate column cannot be part \
+                         of the sort key",
+                        f.type_name()
                     ),
                 ),
                 Some(f) if !is_sortable(&f.data_type) => self.problem(
@@ -654,6 +751,25 @@ fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `uniq`, `quantiles(0.5, 0.9)`: a name, then optionally parameters (numbers, names and
+/// quoted words) in one pair of parentheses that closes the text.
+fn is_aggregate_function(text: &str) -> bool {
+    let (name, parameters) = match text.split_once('(') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (text, None),
+    };
+    is_identifier(name)
+        && parameters.is_none_or(|p| {
+            p.strip_suffix(')').is_some_and(|inner| {
+                inner.matches('\'').count() % 2 == 0
+                    && inner.chars().all(|c| {
+                        c.is_ascii_alphanumeric()
+                            || matches!(c, '_' | '.' | ',' | ' ' | '-' | '+' | '\'')
+                    })
+            })
+        })
 }
 
 fn is_version(version: &str) -> bool {

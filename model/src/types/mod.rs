@@ -80,6 +80,31 @@ pub struct Field {
     /// A ClickHouse default expression; a field with a default may be omitted on ingest.
     pub default: Option<String>,
     pub doc: Option<String>,
+    /// Set for a column that holds an aggregate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateColumn>,
+}
+
+/// How a column holds an aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggregateKind {
+    /// `AggregateFunction(function, arguments...)`: the function's intermediate state,
+    /// written by a materialized view (`uniqState(user)`) and read with `-Merge`; these are
+    /// the argument types. Records never carry states; the field's type is what `-Merge`
+    /// yields.
+    State(Vec<DataType>),
+    /// `SimpleAggregateFunction(function, T)`, `T` the field's type: plain values that
+    /// merge with the function.
+    Simple,
+}
+
+/// A column of an aggregating table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateColumn {
+    /// The function with its parameters as ClickHouse spells it: `uniq`,
+    /// `quantiles(0.5, 0.9)`.
+    pub function: String,
+    pub kind: AggregateKind,
 }
 
 /// A data model: the schema of a stream, a table or a nested record.

@@ -4,7 +4,8 @@ use crate::sql::quote_string;
 
 use super::lower::{IntType, TypeLowering};
 use super::{
-    DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableEngine, TypeWrapper,
+    AggregateKind, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableEngine,
+    TypeWrapper,
 };
 
 /// ClickHouse's names of the types.
@@ -143,7 +144,49 @@ impl Field {
             key: false,
             default: None,
             doc: None,
+            aggregate: None,
         }
+    }
+
+    /// The ClickHouse name of the column's type: the field's type, or for an aggregate
+    /// column `AggregateFunction(function, arguments...)` or
+    /// `SimpleAggregateFunction(function, type)` (nested records by their model's name).
+    pub fn type_name(&self) -> String {
+        match self.type_name_with(|ty| Ok::<_, std::convert::Infallible>(ty.type_name())) {
+            Ok(name) => name,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Field::type_name`] with each type (the field's, the state's arguments) named by
+    /// `name`: the DDL resolves nested records to `Tuple`s this way.
+    pub fn type_name_with<E>(
+        &self,
+        name: impl Fn(&DataType) -> Result<String, E>,
+    ) -> Result<String, E> {
+        let ty = name(&self.data_type)?;
+        Ok(match &self.aggregate {
+            None => ty,
+            Some(aggregate) => match &aggregate.kind {
+                AggregateKind::Simple => {
+                    format!("SimpleAggregateFunction({}, {ty})", aggregate.function)
+                }
+                AggregateKind::State(arguments) => {
+                    let mut parts = vec![aggregate.function.clone()];
+                    for argument in arguments {
+                        parts.push(name(argument)?);
+                    }
+                    format!("AggregateFunction({})", parts.join(", "))
+                }
+            },
+        })
+    }
+
+    /// Whether the column holds aggregate states, which records cannot carry.
+    pub fn is_aggregate_state(&self) -> bool {
+        self.aggregate
+            .as_ref()
+            .is_some_and(|a| matches!(a.kind, AggregateKind::State(_)))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use moose_model::app::App;
 use moose_model::sql::{quote_ident, quote_string};
-use moose_model::types::{DataType, ScalarType, TableEngine, TypeWrapper};
+use moose_model::types::{DataType, Field, ScalarType, TableEngine, TypeWrapper};
 
 use super::super::error::OlapError;
 use super::target::{REPLICA_NAME, REPLICA_PATH};
@@ -14,6 +14,11 @@ const MAX_NESTING: usize = 32;
 /// to named `Tuple`s of their models' fields, recursively.
 pub fn column_type(app: &App, ty: &DataType) -> Result<String, OlapError> {
     column_type_at(app, ty, 0)
+}
+
+/// The ClickHouse type of `field`'s column: [`Field::type_name_with`] [`column_type`].
+pub fn field_column_type(app: &App, field: &Field) -> Result<String, OlapError> {
+    field.type_name_with(|ty| column_type(app, ty))
 }
 
 fn column_type_at(app: &App, ty: &DataType, depth: usize) -> Result<String, OlapError> {

@@ -7,7 +7,7 @@ use moose_model::types::{AggregationDef, TableDef, TableEngine, ViewDef};
 
 use super::super::compat::Column;
 use super::super::error::OlapError;
-use super::columns::{column_type, engine, replicated_engine};
+use super::columns::{engine, field_column_type, replicated_engine};
 use super::target::{distributed_table, local_table_name, Target};
 use super::{DdlKind, DdlStatement};
 
@@ -88,7 +88,7 @@ pub fn create_table(
     let mut columns = Vec::with_capacity(model.fields.len());
     let mut checked = Vec::with_capacity(model.fields.len());
     for field in &model.fields {
-        let ty = column_type(app, &field.data_type)
+        let ty = field_column_type(app, field)
             .map_err(|e| OlapError::Schema(format!("{subject}, field `{}`: {e}", field.name)))?;
         let mut column = format!("    {} {ty}", quote_ident(&field.name));
         if let Some(default) = field.default.as_deref().filter(|d| !d.trim().is_empty()) {

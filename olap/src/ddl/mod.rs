@@ -34,7 +34,7 @@ pub use alter::{
     add_column, copy_rows, drop_column, drop_table, drop_view, exchange_tables, modify_column,
     modify_column_default,
 };
-pub use columns::{column_type, engine, replicated_engine};
+pub use columns::{column_type, engine, field_column_type, replicated_engine};
 pub use create::{
     create_database, create_materialized_view, create_table, create_view, host_table,
     materialized_view_name, MATERIALIZED_VIEW_SUFFIX, WINDOW_DEDUP_WINDOW,

@@ -2,6 +2,7 @@
 //! components, the embedded ClickHouse, Kafka-protocol brokers and outside clients. Each
 //! module is one area; the harness they share is the `moose-tests` library (`tests/src`).
 
+mod aggregates;
 mod cli;
 mod conformance;
 mod dev;

@@ -1,8 +1,8 @@
 use super::*;
 use crate::app::App;
 use crate::types::{
-    AggregationDef, ApiParam, AppDef, DecimalSpec, EnumMember, Field, FunctionDef, IngestDef,
-    StreamDef, ViewDef,
+    AggregateColumn, AggregationDef, ApiParam, AppDef, DecimalSpec, EnumMember, Field, FunctionDef,
+    IngestDef, StreamDef, ViewDef,
 };
 
 fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType, key: bool) -> Field {
@@ -377,4 +377,68 @@ fn checks_api_parameters() {
     app.def.apis[0].name = "bad name".into();
     assert_problem(&app, "min 50 is greater than max 5");
     assert_problem(&app, "`bad name` is not a valid route name");
+}
+
+/// `Order` with a `uniq` state of `id`.
+fn with_state(app: &mut App, model: usize) {
+    app.def.models[model].fields.push(Field {
+        aggregate: Some(AggregateColumn {
+            function: "uniq".into(),
+            kind: AggregateKind::State(vec![DataType::new(vec![], ScalarType::String)]),
+        }),
+        ..field("buyers", vec![], ScalarType::Uint64, false)
+    });
+}
+
+#[test]
+fn aggregate_states_live_only_in_tables_views_write() {
+    let mut app = shop();
+    app.def.models.push(model(
+        "Daily",
+        vec![field("day", vec![], ScalarType::Date, true)],
+    ));
+    with_state(&mut app, 2);
+    app.def.aggregations[0].target.model = "Daily".into();
+    app.def.aggregations[0].target.order_by = vec!["day".into()];
+    assert_eq!(problems(&app), Vec::<String>::new());
+    app.def.aggregations[0].target.order_by = vec!["day".into(), "buyers".into()];
+    assert_problem(
+        &app,
+        "order-by column `buyers` is AggregateFunction(uniq, String); an aggregate column \
+         cannot be part of the sort key",
+    );
+
+    let mut app = shop();
+    with_state(&mut app, 0);
+    let state =
+        "model `Order` field `buyers` is AggregateFunction(uniq, String), an aggregate state";
+    for subject in ["stream `Order`", "ingest endpoint `Order`", "API `totals`"] {
+        assert_problem(&app, &format!("{subject}: {state}"));
+    }
+}
+
+#[test]
+fn aggregate_functions_are_names_with_plain_parameters() {
+    for (function, valid) in [
+        ("uniq", true),
+        ("quantiles(0.5, 0.9)", true),
+        ("sumMap", true),
+        ("", false),
+        ("uniq(", false),
+        ("uniq) DROP", false),
+        ("quantiles(0.5); DROP TABLE x", false),
+        ("f('a)", false),
+    ] {
+        assert_eq!(is_aggregate_function(function), valid, "{function:?}");
+    }
+    let mut app = shop();
+    app.def.models[1].fields.push(Field {
+        aggregate: Some(AggregateColumn {
+            function: "max;".into(),
+            kind: AggregateKind::Simple,
+        }),
+        ..field("top", vec![], ScalarType::Float64, true)
+    });
+    assert_problem(&app, "`max;` is not an aggregate function name");
+    assert_problem(&app, "a key field cannot hold an aggregate");
 }
