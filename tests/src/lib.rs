@@ -273,6 +273,19 @@ impl DevHost {
         )
     }
 
+    /// `GET path` of the ingest and API address (e.g. `/api/revenue?limit=3`): the status
+    /// and the body, whatever the status.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let mut response = ureq::get(&format!("{}{path}", self.api))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().expect("body"))
+    }
+
     /// `GET path` of the management API, as JSON.
     pub fn management_json(&self, path: &str) -> Value {
         ureq::get(&format!("{}{path}", self.management))

@@ -61,17 +61,9 @@ fn expected() -> BTreeMap<String, (u64, u64, i64)> {
 }
 
 fn api(host: &DevHost, name: &str, query: &str) -> (u16, Value) {
-    let mut response = ureq::get(&format!("{}/api/{name}{query}", host.api))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .expect("the API answers");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_json().expect("a JSON answer"),
-    )
+    let (status, body) = host.get(&format!("/api/{name}{query}"));
+    let answer = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    (status, answer)
 }
 
 /// Checks every language's answer against the expected days and the raw visits; returns

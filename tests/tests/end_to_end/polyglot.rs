@@ -117,14 +117,7 @@ fn observe(app: &str) -> Observed {
     let api = API_CALLS
         .iter()
         .map(|query| {
-            let mut response = ureq::get(&format!("{}/api/revenue{query}", host.api))
-                .config()
-                .http_status_as_error(false)
-                .build()
-                .call()
-                .expect("the API answers");
-            let status = response.status().as_u16();
-            let body = response.body_mut().read_to_string().expect("body");
+            let (status, body) = host.get(&format!("/api/revenue{query}"));
             (query.to_string(), status, body)
         })
         .collect();
