@@ -10,7 +10,8 @@
 import { runBatch, serialize } from "./batch.js";
 import {
   type AccumulateOutput, type AggregationDef, type ApiDef, ApiError, type ApiErrorVariant, type ApiResponse, type AppDef, engines,
-  type FunctionDef, type GuestError, type IngestDef, messageOf, type ModelDef, type ProcessOutput, type Result,
+  type FunctionDef, type GuestError, type IngestDef, messageOf, type ModelDef, type ProcessOutput, type Projection,
+  type Result,
   type StreamDef, type TableDef, type TableEngine, type TransformResult, type ViewDef, type WindowedAggregationDef,
 } from "./defs.js";
 import type { Batch } from "./host.js";
@@ -122,6 +123,23 @@ export interface TableConfig<T> {
   orderBy?: (keyof T & string)[];
   /** Default `MergeTree`. */
   engine?: TableEngine;
+  /** `PARTITION BY` expression: `"toYYYYMM(ts)"`. */
+  partitionBy?: string;
+  /** `PRIMARY KEY`: a prefix of the sort key, for a primary index smaller than the sort. */
+  primaryKey?: (keyof T & string)[];
+  /** `SAMPLE BY` expression; it must be part of the primary key. */
+  sampleBy?: string;
+  /** Table TTL: `"ts + INTERVAL 90 DAY"` deletes rows; `"ts + INTERVAL 7 DAY TO VOLUME 'cold'"`
+   * moves them. */
+  ttl?: string;
+  /** `SETTINGS`: numbers as they are, booleans as 1 or 0, strings quoted
+   * (`{ index_granularity: 4096, storage_policy: "tiered" }`). */
+  settings?: Record<string, string | number | boolean>;
+  /** Data-skipping indexes: `type` is `minmax`, `set(100)`, `bloom_filter(0.01)`,
+   * `ngrambf_v1(3, 256, 2, 0)`, ...; `granularity` defaults to 1. */
+  indexes?: { name: string; expression: string; type: string; granularity?: number }[];
+  /** Projections: `select` without `FROM` (`"SELECT * ORDER BY userId"`). */
+  projections?: Projection[];
 }
 
 /** Which parts a pipeline has; all of them by default. */
@@ -617,6 +635,22 @@ function tableDef<S extends Shape>(
     orderBy: [...(config.orderBy ?? [])],
     engine: config.engine ?? engines.mergeTree(),
     sourceStream: source,
+    options: {
+      partitionBy: config.partitionBy,
+      primaryKey: [...(config.primaryKey ?? [])],
+      sampleBy: config.sampleBy,
+      ttl: config.ttl,
+      settings: Object.entries(config.settings ?? {}).map(([name, value]) => ({ name, value: settingText(value) })),
+      indexes: (config.indexes ?? []).map((i) => ({ ...i, granularity: i.granularity ?? 1 })),
+      projections: (config.projections ?? []).map((p) => ({ ...p })),
+    },
   };
+}
+
+/** A setting's value as ClickHouse spells it: strings quoted, numbers as they are, booleans as 1 or 0. */
+function settingText(value: string | number | boolean): string {
+  if (typeof value === "boolean") return value ? "1" : "0";
+  if (typeof value !== "string") return String(value);
+  return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 

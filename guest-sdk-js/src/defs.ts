@@ -25,19 +25,63 @@ export interface StreamDef {
 /** A ClickHouse table engine; build one with {@link engines}. */
 export type TableEngine =
   | { tag: "merge-tree" }
-  | { tag: "replacing-merge-tree"; val: string | undefined }
+  | { tag: "replacing-merge-tree"; val: { version: string | undefined; isDeleted: string | undefined } }
   | { tag: "summing-merge-tree"; val: string[] }
-  | { tag: "aggregating-merge-tree" };
+  | { tag: "aggregating-merge-tree" }
+  | { tag: "collapsing-merge-tree"; val: string }
+  | { tag: "versioned-collapsing-merge-tree"; val: { sign: string; version: string } };
 
 /** Table engines. */
 export const engines = {
   mergeTree: (): TableEngine => ({ tag: "merge-tree" }),
-  /** Keeps the newest row per key; `version` names the column deciding which is newest. */
-  replacingMergeTree: (version?: string): TableEngine => ({ tag: "replacing-merge-tree", val: version }),
+  /** Keeps the newest row per key: the one with the greatest `version` (the last inserted
+   * without one). With `isDeleted`, a `UInt8` column, a newest row with 1 deletes its key. */
+  replacingMergeTree: (version?: string, isDeleted?: string): TableEngine => ({
+    tag: "replacing-merge-tree",
+    val: { version, isDeleted },
+  }),
   /** Sums `columns` per key (every numeric column when empty). */
   summingMergeTree: (columns: string[] = []): TableEngine => ({ tag: "summing-merge-tree", val: columns }),
   aggregatingMergeTree: (): TableEngine => ({ tag: "aggregating-merge-tree" }),
+  /** Merging drops pairs of rows with equal keys and opposite `sign` (an `Int8` column:
+   * 1 for a state, -1 for its cancel). */
+  collapsingMergeTree: (sign: string): TableEngine => ({ tag: "collapsing-merge-tree", val: sign }),
+  /** Like `collapsingMergeTree`, and rows may arrive in any order; `version` orders a key's
+   * states. */
+  versionedCollapsingMergeTree: (sign: string, version: string): TableEngine => ({
+    tag: "versioned-collapsing-merge-tree",
+    val: { sign, version },
+  }),
 };
+
+/** A data-skipping index. */
+export interface TableIndex {
+  name: string;
+  /** A column or an expression of columns: `"lower(email)"`. */
+  expression: string;
+  /** `minmax`, `set(100)`, `bloom_filter(0.01)`, `ngrambf_v1(3, 256, 2, 0)`, ... */
+  type: string;
+  /** Granules per index block; 0 means 1. */
+  granularity: number;
+}
+
+/** A projection: the rows kept a second time, sorted or aggregated differently. */
+export interface Projection {
+  name: string;
+  /** Its query without `FROM`: `"SELECT * ORDER BY userId"`. */
+  select: string;
+}
+
+/** How ClickHouse stores a table beyond its engine and sort key, as described to the host. */
+export interface TableOptions {
+  partitionBy: string | undefined;
+  primaryKey: string[];
+  sampleBy: string | undefined;
+  ttl: string | undefined;
+  settings: { name: string; value: string }[];
+  indexes: TableIndex[];
+  projections: Projection[];
+}
 
 export interface TableDef {
   name: string;
@@ -45,6 +89,7 @@ export interface TableDef {
   orderBy: string[];
   engine: TableEngine;
   sourceStream: string | undefined;
+  options: TableOptions;
 }
 
 export interface IngestDef {

@@ -27,7 +27,7 @@ export type {
 } from "./app.js";
 export { ApiError, engines } from "./defs.js";
 export type {
-  AppDef, ApiDef, ApiParamDef, TableEngine, TransformResult, ProcessOutput, RecordError, Result, AccumulateOutput,
+  AppDef, ApiDef, ApiParamDef, TableEngine, TableIndex, TableOptions, Projection, TransformResult, ProcessOutput, RecordError, Result, AccumulateOutput,
   WindowSpec, WindowedAggregationDef,
 } from "./defs.js";
 export { tumbling, hopping, encodeState, decodeState, StateError } from "./window.js";

@@ -94,6 +94,10 @@ export interface TypeOptions {
   optional?: boolean;
   /** The field is a column of an aggregating table. */
   aggregate?: AggregateColumn;
+  /** The column's codecs inside `CODEC(...)`. */
+  codec?: string;
+  /** Column TTL expression. */
+  ttl?: string;
 }
 
 /** Turns a typed value into what `JSON.stringify` prints for it (`Date`s to RFC 3339
@@ -170,6 +174,18 @@ export class Type<T> {
     return this.with({ aggregate: { function: fn, kind: { tag: "simple" } } });
   }
 
+  /** The column's compression codecs, as inside ClickHouse's `CODEC(...)`:
+   * `t.dateTime().codec("Delta, ZSTD(1)")`. */
+  codec(codecs: string): this {
+    return this.with({ codec: codecs });
+  }
+
+  /** A column TTL: once the expression's time passes, the value is reset to the column's
+   * default (`t.string().ttl("ts + INTERVAL 30 DAY")`). */
+  ttl(expression: string): this {
+    return this.with({ ttl: expression });
+  }
+
   /** A description. */
   doc(text: string): this {
     return this.with({ doc: text });
@@ -218,6 +234,8 @@ export interface Field {
   doc: string | undefined;
   /** Set for a column of an aggregating table. */
   aggregate: AggregateColumn | undefined;
+  codec: string | undefined;
+  ttl: string | undefined;
 }
 
 /** Options of {@link model}. */
@@ -255,6 +273,8 @@ export class Model<S extends Shape> {
       default: type.options.default,
       doc: type.options.doc,
       aggregate: type.options.aggregate,
+      codec: type.options.codec,
+      ttl: type.options.ttl,
     }));
     this.wide = entries.some(([, type]) => type.spec.wide === true);
     this.convert = recordConverter(entries) as Converter<InferShape<S>>;

@@ -1,16 +1,23 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { App, model, t } from "@moose/guest";
+import { App, engines, model, t } from "@moose/guest";
 import app from "../../examples/quickstart-ts/app.js";
 
 const plain = (leaf: string) => ({ wrappers: [], leaf: { tag: leaf } });
-const field = (name: string, leaf: string, key = false) => ({ name, dataType: plain(leaf), key, default: undefined, aggregate: undefined });
+const field = (name: string, leaf: string, key = false) => ({
+  name, dataType: plain(leaf), key, default: undefined, aggregate: undefined, codec: undefined, ttl: undefined,
+});
 const withoutDocs = (value: unknown): unknown =>
   JSON.parse(JSON.stringify(value, (k, v) => (k === "doc" ? undefined : v === undefined ? "<none>" : v)));
 
 test("the quickstart describes the same app as the Rust quickstart", () => {
   const none = "<none>";
-  const f = (name: string, leaf: string, key = false) => ({ ...field(name, leaf, key), default: none, aggregate: none });
+  const f = (name: string, leaf: string, key = false) => ({
+    ...field(name, leaf, key), default: none, aggregate: none, codec: none, ttl: none,
+  });
+  const options = {
+    partitionBy: none, primaryKey: [], sampleBy: none, ttl: none, settings: [], indexes: [], projections: [],
+  };
   assert.deepEqual(withoutDocs(app.describe()), {
     models: [
       { name: "Order", version: none, fields: [f("id", "string", true), f("customer", "string"), f("amount", "float64"), f("ts", "date-time")] },
@@ -31,6 +38,8 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
             key: false,
             default: none,
             aggregate: none,
+            codec: none,
+            ttl: none,
           },
           f("day", "date"),
           f("ts", "date-time"),
@@ -43,8 +52,11 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
       { name: "OrderEnriched", model: "OrderEnriched", partitions: 0, retentionHours: none },
     ],
     tables: [
-      { name: "Order", model: "Order", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: "Order" },
-      { name: "OrderEnriched", model: "OrderEnriched", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: "OrderEnriched" },
+      { name: "Order", model: "Order", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: "Order", options },
+      {
+        name: "OrderEnriched", model: "OrderEnriched", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: "OrderEnriched",
+        options,
+      },
     ],
     ingests: [{ name: "Order", model: "Order", stream: "Order", deadLetter: "Order_dead_letter" }],
     functions: [{ name: "enrich_order", source: "Order", destination: "OrderEnriched", deadLetter: "enrich_order_dead_letter" }],
@@ -59,6 +71,7 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
           orderBy: ["day", "customer"],
           engine: { tag: "summing-merge-tree", val: [] },
           sourceStream: none,
+          options,
         },
       },
     ],
@@ -132,4 +145,52 @@ test("aggregate columns describe their function, kind and argument types", () =>
     ],
   );
   assert.deepEqual(DailyUsers.fields[2]?.dataType, { wrappers: ["array"], leaf: { tag: "float64" } });
+});
+
+test("tables describe their engine columns, storage options and column codecs and TTLs", () => {
+  const Event = model("Event", {
+    id: t.key(t.string()),
+    ts: t.dateTime().codec("Delta, ZSTD(1)"),
+    sign: t.int8(),
+    version: t.uint32(),
+    note: t.string().ttl("ts + INTERVAL 1 DAY"),
+  });
+  assert.deepEqual(
+    Event.fields.map((f) => [f.name, f.codec, f.ttl]),
+    [
+      ["id", undefined, undefined],
+      ["ts", "Delta, ZSTD(1)", undefined],
+      ["sign", undefined, undefined],
+      ["version", undefined, undefined],
+      ["note", undefined, "ts + INTERVAL 1 DAY"],
+    ],
+  );
+  const storage = new App();
+  storage.table("Events", Event, {
+    orderBy: ["id", "ts"],
+    engine: engines.versionedCollapsingMergeTree("sign", "version"),
+    partitionBy: "toYYYYMM(ts)",
+    primaryKey: ["id"],
+    ttl: "ts + INTERVAL 90 DAY",
+    settings: { index_granularity: 4096, storage_policy: "it's" },
+    indexes: [{ name: "note_bf", expression: "lower(note)", type: "bloom_filter(0.01)" }],
+    projections: [{ name: "by_ts", select: "SELECT * ORDER BY ts" }],
+  });
+  storage.table("Replaced", Event, { engine: engines.replacingMergeTree("version", "sign") });
+  const [events, replaced] = storage.describe().tables;
+  assert.deepEqual(events?.engine, { tag: "versioned-collapsing-merge-tree", val: { sign: "sign", version: "version" } });
+  assert.deepEqual(events?.options, {
+    partitionBy: "toYYYYMM(ts)",
+    primaryKey: ["id"],
+    sampleBy: undefined,
+    ttl: "ts + INTERVAL 90 DAY",
+    settings: [
+      { name: "index_granularity", value: "4096" },
+      { name: "storage_policy", value: "'it\\'s'" },
+    ],
+    indexes: [{ name: "note_bf", expression: "lower(note)", type: "bloom_filter(0.01)", granularity: 1 }],
+    projections: [{ name: "by_ts", select: "SELECT * ORDER BY ts" }],
+  });
+  assert.deepEqual(replaced?.engine, { tag: "replacing-merge-tree", val: { version: "version", isDeleted: "sign" } });
+  assert.deepEqual(replaced?.options.indexes, []);
 });

@@ -118,6 +118,10 @@ function rows(out: Batch): unknown[] {
   return lines.map((line) => JSON.parse(line));
 }
 
+const noOptions = {
+  partitionBy: undefined, primaryKey: [], sampleBy: undefined, ttl: undefined, settings: [], indexes: [], projections: [],
+};
+
 test("windowed aggregations are described with their window, target table and state version", () => {
   const { app, table } = ordersApp();
   assert.equal(table.name, "order_totals");
@@ -132,8 +136,9 @@ test("windowed aggregations are described with their window, target table and st
         name: "order_totals",
         model: "Totals",
         orderBy: ["customer", "window_start"],
-        engine: { tag: "replacing-merge-tree", val: undefined },
+        engine: { tag: "replacing-merge-tree", val: { version: undefined, isDeleted: undefined } },
         sourceStream: undefined,
+        options: noOptions,
       },
       stateVersion: 1,
       deadLetter: "order_totals_dead_letter",
@@ -143,7 +148,10 @@ test("windowed aggregations are described with their window, target table and st
       source: "Order",
       timeField: "ts",
       window: { sizeSeconds: 120, hopSeconds: 60, allowedLatenessSeconds: 0 },
-      target: { name: "order_counts_hopping", model: "Counts", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: undefined },
+      target: {
+        name: "order_counts_hopping", model: "Counts", orderBy: [], engine: { tag: "merge-tree" }, sourceStream: undefined,
+        options: noOptions,
+      },
       stateVersion: 3,
       deadLetter: "order_counts_hopping_dead_letter",
     },

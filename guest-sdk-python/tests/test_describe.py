@@ -14,7 +14,15 @@ def scalar(leaf: object, *wrappers: str) -> dict:
 
 
 def column(name: str, leaf: object, key: bool = False) -> dict:
-    return {"name": name, "data_type": scalar(leaf), "key": key, "default": None, "aggregate": None}
+    return {
+        "name": name,
+        "data_type": scalar(leaf),
+        "key": key,
+        "default": None,
+        "aggregate": None,
+        "codec": None,
+        "ttl": None,
+    }
 
 
 def without_docs(value: object) -> object:
@@ -24,6 +32,16 @@ def without_docs(value: object) -> object:
         return [without_docs(v) for v in value]
     return value
 
+
+NO_OPTIONS = {
+    "partition_by": None,
+    "primary_key": [],
+    "sample_by": None,
+    "ttl": None,
+    "settings": [],
+    "indexes": [],
+    "projections": [],
+}
 
 TIER = {"enum": [{"name": "small", "value": 1}, {"name": "medium", "value": 2}, {"name": "large", "value": 3}]}
 
@@ -69,13 +87,21 @@ EXPECTED = {
         {"name": "OrderEnriched", "model": "OrderEnriched", "partitions": 0, "retention_hours": None},
     ],
     "tables": [
-        {"name": "Order", "model": "Order", "order_by": [], "engine": "merge-tree", "source_stream": "Order"},
+        {
+            "name": "Order",
+            "model": "Order",
+            "order_by": [],
+            "engine": "merge-tree",
+            "source_stream": "Order",
+            "options": NO_OPTIONS,
+        },
         {
             "name": "OrderEnriched",
             "model": "OrderEnriched",
             "order_by": [],
             "engine": "merge-tree",
             "source_stream": "OrderEnriched",
+            "options": NO_OPTIONS,
         },
     ],
     "ingests": [{"name": "Order", "model": "Order", "stream": "Order", "dead_letter": "Order_dead_letter"}],
@@ -94,6 +120,7 @@ EXPECTED = {
                 "order_by": ["day", "customer"],
                 "engine": {"summing-merge-tree": []},
                 "source_stream": None,
+                "options": NO_OPTIONS,
             },
         }
     ],
@@ -188,7 +215,14 @@ class DeclarationsTest(unittest.TestCase):
         d = to_json(app.describe())
         self.assertEqual(d["streams"][0], {"name": "Event", "model": "Event", "partitions": 4, "retention_hours": 24})
         self.assertEqual(d["tables"], [
-            {"name": "Event", "model": "Event", "order_by": [], "engine": {"replacing-merge-tree": "version"}, "source_stream": "Event"}
+            {
+                "name": "Event",
+                "model": "Event",
+                "order_by": [],
+                "engine": {"replacing-merge-tree": {"version": "version", "is_deleted": None}},
+                "source_stream": "Event",
+                "options": NO_OPTIONS,
+            }
         ])
         self.assertEqual(d["ingests"], [{"name": "Event", "model": "Event", "stream": "Event", "dead_letter": None}])
         self.assertEqual(d["functions"], [
@@ -247,3 +281,79 @@ class VersionedModelsTest(unittest.TestCase):
         v11 = app.ingest_pipeline("Big", big_v11)
         with self.assertRaisesRegex(DeclarationError, "two ingest endpoints are named `Big/1.1`"):
             app.ingest("Big", v11.stream)
+
+
+class StorageOptionsTest(unittest.TestCase):
+    def test_tables_describe_engine_columns_storage_options_and_column_codecs(self) -> None:
+        from dataclasses import dataclass
+        from datetime import datetime
+
+        from moose_guest import (
+            App,
+            Key,
+            Projection,
+            ReplacingMergeTree,
+            TableConfig,
+            TableIndex,
+            VersionedCollapsingMergeTree,
+            field,
+        )
+        from moose_guest.types import Int8, UInt32
+
+        @dataclass
+        class Event:
+            id: Key[str]
+            ts: datetime = field(codec="Delta, ZSTD(1)")
+            sign: Int8 = 1
+            version: UInt32 = 0
+            note: str = field(default="", ttl="ts + INTERVAL 1 DAY")
+
+        app = App()
+        app.table(
+            "Events",
+            Event,
+            TableConfig(
+                order_by=["id", "ts"],
+                engine=VersionedCollapsingMergeTree("sign", "version"),
+                partition_by="toYYYYMM(ts)",
+                primary_key=["id"],
+                ttl="ts + INTERVAL 90 DAY",
+                settings={"index_granularity": 4096, "storage_policy": "it's", "allow_nullable_key": True},
+                indexes=[TableIndex("note_bf", "lower(note)", "bloom_filter(0.01)")],
+                projections=[Projection("by_ts", "SELECT * ORDER BY ts")],
+            ),
+        )
+        app.table("Replaced", Event, TableConfig(engine=ReplacingMergeTree("version", "sign")))
+        d = to_json(app.describe())
+        fields = d["models"][0]["fields"]
+        self.assertEqual(
+            [(f["name"], f["codec"], f["ttl"]) for f in fields],
+            [
+                ("id", None, None),
+                ("ts", "Delta, ZSTD(1)", None),
+                ("sign", None, None),
+                ("version", None, None),
+                ("note", None, "ts + INTERVAL 1 DAY"),
+            ],
+        )
+        events, replaced = d["tables"]
+        self.assertEqual(events["engine"], {"versioned-collapsing-merge-tree": {"sign": "sign", "version": "version"}})
+        self.assertEqual(
+            events["options"],
+            {
+                "partition_by": "toYYYYMM(ts)",
+                "primary_key": ["id"],
+                "sample_by": None,
+                "ttl": "ts + INTERVAL 90 DAY",
+                "settings": [
+                    ["index_granularity", "4096"],
+                    ["storage_policy", "'it\\'s'"],
+                    ["allow_nullable_key", "1"],
+                ],
+                "indexes": [{"name": "note_bf", "expression": "lower(note)", "kind": "bloom_filter(0.01)", "granularity": 1}],
+                "projections": [{"name": "by_ts", "select": "SELECT * ORDER BY ts"}],
+            },
+        )
+        self.assertEqual(replaced["engine"], {"replacing-merge-tree": {"version": "version", "is_deleted": "sign"}})
+        self.assertEqual(replaced["options"], NO_OPTIONS)
+

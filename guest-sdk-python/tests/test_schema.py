@@ -142,6 +142,8 @@ class TypeMappingTest(unittest.TestCase):
                 "default": "now()",
                 "doc": "When it was created.",
                 "aggregate": None,
+                "codec": None,
+                "ttl": None,
             },
         )
         self.assertEqual(definition["fields"][2]["name"], "from")

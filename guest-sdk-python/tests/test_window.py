@@ -23,6 +23,7 @@ from moose_guest import (
     tumbling,
 )
 from moose_guest.app import DeclarationError
+from test_describe import NO_OPTIONS
 from moose_guest.defs import to_json
 from moose_guest.process import GuestError
 
@@ -183,8 +184,9 @@ class WindowedAggregationTest(unittest.TestCase):
                         "name": "order_totals",
                         "model": "Totals",
                         "order_by": ["customer", "window_start"],
-                        "engine": {"replacing-merge-tree": None},
+                        "engine": {"replacing-merge-tree": {"version": None, "is_deleted": None}},
                         "source_stream": None,
+                        "options": NO_OPTIONS,
                     },
                     "state_version": 1,
                     "dead_letter": "order_totals_dead_letter",
@@ -200,6 +202,7 @@ class WindowedAggregationTest(unittest.TestCase):
                         "order_by": [],
                         "engine": "merge-tree",
                         "source_stream": None,
+                        "options": NO_OPTIONS,
                     },
                     "state_version": 3,
                     "dead_letter": "order_counts_hopping_dead_letter",

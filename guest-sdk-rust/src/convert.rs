@@ -4,8 +4,8 @@ use crate::api::{ApiError, ApiResponse};
 use crate::bindings::moose::app::types as wit;
 use crate::defs::{
     AggregateKind, AggregationDef, ApiDef, ApiParam, AppDef, DataType, EnumMember, Field,
-    FunctionDef, IngestDef, ModelDef, ScalarType, StreamDef, TableDef, TableEngine, TypeWrapper,
-    ViewDef, WindowedAggregationDef,
+    FunctionDef, IngestDef, ModelDef, ScalarType, StreamDef, TableDef, TableEngine, TableOptions,
+    TypeWrapper, ViewDef, WindowedAggregationDef,
 };
 use crate::process::{Batch, Encoding, GuestError, ProcessOutput, RecordError};
 use crate::query::QueryError;
@@ -90,6 +90,8 @@ impl From<Field> for wit::Field {
                     AggregateKind::Simple => wit::AggregateKind::Simple,
                 },
             }),
+            codec: f.codec,
+            ttl: f.ttl,
         }
     }
 }
@@ -120,9 +122,55 @@ impl From<TableEngine> for wit::TableEngine {
     fn from(e: TableEngine) -> Self {
         match e {
             TableEngine::MergeTree => wit::TableEngine::MergeTree,
-            TableEngine::ReplacingMergeTree(v) => wit::TableEngine::ReplacingMergeTree(v),
+            TableEngine::ReplacingMergeTree(r) => {
+                wit::TableEngine::ReplacingMergeTree(wit::Replacing {
+                    version: r.version,
+                    is_deleted: r.is_deleted,
+                })
+            }
             TableEngine::SummingMergeTree(c) => wit::TableEngine::SummingMergeTree(c),
             TableEngine::AggregatingMergeTree => wit::TableEngine::AggregatingMergeTree,
+            TableEngine::CollapsingMergeTree(sign) => wit::TableEngine::CollapsingMergeTree(sign),
+            TableEngine::VersionedCollapsingMergeTree { sign, version } => {
+                wit::TableEngine::VersionedCollapsingMergeTree(wit::VersionedCollapsing {
+                    sign,
+                    version,
+                })
+            }
+        }
+    }
+}
+
+impl From<TableOptions> for wit::TableOptions {
+    fn from(o: TableOptions) -> Self {
+        wit::TableOptions {
+            partition_by: o.partition_by,
+            primary_key: o.primary_key,
+            sample_by: o.sample_by,
+            ttl: o.ttl,
+            settings: o
+                .settings
+                .into_iter()
+                .map(|(name, value)| wit::TableSetting { name, value })
+                .collect(),
+            indexes: o
+                .indexes
+                .into_iter()
+                .map(|i| wit::TableIndex {
+                    name: i.name,
+                    expression: i.expression,
+                    type_: i.kind,
+                    granularity: i.granularity,
+                })
+                .collect(),
+            projections: o
+                .projections
+                .into_iter()
+                .map(|p| wit::Projection {
+                    name: p.name,
+                    select: p.select,
+                })
+                .collect(),
         }
     }
 }
@@ -135,6 +183,7 @@ impl From<TableDef> for wit::TableDef {
             order_by: t.order_by,
             engine: t.engine.into(),
             source_stream: t.source_stream,
+            options: t.options.into(),
         }
     }
 }

@@ -122,6 +122,11 @@ pub struct Field {
     /// Set for a column of an aggregating table (`#[moose(aggregate(...))]`,
     /// `#[moose(simple_aggregate = "...")]`).
     pub aggregate: Option<AggregateColumn>,
+    /// The codecs inside `CODEC(...)` (`#[moose(codec = "Delta, ZSTD(1)")]`).
+    pub codec: Option<String>,
+    /// Column TTL: once it passes the value is reset to the default
+    /// (`#[moose(ttl = "ts + INTERVAL 30 DAY")]`).
+    pub ttl: Option<String>,
 }
 
 /// How a column holds an aggregate (`moose:app/types.aggregate-kind`).
@@ -186,12 +191,88 @@ pub enum TableEngine {
     /// `MergeTree`.
     #[default]
     MergeTree,
-    /// `ReplacingMergeTree([version column])`.
-    ReplacingMergeTree(Option<String>),
+    /// `ReplacingMergeTree([version[, is_deleted]])`: keeps the newest row per key.
+    ReplacingMergeTree(Replacing),
     /// `SummingMergeTree([columns])`; empty sums every numeric column.
     SummingMergeTree(Vec<String>),
     /// `AggregatingMergeTree`.
     AggregatingMergeTree,
+    /// `CollapsingMergeTree(sign)`: merging drops pairs of rows with equal keys and
+    /// opposite signs; `sign` names an `i8` column (1 state, -1 cancel).
+    CollapsingMergeTree(String),
+    /// `VersionedCollapsingMergeTree(sign, version)`: like `CollapsingMergeTree`, and rows
+    /// may arrive in any order.
+    VersionedCollapsingMergeTree {
+        /// The `i8` sign column.
+        sign: String,
+        /// The column ordering a key's versions.
+        version: String,
+    },
+}
+
+impl TableEngine {
+    /// `ReplacingMergeTree` keeping the last inserted row per key.
+    pub fn replacing() -> Self {
+        TableEngine::ReplacingMergeTree(Replacing::default())
+    }
+
+    /// `ReplacingMergeTree(version)`: the row with the greatest `version` wins.
+    pub fn replacing_by(version: impl Into<String>) -> Self {
+        TableEngine::ReplacingMergeTree(Replacing {
+            version: Some(version.into()),
+            is_deleted: None,
+        })
+    }
+}
+
+/// The columns of `ReplacingMergeTree(version, is_deleted)`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Replacing {
+    /// The column deciding which row of a key is newest; the last inserted when none.
+    pub version: Option<String>,
+    /// A `u8` column: a newest row with 1 deletes its key. Needs `version`.
+    pub is_deleted: Option<String>,
+}
+
+/// A data-skipping index (`INDEX name expression TYPE kind GRANULARITY granularity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableIndex {
+    /// Index name.
+    pub name: String,
+    /// A column or an expression of columns.
+    pub expression: String,
+    /// `minmax`, `set(100)`, `bloom_filter(0.01)`, `ngrambf_v1(3, 256, 2, 0)`, ...
+    pub kind: String,
+    /// Granules per index block; 0 means 1.
+    pub granularity: u32,
+}
+
+/// A projection: the rows kept a second time, sorted or aggregated differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projection {
+    /// Projection name.
+    pub name: String,
+    /// Its query without `FROM`: `SELECT * ORDER BY user_id`.
+    pub select: String,
+}
+
+/// How ClickHouse stores a table beyond its engine and sort key; empty by default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableOptions {
+    /// `PARTITION BY` expression.
+    pub partition_by: Option<String>,
+    /// `PRIMARY KEY`: a prefix of the sort key; empty means the whole sort key.
+    pub primary_key: Vec<String>,
+    /// `SAMPLE BY` expression, part of the primary key.
+    pub sample_by: Option<String>,
+    /// Table TTL: `ts + INTERVAL 90 DAY`, `ts + INTERVAL 7 DAY TO VOLUME 'cold'`.
+    pub ttl: Option<String>,
+    /// `SETTINGS name = value`, in order.
+    pub settings: Vec<(String, String)>,
+    /// Data-skipping indexes.
+    pub indexes: Vec<TableIndex>,
+    /// Projections.
+    pub projections: Vec<Projection>,
 }
 
 /// A table.
@@ -207,6 +288,8 @@ pub struct TableDef {
     pub engine: TableEngine,
     /// Stream the host copies into this table.
     pub source_stream: Option<String>,
+    /// Partitioning, TTL, indexes, projections, settings.
+    pub options: TableOptions,
 }
 
 /// An ingest endpoint, `POST /ingest/<name>`.

@@ -23,7 +23,7 @@ pub use app::{
     ApiOptions, App, DeadLetterQueue, FunctionOptions, Ingest, Pipeline, PipelineConfig, Stream,
     StreamConfig, Table, TableConfig, WindowedAggregationOptions,
 };
-pub use defs::TableEngine;
+pub use defs::{Replacing, TableEngine};
 pub use process::{Batch, ConsumerOutcome, IntoOutputs};
 pub use query::{Identifier, Query, QueryError, QueryValue};
 pub use schema::{Model, MooseType};

@@ -357,22 +357,38 @@ fn conflicting_model_names_panic() {
 fn model_def_is_plain_data() {
     #[derive(Serialize, Deserialize, Model)]
     struct One {
-        #[moose(key, default = "0")]
+        #[moose(key, default = "0", codec = "Delta, ZSTD(1)")]
         n: i32,
+        #[moose(ttl = "toDateTime(n) + INTERVAL 1 DAY")]
+        note: String,
     }
     assert_eq!(
         One::model_def(),
         ModelDef {
             name: "One".to_owned(),
             version: None,
-            fields: vec![Field {
-                name: "n".to_owned(),
-                data_type: dt(&[], S::Int32),
-                key: true,
-                default: Some("0".to_owned()),
-                doc: None,
-                aggregate: None,
-            }],
+            fields: vec![
+                Field {
+                    name: "n".to_owned(),
+                    data_type: dt(&[], S::Int32),
+                    key: true,
+                    default: Some("0".to_owned()),
+                    doc: None,
+                    aggregate: None,
+                    codec: Some("Delta, ZSTD(1)".to_owned()),
+                    ttl: None,
+                },
+                Field {
+                    name: "note".to_owned(),
+                    data_type: dt(&[], S::String),
+                    key: false,
+                    default: None,
+                    doc: None,
+                    aggregate: None,
+                    codec: None,
+                    ttl: Some("toDateTime(n) + INTERVAL 1 DAY".to_owned()),
+                },
+            ],
             doc: None,
         }
     );

@@ -211,6 +211,7 @@ pub(crate) mod tests {
                 order_by: vec![],
                 engine: TableEngine::MergeTree,
                 source_stream: Some(storage.clone()),
+                options: Default::default(),
             });
             def.ingests.push(IngestDef {
                 name: "Order".into(),

@@ -1,6 +1,7 @@
-//! What a ClickHouse server of a given version can do: the column types it stores and the
-//! optional features the host uses, checked before any DDL runs so an app that needs a
-//! newer server fails with one error naming every column it cannot store.
+//! What a ClickHouse server of a given version can do: the column types it stores, the
+//! storage options it accepts and the optional features the host uses, checked before any
+//! DDL runs so an app that needs a newer server fails with one error naming every column
+//! and option it cannot store.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -139,6 +140,53 @@ pub fn type_features(ty: &str) -> BTreeSet<TypeFeature> {
     features
 }
 
+/// A storage option that older servers lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OptionFeature {
+    /// Column `CODEC(...)`.
+    Codec,
+    /// Column and table `TTL`.
+    Ttl,
+    /// Data-skipping indexes (`INDEX ... TYPE ...`) without experimental settings.
+    SkippingIndex,
+    /// Projections.
+    Projection,
+    /// `ReplacingMergeTree(version, is_deleted)`.
+    IsDeleted,
+}
+
+impl OptionFeature {
+    /// What the option is called in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptionFeature::Codec => "CODEC",
+            OptionFeature::Ttl => "TTL",
+            OptionFeature::SkippingIndex => "a data-skipping index",
+            OptionFeature::Projection => "a projection",
+            OptionFeature::IsDeleted => "ReplacingMergeTree's is_deleted column",
+        }
+    }
+
+    /// The first release that accepts the option without experimental settings.
+    pub fn since(self) -> ServerVersion {
+        match self {
+            OptionFeature::Codec => ServerVersion::new(19, 1),
+            OptionFeature::Ttl => ServerVersion::new(19, 6),
+            OptionFeature::SkippingIndex => ServerVersion::new(20, 1),
+            OptionFeature::Projection => ServerVersion::new(21, 6),
+            OptionFeature::IsDeleted => ServerVersion::new(23, 2),
+        }
+    }
+}
+
+/// A storage option a table of the schema uses, for the compatibility check.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TableOption {
+    /// The table (as the app names it).
+    pub table: String,
+    pub feature: OptionFeature,
+}
+
 /// A column the schema creates, for the compatibility check.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Column {
@@ -165,6 +213,8 @@ pub struct Incompatible {
     pub server: String,
     /// Every column it cannot store, each once, sorted by owner and name.
     pub columns: Vec<UnsupportedColumn>,
+    /// Every storage option it does not accept, each once, sorted by table.
+    pub options: Vec<TableOption>,
 }
 
 impl fmt::Display for Incompatible {
@@ -192,16 +242,31 @@ impl fmt::Display for Incompatible {
                 )?;
             }
         }
+        for (index, option) in self.options.iter().enumerate() {
+            if index > 0 || !self.columns.is_empty() {
+                f.write_str("; ")?;
+            }
+            let since = option.feature.since();
+            write!(
+                f,
+                "table {}: {} needs ClickHouse {}.{} or newer",
+                option.table,
+                option.feature.name(),
+                since.major,
+                since.minor
+            )?;
+        }
         Ok(())
     }
 }
 
 /// Checks that a server of `version` (`server` is its `version()` text, for the message)
-/// stores every one of `columns`.
+/// stores every one of `columns` and accepts every one of `options`.
 pub fn check<'a>(
     server: &str,
     version: ServerVersion,
     columns: impl IntoIterator<Item = &'a Column>,
+    options: impl IntoIterator<Item = &'a TableOption>,
 ) -> Result<(), Incompatible> {
     let unique: BTreeSet<&Column> = columns.into_iter().collect();
     let unsupported: Vec<UnsupportedColumn> = unique
@@ -217,12 +282,17 @@ pub fn check<'a>(
             })
         })
         .collect();
-    if unsupported.is_empty() {
+    let options: BTreeSet<&TableOption> = options
+        .into_iter()
+        .filter(|o| version < o.feature.since())
+        .collect();
+    if unsupported.is_empty() && options.is_empty() {
         Ok(())
     } else {
         Err(Incompatible {
             server: server.to_string(),
             columns: unsupported,
+            options: options.into_iter().cloned().collect(),
         })
     }
 }
@@ -253,8 +323,9 @@ impl ServerInfo {
     pub fn check<'a>(
         &self,
         columns: impl IntoIterator<Item = &'a Column>,
+        options: impl IntoIterator<Item = &'a TableOption>,
     ) -> Result<(), Incompatible> {
-        check(&self.version_text, self.version, columns)
+        check(&self.version_text, self.version, columns, options)
     }
 }
 
@@ -311,7 +382,7 @@ mod tests {
             column("Event", "payload", "JSON"),
             column("Order", "ts", "DateTime64(3)"),
         ];
-        let error = check("18.16.1", old, &columns).unwrap_err();
+        let error = check("18.16.1", old, &columns, &[]).unwrap_err();
         assert_eq!(error.columns.len(), 3);
         assert_eq!(
             error.to_string(),
@@ -323,19 +394,53 @@ mod tests {
         assert!(check(
             "18.16.1",
             old,
-            &[column("A", "b", "LowCardinality(String)")]
+            &[column("A", "b", "LowCardinality(String)")],
+            &[]
         )
         .unwrap_err()
         .to_string()
         .contains("LowCardinality needs ClickHouse 19.1 or newer"));
         let new = ServerVersion::parse("26.9.1").unwrap();
-        assert_eq!(check("26.9.1", new, &columns), Ok(()));
+        assert_eq!(check("26.9.1", new, &columns, &[]), Ok(()));
         let mid = ServerVersion::parse("21.8.3").unwrap();
-        let error = check("21.8.3", mid, &columns).unwrap_err();
+        let error = check("21.8.3", mid, &columns, &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
             "ClickHouse 21.8.3 cannot store Event.payload JSON: JSON needs ClickHouse 25.3 or \
              newer; Order.tags Map(String, Bool): Bool needs ClickHouse 21.12 or newer"
+        );
+    }
+
+    #[test]
+    fn reports_every_storage_option_an_old_server_lacks() {
+        let option = |table: &str, feature| TableOption {
+            table: table.into(),
+            feature,
+        };
+        let options = [
+            option("Events", OptionFeature::Ttl),
+            option("Events", OptionFeature::Projection),
+            option("Events", OptionFeature::Ttl),
+            option("Users", OptionFeature::IsDeleted),
+        ];
+        let columns = [column("Event", "ts", "DateTime64(3)")];
+        let old = ServerVersion::parse("18.16.1").unwrap();
+        assert_eq!(
+            check("18.16.1", old, &columns, &options)
+                .unwrap_err()
+                .to_string(),
+            "ClickHouse 18.16.1 cannot store Event.ts DateTime64(3): DateTime64 needs \
+             ClickHouse 20.1 or newer; table Events: TTL needs ClickHouse 19.6 or newer; table \
+             Events: a projection needs ClickHouse 21.6 or newer; table Users: \
+             ReplacingMergeTree's is_deleted column needs ClickHouse 23.2 or newer"
+        );
+        let recent = ServerVersion::parse("22.8.1").unwrap();
+        assert_eq!(
+            check("22.8.1", recent, &[], &options)
+                .unwrap_err()
+                .to_string(),
+            "ClickHouse 22.8.1 cannot store table Users: ReplacingMergeTree's is_deleted column \
+             needs ClickHouse 23.2 or newer"
         );
     }
 }

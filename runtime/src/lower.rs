@@ -80,6 +80,8 @@ impl From<wit::Field> for model::Field {
             key: f.key,
             default: f.default,
             doc: f.doc,
+            codec: f.codec,
+            ttl: f.ttl,
             aggregate: f.aggregate.map(|a| model::AggregateColumn {
                 function: a.function,
                 kind: match a.kind {
@@ -120,9 +122,49 @@ impl From<wit::TableEngine> for model::TableEngine {
         use wit::TableEngine as W;
         match e {
             W::MergeTree => Self::MergeTree,
-            W::ReplacingMergeTree(version) => Self::ReplacingMergeTree(version),
+            W::ReplacingMergeTree(r) => Self::ReplacingMergeTree(model::Replacing {
+                version: r.version,
+                is_deleted: r.is_deleted,
+            }),
             W::SummingMergeTree(columns) => Self::SummingMergeTree(columns),
             W::AggregatingMergeTree => Self::AggregatingMergeTree,
+            W::CollapsingMergeTree(sign) => Self::CollapsingMergeTree(sign),
+            W::VersionedCollapsingMergeTree(v) => {
+                Self::VersionedCollapsingMergeTree(model::VersionedCollapsing {
+                    sign: v.sign,
+                    version: v.version,
+                })
+            }
+        }
+    }
+}
+
+impl From<wit::TableOptions> for model::TableOptions {
+    fn from(o: wit::TableOptions) -> Self {
+        Self {
+            partition_by: o.partition_by,
+            primary_key: o.primary_key,
+            sample_by: o.sample_by,
+            ttl: o.ttl,
+            settings: o.settings.into_iter().map(|s| (s.name, s.value)).collect(),
+            indexes: o
+                .indexes
+                .into_iter()
+                .map(|i| model::TableIndex {
+                    name: i.name,
+                    expression: i.expression,
+                    kind: i.type_,
+                    granularity: i.granularity,
+                })
+                .collect(),
+            projections: o
+                .projections
+                .into_iter()
+                .map(|p| model::Projection {
+                    name: p.name,
+                    select: p.select,
+                })
+                .collect(),
         }
     }
 }
@@ -135,6 +177,7 @@ impl From<wit::TableDef> for model::TableDef {
             order_by: t.order_by,
             engine: t.engine.into(),
             source_stream: t.source_stream,
+            options: t.options.into(),
         }
     }
 }

@@ -16,7 +16,16 @@ from .app import (
     Table,
     TableConfig,
 )
-from .defs import AggregatingMergeTree, MergeTree, ReplacingMergeTree, SummingMergeTree
+from .defs import (
+    AggregatingMergeTree,
+    CollapsingMergeTree,
+    MergeTree,
+    Projection,
+    ReplacingMergeTree,
+    SummingMergeTree,
+    TableIndex,
+    VersionedCollapsingMergeTree,
+)
 from .query import Identifier, Query, QueryError, Sql, sql
 from .schema import SchemaError, field, model
 from .types import (
@@ -60,6 +69,10 @@ __all__ = [
     "ReplacingMergeTree",
     "SummingMergeTree",
     "AggregatingMergeTree",
+    "CollapsingMergeTree",
+    "VersionedCollapsingMergeTree",
+    "TableIndex",
+    "Projection",
     "Identifier",
     "Query",
     "QueryError",

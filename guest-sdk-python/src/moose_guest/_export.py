@@ -65,21 +65,37 @@ def _field(f: defs.Field) -> Any:
         else:
             kind = t.AggregateKind_State([_data_type(d) for d in a.state_of])
         aggregate = t.AggregateColumn(a.function, kind)
-    return t.Field(f.name, _data_type(f.data_type), f.key, f.default, f.doc, aggregate)
+    return t.Field(f.name, _data_type(f.data_type), f.key, f.default, f.doc, aggregate, f.codec, f.ttl)
 
 
 def _engine(e: defs.TableEngine) -> Any:
     if isinstance(e, defs.ReplacingMergeTree):
-        return t.TableEngine_ReplacingMergeTree(e.version)
+        return t.TableEngine_ReplacingMergeTree(t.Replacing(e.version, e.is_deleted))
     if isinstance(e, defs.SummingMergeTree):
         return t.TableEngine_SummingMergeTree(list(e.columns))
     if isinstance(e, defs.AggregatingMergeTree):
         return t.TableEngine_AggregatingMergeTree()
+    if isinstance(e, defs.CollapsingMergeTree):
+        return t.TableEngine_CollapsingMergeTree(e.sign)
+    if isinstance(e, defs.VersionedCollapsingMergeTree):
+        return t.TableEngine_VersionedCollapsingMergeTree(t.VersionedCollapsing(e.sign, e.version))
     return t.TableEngine_MergeTree()
 
 
+def _options(o: defs.TableOptions) -> Any:
+    return t.TableOptions(
+        o.partition_by,
+        list(o.primary_key),
+        o.sample_by,
+        o.ttl,
+        [t.TableSetting(name, value) for name, value in o.settings],
+        [t.TableIndex(i.name, i.expression, i.kind, i.granularity) for i in o.indexes],
+        [t.Projection(p.name, p.select) for p in o.projections],
+    )
+
+
 def _table(d: defs.TableDef) -> Any:
-    return t.TableDef(d.name, d.model, list(d.order_by), _engine(d.engine), d.source_stream)
+    return t.TableDef(d.name, d.model, list(d.order_by), _engine(d.engine), d.source_stream, _options(d.options))
 
 
 def describe(app: App) -> Any:

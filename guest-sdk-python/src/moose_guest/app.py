@@ -25,9 +25,12 @@ from .defs import (
     IngestDef,
     MergeTree,
     ModelDef,
+    Projection,
     StreamDef,
     TableDef,
     TableEngine,
+    TableIndex,
+    TableOptions,
     ViewDef,
     WindowedAggregationDef,
     WindowSpec,
@@ -136,14 +139,61 @@ class StreamConfig:
 
 @dataclass(frozen=True)
 class TableConfig:
-    """Settings of a table: sort key (empty means the model's key fields) and engine."""
+    """Settings of a table: sort key (empty means the model's key fields), engine, and how
+    ClickHouse stores it:
+
+    - `partition_by`: a `PARTITION BY` expression (`"toYYYYMM(ts)"`);
+    - `primary_key`: a prefix of the sort key, for a primary index smaller than the sort;
+    - `sample_by`: a `SAMPLE BY` expression, part of the primary key;
+    - `ttl`: the table TTL (`"ts + INTERVAL 90 DAY"` deletes rows,
+      `"ts + INTERVAL 7 DAY TO VOLUME 'cold'"` moves them);
+    - `settings`: `SETTINGS`, numbers and booleans as they are, strings quoted
+      (`{"index_granularity": 4096, "storage_policy": "tiered"}`);
+    - `indexes`: data-skipping indexes (`TableIndex("email_bf", "lower(email)",
+      "bloom_filter(0.01)")`);
+    - `projections`: `Projection("by_user", "SELECT * ORDER BY user_id")`.
+    """
 
     order_by: tuple[str, ...] = ()
     engine: TableEngine = field(default_factory=MergeTree)
+    options: TableOptions = TableOptions()
 
-    def __init__(self, order_by: Iterable[str] = (), engine: Optional[TableEngine] = None) -> None:
+    def __init__(
+        self,
+        order_by: Iterable[str] = (),
+        engine: Optional[TableEngine] = None,
+        *,
+        partition_by: Optional[str] = None,
+        primary_key: Iterable[str] = (),
+        sample_by: Optional[str] = None,
+        ttl: Optional[str] = None,
+        settings: Optional[dict[str, Union[str, int, float, bool]]] = None,
+        indexes: Iterable[TableIndex] = (),
+        projections: Iterable[Projection] = (),
+    ) -> None:
         object.__setattr__(self, "order_by", tuple(order_by))
         object.__setattr__(self, "engine", engine if engine is not None else MergeTree())
+        options = TableOptions(
+            partition_by,
+            tuple(primary_key),
+            sample_by,
+            ttl,
+            tuple((name, _setting_text(value)) for name, value in (settings or {}).items()),
+            tuple(indexes),
+            tuple(projections),
+        )
+        object.__setattr__(self, "options", options)
+
+
+def _setting_text(value: Union[str, int, float, bool]) -> str:
+    """A setting's value as ClickHouse spells it: strings quoted, numbers as they are,
+    booleans as 1 or 0."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
 @dataclass(frozen=True)
@@ -286,7 +336,14 @@ class App:
         info = self.model(model)
         _check_new("table", name, self._table_names())
         self._tables.append(
-            TableDef(name, info.reference, config.order_by, config.engine, None if source is None else source.name)
+            TableDef(
+                name,
+                info.reference,
+                config.order_by,
+                config.engine,
+                None if source is None else source.name,
+                config.options,
+            )
         )
         return Table(name, model)
 
@@ -399,7 +456,7 @@ class App:
         _check_new("aggregation", name, [a.name for a in self._aggregations])
         info = self.model(model)
         _check_new("table", name, self._table_names())
-        table = TableDef(name, info.reference, target.order_by, target.engine, None)
+        table = TableDef(name, info.reference, target.order_by, target.engine, None, target.options)
         self._aggregations.append(AggregationDef(name, select, _names(sources), table))
         return Table(name, model)
 
@@ -468,7 +525,7 @@ class App:
             raise DeclarationError(f"windowed aggregation `{name}`: {e}") from None
         info = self.model(model)
         _check_new("table", name, self._table_names())
-        table = TableDef(name, info.reference, target.order_by, target.engine, None)
+        table = TableDef(name, info.reference, target.order_by, target.engine, None, target.options)
         self._windowed.append(
             WindowedAggregationDef(
                 name,

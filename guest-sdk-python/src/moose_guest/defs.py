@@ -19,6 +19,11 @@ __all__ = [
     "ModelDef",
     "StreamDef",
     "TableEngine",
+    "CollapsingMergeTree",
+    "VersionedCollapsingMergeTree",
+    "TableIndex",
+    "Projection",
+    "TableOptions",
     "MergeTree",
     "ReplacingMergeTree",
     "SummingMergeTree",
@@ -88,6 +93,8 @@ class Field:
     default: Optional[str] = None
     doc: Optional[str] = None
     aggregate: Optional[AggregateColumn] = None
+    codec: Optional[str] = None
+    ttl: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -121,9 +128,12 @@ class MergeTree:
 
 @dataclass(frozen=True)
 class ReplacingMergeTree:
-    """`ReplacingMergeTree([version column])`: keeps the newest row per key."""
+    """`ReplacingMergeTree([version[, is_deleted]])`: keeps the newest row per key, the
+    one with the greatest `version` (the last inserted without one). With `is_deleted`, a
+    `UInt8` column, a newest row with 1 deletes its key."""
 
     version: Optional[str] = None
+    is_deleted: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -141,8 +151,65 @@ class AggregatingMergeTree:
     """`AggregatingMergeTree`."""
 
 
-TableEngine = Union[MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree]
+@dataclass(frozen=True)
+class CollapsingMergeTree:
+    """`CollapsingMergeTree(sign)`: merging drops pairs of rows with equal keys and
+    opposite signs; `sign` names an `Int8` column (1 for a state, -1 for its cancel)."""
+
+    sign: str
+
+
+@dataclass(frozen=True)
+class VersionedCollapsingMergeTree:
+    """`VersionedCollapsingMergeTree(sign, version)`: like `CollapsingMergeTree`, and rows
+    may arrive in any order; `version` orders a key's states."""
+
+    sign: str
+    version: str
+
+
+TableEngine = Union[
+    MergeTree,
+    ReplacingMergeTree,
+    SummingMergeTree,
+    AggregatingMergeTree,
+    CollapsingMergeTree,
+    VersionedCollapsingMergeTree,
+]
 """A ClickHouse table engine."""
+
+
+@dataclass(frozen=True)
+class TableIndex:
+    """A data-skipping index: `kind` is `minmax`, `set(100)`, `bloom_filter(0.01)`,
+    `ngrambf_v1(3, 256, 2, 0)`, ...; one index block covers `granularity` granules."""
+
+    name: str
+    expression: str
+    kind: str
+    granularity: int = 1
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A projection: `select` without `FROM` (`"SELECT * ORDER BY user_id"`)."""
+
+    name: str
+    select: str
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How ClickHouse stores a table beyond its engine and sort key; empty by default.
+    `settings` values are as ClickHouse spells them (strings quoted)."""
+
+    partition_by: Optional[str] = None
+    primary_key: tuple[str, ...] = ()
+    sample_by: Optional[str] = None
+    ttl: Optional[str] = None
+    settings: tuple[tuple[str, str], ...] = ()
+    indexes: tuple[TableIndex, ...] = ()
+    projections: tuple[Projection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +221,7 @@ class TableDef:
     order_by: tuple[str, ...]
     engine: TableEngine
     source_stream: Optional[str] = None
+    options: TableOptions = TableOptions()
 
 
 @dataclass(frozen=True)
@@ -267,6 +335,8 @@ _ENGINE_NAMES = {
     ReplacingMergeTree: "replacing-merge-tree",
     SummingMergeTree: "summing-merge-tree",
     AggregatingMergeTree: "aggregating-merge-tree",
+    CollapsingMergeTree: "collapsing-merge-tree",
+    VersionedCollapsingMergeTree: "versioned-collapsing-merge-tree",
 }
 
 
@@ -280,10 +350,13 @@ def to_json(value: Any) -> Any:
         return {value.kind: to_json(value.arg)}
     if isinstance(value, (MergeTree, AggregatingMergeTree)):
         return _ENGINE_NAMES[type(value)]
-    if isinstance(value, ReplacingMergeTree):
-        return {"replacing-merge-tree": value.version}
     if isinstance(value, SummingMergeTree):
         return {"summing-merge-tree": list(value.columns)}
+    if isinstance(value, CollapsingMergeTree):
+        return {"collapsing-merge-tree": value.sign}
+    if isinstance(value, (ReplacingMergeTree, VersionedCollapsingMergeTree)):
+        fields = dataclasses.fields(value)
+        return {_ENGINE_NAMES[type(value)]: {f.name: getattr(value, f.name) for f in fields}}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):

@@ -47,6 +47,8 @@ class FieldOptions:
     clickhouse_default: Optional[str] = None
     min: Optional[float] = None
     max: Optional[float] = None
+    codec: Optional[str] = None
+    ttl: Optional[str] = None
 
 
 _META_KEY = "moose"
@@ -62,6 +64,8 @@ def field(
     clickhouse_default: Optional[str] = None,
     min: Optional[float] = None,
     max: Optional[float] = None,
+    codec: Optional[str] = None,
+    ttl: Optional[str] = None,
 ) -> Any:
     """A dataclass field with Moose options.
 
@@ -72,10 +76,14 @@ def field(
     - `clickhouse_default`: a ClickHouse default expression (`"now()"`): the field may
       be omitted on ingest;
     - `min`, `max`: inclusive bounds of a numeric API parameter;
+    - `codec`: the column's compression codecs, as inside ClickHouse's `CODEC(...)`
+      (`"Delta, ZSTD(1)"`);
+    - `ttl`: a column TTL expression (`"ts + INTERVAL 30 DAY"`): once it passes, the value
+      is reset to the column's default;
     - `default`, `default_factory`: the Python default (for API parameters, also the
       declared default).
     """
-    options = FieldOptions(key, name, (doc or "").strip() or None, clickhouse_default, min, max)
+    options = FieldOptions(key, name, (doc or "").strip() or None, clickhouse_default, min, max, codec, ttl)
     kwargs: dict[str, Any] = {"metadata": {_META_KEY: options}}
     if default is not _MISSING:
         kwargs["default"] = default
@@ -554,6 +562,8 @@ class ModelInfo:
                     f.options.clickhouse_default,
                     f.options.doc or f.info.doc,
                     f.info.aggregate,
+                    f.options.codec,
+                    f.options.ttl,
                 )
                 for f in self.fields
             ),

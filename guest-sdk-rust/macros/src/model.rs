@@ -62,6 +62,8 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
         let serde = attrs::serde_member(&field.attrs, "field")?;
         let mut key = false;
         let mut default: Option<String> = None;
+        let mut codec: Option<String> = None;
+        let mut ttl: Option<String> = None;
         let mut low_cardinality = false;
         let mut datetime64: Option<u8> = None;
         let mut aggregate = quote!(::core::option::Option::None);
@@ -88,6 +90,14 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
                 default = Some(meta.value()?.parse::<LitStr>()?.value());
                 Ok(())
             }
+            "codec" => {
+                codec = Some(meta.value()?.parse::<LitStr>()?.value());
+                Ok(())
+            }
+            "ttl" => {
+                ttl = Some(meta.value()?.parse::<LitStr>()?.value());
+                Ok(())
+            }
             "low_cardinality" => {
                 low_cardinality = true;
                 Ok(())
@@ -104,7 +114,8 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
             other => Err(attrs::unknown_key(
                 meta,
                 other,
-                "key, default, low_cardinality, datetime64, aggregate, simple_aggregate",
+                "key, default, codec, ttl, low_cardinality, datetime64, aggregate, \
+                 simple_aggregate",
             )),
         })?;
         if serde.skip {
@@ -134,6 +145,8 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
             ));
         }
         let default = opt_string(&default);
+        let codec = opt_string(&codec);
+        let ttl = opt_string(&ttl);
         let field_doc = opt_string(&attrs::doc(&field.attrs));
         fields.push(quote! {
             ::moose_guest::defs::Field {
@@ -143,6 +156,8 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
                 default: #default,
                 doc: #field_doc,
                 aggregate: #aggregate,
+                codec: #codec,
+                ttl: #ttl,
             }
         });
         collects.push(quote_spanned!(span=>

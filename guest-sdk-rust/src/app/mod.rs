@@ -14,8 +14,8 @@ pub use options::{ApiOptions, FunctionOptions, WindowedAggregationOptions};
 
 use crate::api::{ApiError, ApiHandler, ApiParams, Handler};
 use crate::defs::{
-    AggregationDef, ApiDef, FunctionDef, IngestDef, StreamDef, TableDef, TableEngine, ViewDef,
-    WindowedAggregationDef,
+    AggregationDef, ApiDef, FunctionDef, IngestDef, Projection, StreamDef, TableDef, TableEngine,
+    TableIndex, TableOptions, ViewDef, WindowedAggregationDef,
 };
 use crate::process::{Consumer, ConsumerOutcome, IntoOutputs, StreamFunction, Transform};
 use crate::schema::{Model, ModelSet};
@@ -119,15 +119,79 @@ pub struct TableConfig {
     pub order_by: Vec<String>,
     /// Table engine (default `MergeTree`).
     pub engine: TableEngine,
+    /// Partitioning, TTL, indexes, projections and settings (none by default).
+    pub options: TableOptions,
 }
 
 impl TableConfig {
     /// A table with this engine, sorted by the model's key fields.
     pub fn new(engine: TableEngine) -> Self {
         TableConfig {
-            order_by: Vec::new(),
             engine,
+            ..TableConfig::default()
         }
+    }
+
+    /// `PARTITION BY expression`, e.g. `toYYYYMM(ts)`.
+    pub fn partition_by(mut self, expression: impl Into<String>) -> Self {
+        self.options.partition_by = Some(expression.into());
+        self
+    }
+
+    /// `PRIMARY KEY`: a prefix of the sort key, for a primary index smaller than the sort.
+    pub fn primary_key<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.primary_key = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `SAMPLE BY expression`; the expression must be part of the primary key.
+    pub fn sample_by(mut self, expression: impl Into<String>) -> Self {
+        self.options.sample_by = Some(expression.into());
+        self
+    }
+
+    /// Table `TTL`: `ts + INTERVAL 90 DAY` deletes rows 90 days after `ts`;
+    /// `ts + INTERVAL 7 DAY TO VOLUME 'cold'` moves them.
+    pub fn ttl(mut self, ttl: impl Into<String>) -> Self {
+        self.options.ttl = Some(ttl.into());
+        self
+    }
+
+    /// A table setting, `SETTINGS name = value` (`value` as ClickHouse spells it).
+    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// A data-skipping index: `kind` is `minmax`, `set(100)`, `bloom_filter(0.01)`,
+    /// `ngrambf_v1(3, 256, 2, 0)`, ...; one index block covers `granularity` granules.
+    pub fn index(
+        mut self,
+        name: impl Into<String>,
+        expression: impl Into<String>,
+        kind: impl Into<String>,
+        granularity: u32,
+    ) -> Self {
+        self.options.indexes.push(TableIndex {
+            name: name.into(),
+            expression: expression.into(),
+            kind: kind.into(),
+            granularity,
+        });
+        self
+    }
+
+    /// A projection: `select` without `FROM`, e.g. `SELECT * ORDER BY user_id`.
+    pub fn projection(mut self, name: impl Into<String>, select: impl Into<String>) -> Self {
+        self.options.projections.push(Projection {
+            name: name.into(),
+            select: select.into(),
+        });
+        self
     }
 
     /// Sorts the table by these columns.
@@ -570,5 +634,6 @@ fn table_def<T: Model>(name: &str, config: TableConfig, source: Option<&str>) ->
         order_by: config.order_by,
         engine: config.engine,
         source_stream: source.map(str::to_owned),
+        options: config.options,
     }
 }

@@ -36,6 +36,7 @@ fn describe_lists_everything() {
         order_by: vec!["day".into()],
         engine: TableEngine::SummingMergeTree(vec![]),
         source_stream: None,
+        options: TableOptions::default(),
     };
     assert_eq!(
         def.tables,
@@ -45,14 +46,30 @@ fn describe_lists_everything() {
                 model: "Order".into(),
                 order_by: vec![],
                 engine: TableEngine::MergeTree,
-                source_stream: Some("Order".into())
+                source_stream: Some("Order".into()),
+                options: TableOptions::default(),
             },
             TableDef {
                 name: "Line".into(),
                 model: "Line".into(),
                 order_by: vec!["order_id".into(), "sku".into()],
-                engine: TableEngine::ReplacingMergeTree(None),
-                source_stream: Some("Line".into())
+                engine: TableEngine::ReplacingMergeTree(Replacing::default()),
+                source_stream: Some("Line".into()),
+                options: TableOptions {
+                    primary_key: vec!["order_id".into()],
+                    settings: vec![("index_granularity".into(), "1024".into())],
+                    indexes: vec![TableIndex {
+                        name: "sku_set".into(),
+                        expression: "sku".into(),
+                        kind: "set(100)".into(),
+                        granularity: 2,
+                    }],
+                    projections: vec![Projection {
+                        name: "by_sku".into(),
+                        select: "SELECT * ORDER BY sku".into(),
+                    }],
+                    ..TableOptions::default()
+                },
             },
         ],
         "an aggregation's target table is declared by the aggregation only"

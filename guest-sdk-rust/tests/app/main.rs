@@ -1,8 +1,8 @@
 //! `App` declarations, `describe`, `process` and `handle_api` on a sample app.
 
 use moose_guest::defs::{
-    AggregationDef, ApiParam, DataType, FunctionDef, IngestDef, ScalarType, StreamDef, TableDef,
-    TableEngine, TypeWrapper, ViewDef,
+    AggregationDef, ApiParam, DataType, FunctionDef, IngestDef, Projection, Replacing, ScalarType,
+    StreamDef, TableDef, TableEngine, TableIndex, TableOptions, TypeWrapper, ViewDef,
 };
 use moose_guest::process::{Batch, GuestError, RecordError};
 use moose_guest::query::native;
@@ -141,7 +141,12 @@ fn sample_app() -> App {
     let lines = app.stream_pipeline::<Line>(
         "Line",
         PipelineConfig::default().with_table(
-            TableConfig::new(TableEngine::ReplacingMergeTree(None)).order_by(["order_id", "sku"]),
+            TableConfig::new(TableEngine::replacing())
+                .order_by(["order_id", "sku"])
+                .primary_key(["order_id"])
+                .setting("index_granularity", "1024")
+                .index("sku_set", "sku", "set(100)", 2)
+                .projection("by_sku", "SELECT * ORDER BY sku"),
         ),
     );
     let big = app.ingest_pipeline::<Big>(

@@ -4,7 +4,7 @@ use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
 
 use moose_model::app::{model_ref, App};
-use moose_model::types::{Field, TableDef};
+use moose_model::types::{Field, TableDef, TableOptions};
 
 /// The parts of an app that can be listed on their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -230,12 +230,44 @@ fn dead_letter(stream: Option<&str>) -> String {
 }
 
 fn table_row(app: &App, table: &TableDef, feed: Option<String>) -> Vec<String> {
+    let mut keys = format!("ORDER BY ({})", app.order_by(table).join(", "));
+    let storage = storage_summary(&table.options);
+    if !storage.is_empty() {
+        keys = format!("{keys}, {storage}");
+    }
     let mut row = vec![
         table.name.clone(),
         table.model.clone(),
         table.engine.sql(),
-        format!("ORDER BY ({})", app.order_by(table).join(", ")),
+        keys,
     ];
     row.extend(feed);
     row
+}
+
+/// The storage options a table declares, briefly: `PARTITION BY toYYYYMM(ts), TTL ...,
+/// 1 index, 1 projection`.
+fn storage_summary(options: &TableOptions) -> String {
+    let count = |n: usize, one: &str, many: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {many}")),
+    };
+    [
+        options
+            .partition_by
+            .as_ref()
+            .map(|p| format!("PARTITION BY {p}")),
+        (!options.primary_key.is_empty())
+            .then(|| format!("PRIMARY KEY ({})", options.primary_key.join(", "))),
+        options.sample_by.as_ref().map(|s| format!("SAMPLE BY {s}")),
+        options.ttl.as_ref().map(|t| format!("TTL {t}")),
+        count(options.settings.len(), "setting", "settings"),
+        count(options.indexes.len(), "index", "indexes"),
+        count(options.projections.len(), "projection", "projections"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }

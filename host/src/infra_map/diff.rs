@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use moose_model::types::{Projection, TableIndex};
+
 use super::map::{ColumnSpec, InfraMap, TableSpec};
 
 /// What a change does to its object.
@@ -84,10 +86,31 @@ pub enum Action {
     DropColumn { column: String },
     /// A column's type changes (from `from`); ClickHouse converts the stored values.
     ChangeType { column: ColumnSpec, from: String },
-    /// A column's default changes; stored values stay.
-    ChangeDefault { column: ColumnSpec },
-    /// The engine or the sort key changes: the table is rebuilt and the rows of the
-    /// columns both versions have (`copied`) are copied into it.
+    /// A column's default, codec or TTL changes (`column` holds the new one); stored
+    /// values stay, except that a new TTL resets the values it has passed.
+    ChangeColumn {
+        column: ColumnSpec,
+        option: ColumnOption,
+    },
+    /// The table's TTL is set, changed or removed (`None`); rows past a new TTL are
+    /// deleted or moved.
+    ChangeTtl { ttl: Option<String> },
+    /// A data-skipping index is added and built for the stored rows.
+    AddIndex { index: TableIndex },
+    /// A data-skipping index is dropped (the rows stay).
+    DropIndex { index: String },
+    /// A projection is added and built for the stored rows.
+    AddProjection { projection: Projection },
+    /// A projection is dropped (the rows stay).
+    DropProjection { projection: String },
+    /// A table setting is set, or reset to the server's default (`None`).
+    ChangeSetting {
+        setting: String,
+        value: Option<String>,
+    },
+    /// The engine, sort key, partition key, primary key, sampling key or index
+    /// granularity changes: the table is rebuilt and the rows of the columns both versions
+    /// have (`copied`) are copied into it.
     Rebuild { copied: Vec<String> },
     /// A view's or a materialized view's SQL or target changes: it is dropped and created.
     Recreate,
@@ -95,6 +118,37 @@ pub enum Action {
     /// no DDL.
     Update,
 }
+
+/// A column property that changes in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnOption {
+    Default,
+    Codec,
+    Ttl,
+}
+
+impl ColumnOption {
+    /// The option's value in `column`.
+    pub fn of(self, column: &ColumnSpec) -> Option<&str> {
+        match self {
+            ColumnOption::Default => column.default.as_deref(),
+            ColumnOption::Codec => column.codec.as_deref(),
+            ColumnOption::Ttl => column.ttl.as_deref(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ColumnOption::Default => "default",
+            ColumnOption::Codec => "codec",
+            ColumnOption::Ttl => "TTL",
+        }
+    }
+}
+
+/// Settings ClickHouse fixes when a table is created: changing one rebuilds the table.
+const FIXED_SETTINGS: &[&str] = &["index_granularity"];
 
 /// One change of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +188,14 @@ impl Change {
             | (Action::DropColumn { .. } | Action::ChangeType { .. }, _)
             | (Action::Rebuild { .. }, _) => Safety::Destructive,
             (Action::AddColumn { column, .. }, _) if !column.is_optional() => Safety::Destructive,
+            (Action::ChangeTtl { ttl: Some(_) }, _)
+            | (
+                Action::ChangeColumn {
+                    option: ColumnOption::Ttl,
+                    column: ColumnSpec { ttl: Some(_), .. },
+                },
+                _,
+            ) => Safety::Destructive,
             _ => Safety::Safe,
         };
         Self {
@@ -325,33 +387,24 @@ fn plain_changes<T>(
         .collect()
 }
 
-/// The changes of table `name` from `old` to `new`: one rebuild when the engine or the
-/// sort key changes, else one change per column (adds, type and default changes, drops).
+/// The changes of table `name` from `old` to `new`: one rebuild when a key or the
+/// engine changes (see [`Action::Rebuild`]), else one change per column (adds, type and
+/// option changes, drops) and per table option (TTL, settings, indexes, projections).
 fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
     let alter = |action: Action, detail: String| {
         Change::new(Op::Alter, ObjectKind::Table, name, action, detail)
     };
-    if old.engine != new.engine || old.order_by != new.order_by {
+    let rebuilt = rebuild_reasons(old, new);
+    if !rebuilt.is_empty() {
         let copied: Vec<String> = new
             .columns
             .iter()
             .filter(|c| old.column(&c.name).is_some())
             .map(|c| c.name.clone())
             .collect();
-        let mut what = Vec::new();
-        if old.engine != new.engine {
-            what.push(format!("engine {} -> {}", old.engine, new.engine));
-        }
-        if old.order_by != new.order_by {
-            what.push(format!(
-                "order by ({}) -> ({})",
-                old.order_by.join(", "),
-                new.order_by.join(", ")
-            ));
-        }
         let detail = format!(
             "{}: rebuild the table, copying columns {}",
-            what.join(", "),
+            rebuilt.join(", "),
             copied.join(", ")
         );
         return vec![alter(Action::Rebuild { copied }, detail)];
@@ -430,19 +483,28 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
                     column.name, previous.ty, column.ty
                 ),
             ));
-        } else if previous.default != column.default {
-            let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "(none)".into());
-            changes.push(alter(
-                Action::ChangeDefault {
-                    column: column.clone(),
-                },
-                format!(
-                    "change default of `{}` {} -> {}",
-                    column.name,
-                    show(&previous.default),
-                    show(&column.default)
-                ),
-            ));
+        } else {
+            for option in [
+                ColumnOption::Default,
+                ColumnOption::Codec,
+                ColumnOption::Ttl,
+            ] {
+                if option.of(previous) != option.of(column) {
+                    changes.push(alter(
+                        Action::ChangeColumn {
+                            column: column.clone(),
+                            option,
+                        },
+                        format!(
+                            "change {} of `{}` {} -> {}",
+                            option.name(),
+                            column.name,
+                            show(option.of(previous)),
+                            show(option.of(column))
+                        ),
+                    ));
+                }
+            }
         }
     }
     for column in removed {
@@ -456,6 +518,144 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
             },
             format!("drop column `{}` {}{rename}", column.name, column.ty),
         ));
+    }
+    changes.extend(
+        option_changes(old, new)
+            .into_iter()
+            .map(|(action, detail)| alter(action, detail)),
+    );
+    changes
+}
+
+/// `(none)` for an absent value.
+fn show(value: Option<&str>) -> &str {
+    value.unwrap_or("(none)")
+}
+
+/// What makes a change from `old` to `new` a rebuild, for people; empty when none does.
+fn rebuild_reasons(old: &TableSpec, new: &TableSpec) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let mut compare = |what: &str, old: String, new: String| {
+        if old != new {
+            reasons.push(format!("{what} {old} -> {new}"));
+        }
+    };
+    let list = |columns: &[String]| format!("({})", columns.join(", "));
+    let expression = |e: &Option<String>| show(e.as_deref()).to_string();
+    compare("engine", old.engine.clone(), new.engine.clone());
+    compare("order by", list(&old.order_by), list(&new.order_by));
+    compare(
+        "partition by",
+        expression(&old.partition_by),
+        expression(&new.partition_by),
+    );
+    compare(
+        "primary key",
+        list(&old.primary_key),
+        list(&new.primary_key),
+    );
+    compare(
+        "sample by",
+        expression(&old.sample_by),
+        expression(&new.sample_by),
+    );
+    for setting in FIXED_SETTINGS {
+        compare(
+            &format!("setting {setting}"),
+            expression(&old.settings.get(*setting).cloned()),
+            expression(&new.settings.get(*setting).cloned()),
+        );
+    }
+    reasons
+}
+
+/// The changes of the options an `ALTER` changes in place: TTL, settings, indexes and
+/// projections (a changed index or projection is dropped and added again).
+fn option_changes(old: &TableSpec, new: &TableSpec) -> Vec<(Action, String)> {
+    let mut changes = Vec::new();
+    if old.ttl != new.ttl {
+        let detail = match &new.ttl {
+            Some(ttl) => format!(
+                "change TTL {} -> {ttl}: rows past it are deleted or moved",
+                show(old.ttl.as_deref())
+            ),
+            None => format!("remove TTL {}", show(old.ttl.as_deref())),
+        };
+        changes.push((
+            Action::ChangeTtl {
+                ttl: new.ttl.clone(),
+            },
+            detail,
+        ));
+    }
+    let names: BTreeSet<&String> = old.settings.keys().chain(new.settings.keys()).collect();
+    for name in names {
+        if FIXED_SETTINGS.contains(&name.as_str()) {
+            continue;
+        }
+        let (before, after) = (old.settings.get(name), new.settings.get(name));
+        if before != after {
+            let detail = match after {
+                Some(value) => format!(
+                    "set {name} = {value} (was {})",
+                    show(before.map(String::as_str))
+                ),
+                None => format!("reset {name} to the server's default"),
+            };
+            changes.push((
+                Action::ChangeSetting {
+                    setting: name.clone(),
+                    value: after.cloned(),
+                },
+                detail,
+            ));
+        }
+    }
+    for index in &old.indexes {
+        if !new.indexes.contains(index) {
+            changes.push((
+                Action::DropIndex {
+                    index: index.name.clone(),
+                },
+                format!("drop index `{}`", index.name),
+            ));
+        }
+    }
+    for index in &new.indexes {
+        if !old.indexes.contains(index) {
+            changes.push((
+                Action::AddIndex {
+                    index: index.clone(),
+                },
+                format!(
+                    "add index `{}` {} TYPE {} and build it for the stored rows",
+                    index.name, index.expression, index.kind
+                ),
+            ));
+        }
+    }
+    for projection in &old.projections {
+        if !new.projections.contains(projection) {
+            changes.push((
+                Action::DropProjection {
+                    projection: projection.name.clone(),
+                },
+                format!("drop projection `{}`", projection.name),
+            ));
+        }
+    }
+    for projection in &new.projections {
+        if !old.projections.contains(projection) {
+            changes.push((
+                Action::AddProjection {
+                    projection: projection.clone(),
+                },
+                format!(
+                    "add projection `{}` ({}) and build it for the stored rows",
+                    projection.name, projection.select
+                ),
+            ));
+        }
     }
     changes
 }
@@ -496,6 +696,8 @@ mod tests {
             name: name.into(),
             ty: ty.into(),
             default: None,
+            codec: None,
+            ttl: None,
         }
     }
 
@@ -505,6 +707,13 @@ mod tests {
             columns,
             engine: "MergeTree".into(),
             order_by: order_by.iter().map(|s| s.to_string()).collect(),
+            partition_by: None,
+            primary_key: vec![],
+            sample_by: None,
+            ttl: None,
+            settings: BTreeMap::new(),
+            indexes: vec![],
+            projections: vec![],
         }
     }
 
@@ -583,6 +792,93 @@ mod tests {
         assert_eq!(
             lines(&dropped),
             ["- table T: drop the table and its rows [DESTRUCTIVE]"]
+        );
+    }
+
+    #[test]
+    fn column_options_change_in_place_and_a_new_column_ttl_is_destructive() {
+        let old = with_table(
+            "T",
+            table(vec![column("id", "String"), column("a", "Int64")], &["id"]),
+        );
+        let mut a = column("a", "Int64");
+        a.codec = Some("Delta, ZSTD(1)".into());
+        a.ttl = Some("now() + INTERVAL 1 DAY".into());
+        let new = with_table("T", table(vec![column("id", "String"), a], &["id"]));
+        assert_eq!(
+            lines(&diff(&old, &new)),
+            [
+                "~ table T: change codec of `a` (none) -> Delta, ZSTD(1) [safe]",
+                "~ table T: change TTL of `a` (none) -> now() + INTERVAL 1 DAY [DESTRUCTIVE]",
+            ]
+        );
+        assert_eq!(
+            lines(&diff(&new, &old)),
+            [
+                "~ table T: change codec of `a` Delta, ZSTD(1) -> (none) [safe]",
+                "~ table T: change TTL of `a` now() + INTERVAL 1 DAY -> (none) [safe]",
+            ]
+        );
+    }
+
+    #[test]
+    fn table_options_alter_in_place_and_keys_rebuild() {
+        let index = |name: &str, kind: &str| TableIndex {
+            name: name.into(),
+            expression: "a".into(),
+            kind: kind.into(),
+            granularity: 1,
+        };
+        let mut before = table(vec![column("id", "String"), column("a", "Int64")], &["id"]);
+        before
+            .settings
+            .insert("merge_with_ttl_timeout".into(), "60".into());
+        before.indexes = vec![index("kept", "minmax"), index("changed", "set(10)")];
+        before.projections = vec![Projection {
+            name: "gone".into(),
+            select: "SELECT * ORDER BY a".into(),
+        }];
+        let mut after = before.clone();
+        after.ttl = Some("toDate('2100-01-01')".into());
+        after.settings.clear();
+        after
+            .settings
+            .insert("min_bytes_for_wide_part".into(), "0".into());
+        after.indexes = vec![index("kept", "minmax"), index("changed", "set(100)")];
+        after.projections = vec![Projection {
+            name: "by_a".into(),
+            select: "SELECT a, count() GROUP BY a".into(),
+        }];
+        let (old, new) = (
+            with_table("T", before.clone()),
+            with_table("T", after.clone()),
+        );
+        assert_eq!(
+            lines(&diff(&old, &new)),
+            [
+                "~ table T: change TTL (none) -> toDate('2100-01-01'): rows past it are deleted or moved [DESTRUCTIVE]",
+                "~ table T: reset merge_with_ttl_timeout to the server's default [safe]",
+                "~ table T: set min_bytes_for_wide_part = 0 (was (none)) [safe]",
+                "~ table T: drop index `changed` [safe]",
+                "~ table T: add index `changed` a TYPE set(100) and build it for the stored rows [safe]",
+                "~ table T: drop projection `gone` [safe]",
+                "~ table T: add projection `by_a` (SELECT a, count() GROUP BY a) and build it for the stored rows [safe]",
+            ]
+        );
+        assert_eq!(
+            lines(&diff(&new, &old))[0],
+            "~ table T: remove TTL toDate('2100-01-01') [safe]"
+        );
+
+        let mut rebuilt = after.clone();
+        rebuilt.partition_by = Some("a % 10".into());
+        rebuilt.primary_key = vec!["id".into()];
+        rebuilt
+            .settings
+            .insert("index_granularity".into(), "1024".into());
+        assert_eq!(
+            lines(&diff(&new, &with_table("T", rebuilt))),
+            ["~ table T: partition by (none) -> a % 10, primary key () -> (id), setting index_granularity (none) -> 1024: rebuild the table, copying columns id, a [DESTRUCTIVE]"]
         );
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use moose_model::app::App;
-use moose_model::types::TableDef;
+use moose_model::types::{Projection, TableDef, TableIndex};
 use moose_olap::ddl::{self, DEAD_LETTER_COLUMNS};
 use moose_olap::OlapError;
 
@@ -59,6 +59,27 @@ pub struct TableSpec {
     /// The engine clause, e.g. `SummingMergeTree`.
     pub engine: String,
     pub order_by: Vec<String>,
+    /// `PARTITION BY` expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
+    /// `PRIMARY KEY` when it is not the whole sort key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_key: Vec<String>,
+    /// `SAMPLE BY` expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_by: Option<String>,
+    /// Table `TTL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    /// `SETTINGS`, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+    /// Data-skipping indexes, in declaration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<TableIndex>,
+    /// Projections, in declaration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projections: Vec<Projection>,
 }
 
 impl TableSpec {
@@ -78,6 +99,12 @@ pub struct ColumnSpec {
     /// The `DEFAULT` expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// The codecs inside `CODEC(...)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    /// The column `TTL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
 }
 
 impl ColumnSpec {
@@ -90,6 +117,16 @@ impl ColumnSpec {
     /// An `AggregateFunction(...)` column.
     pub fn is_aggregate_state(&self) -> bool {
         self.ty.starts_with("AggregateFunction(")
+    }
+
+    /// What follows the column's type in `CREATE` and `ALTER` statements.
+    pub fn clauses(&self) -> ddl::ColumnClauses<'_> {
+        ddl::ColumnClauses {
+            default: self.default.as_deref(),
+            comment: None,
+            codec: self.codec.as_deref(),
+            ttl: self.ttl.as_deref(),
+        }
     }
 }
 
@@ -212,10 +249,19 @@ impl InfraMap {
                             name: name.to_string(),
                             ty: ty.to_string(),
                             default: None,
+                            codec: None,
+                            ttl: None,
                         })
                         .collect(),
                     engine: "MergeTree".into(),
                     order_by: vec!["failed_at".into()],
+                    partition_by: None,
+                    primary_key: vec![],
+                    sample_by: None,
+                    ttl: None,
+                    settings: BTreeMap::new(),
+                    indexes: vec![],
+                    projections: vec![],
                 },
             );
         }
@@ -293,6 +339,15 @@ fn normalize_sql(select: &str) -> String {
     select.trim().trim_end_matches(';').trim_end().to_string()
 }
 
+/// `value` trimmed, none when blank.
+fn set(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
 fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec, OlapError> {
     let model = app.model(&table.model).ok_or_else(|| {
         OlapError::Schema(format!(
@@ -313,13 +368,27 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
                     ))
                 })?,
                 default: field.default.clone().filter(|d| !d.trim().is_empty()),
+                codec: set(&field.codec),
+                ttl: set(&field.ttl),
             })
         })
         .collect::<Result<Vec<_>, OlapError>>()?;
+    let options = &table.options;
     Ok(TableSpec {
         kind,
         columns,
         engine: ddl::engine(&table.engine),
         order_by: app.order_by(table),
+        partition_by: set(&options.partition_by),
+        primary_key: options.primary_key.clone(),
+        sample_by: set(&options.sample_by),
+        ttl: set(&options.ttl),
+        settings: options
+            .settings
+            .iter()
+            .map(|(name, value)| (name.clone(), value.trim().to_string()))
+            .collect(),
+        indexes: options.indexes.clone(),
+        projections: options.projections.clone(),
     })
 }

@@ -108,12 +108,9 @@ pub async fn migrate_dev(
     let changes = match &applied {
         Some(AppliedState { map, .. }) => {
             let mut changes = plan_changes(app, map, &desired, &target)?;
-            // Every column the app will have must fit the server before anything runs.
-            client
-                .server_info()
-                .await?
-                .check(schema.iter().flat_map(|s| &s.columns))
-                .map_err(OlapError::Incompatible)?;
+            // Every column and option the app will have must fit the server before
+            // anything runs.
+            ddl::check_server(client.server_info().await?, &schema)?;
             for planned in &mut changes {
                 if drops_dead_letters(&planned.change, map) {
                     planned.statements.clear();

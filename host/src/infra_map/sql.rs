@@ -2,8 +2,10 @@
 //! [`ddl`] makes them).
 //!
 //! Most changes are one statement (`CREATE ... IF NOT EXISTS`, `ALTER TABLE ... ADD /
-//! MODIFY / DROP COLUMN`, `DROP ...`); a recreated view is dropped and created. A change
-//! of engine or sort key cannot be an `ALTER`: the table is rebuilt:
+//! MODIFY / DROP COLUMN`, `MODIFY TTL`, `MODIFY SETTING`, `DROP INDEX`, `DROP ...`); an
+//! added index or projection is also materialized for the stored rows; a recreated view
+//! is dropped and created. A change of engine, sort key, partition key, primary key,
+//! sampling key or index granularity cannot be an `ALTER`: the table is rebuilt:
 //!
 //! 1. the materialized views that read or write the table are dropped (no rows flow
 //!    into the table while it is copied);
@@ -19,11 +21,11 @@
 //! Streams, functions, APIs and ingest routes have no DDL: the host creates streams when
 //! it starts and runs the rest.
 
-use super::diff::{Action, Change, ObjectKind};
+use super::diff::{Action, Change, ColumnOption, ObjectKind};
 use super::map::{InfraMap, TableKind};
 use moose_model::app::App;
 use moose_model::types::TableDef;
-use moose_olap::ddl::{self, DdlKind, Target};
+use moose_olap::ddl::{self, ColumnProperty, DdlKind, Target};
 use moose_olap::OlapError;
 
 /// Suffix of the table a rebuild copies rows into.
@@ -47,21 +49,36 @@ pub fn statements(
             name,
             &column.name,
             &column.ty,
-            column.default.as_deref(),
+            &column.clauses(),
             after.as_deref(),
         ),
         (ObjectKind::Table, Action::DropColumn { column }) => {
             ddl::drop_column(target, name, column)
         }
-        (ObjectKind::Table, Action::ChangeType { column, .. }) => ddl::modify_column(
-            target,
-            name,
-            &column.name,
-            &column.ty,
-            column.default.as_deref(),
-        ),
-        (ObjectKind::Table, Action::ChangeDefault { column }) => {
-            ddl::modify_column_default(target, name, &column.name, column.default.as_deref())
+        (ObjectKind::Table, Action::ChangeType { column, .. }) => {
+            ddl::modify_column(target, name, &column.name, &column.ty, &column.clauses())
+        }
+        (ObjectKind::Table, Action::ChangeColumn { column, option }) => {
+            let property = match option {
+                ColumnOption::Default => ColumnProperty::Default,
+                ColumnOption::Codec => ColumnProperty::Codec,
+                ColumnOption::Ttl => ColumnProperty::Ttl,
+            };
+            ddl::modify_column_property(target, name, &column.name, property, option.of(column))
+        }
+        (ObjectKind::Table, Action::ChangeTtl { ttl }) => {
+            ddl::modify_ttl(target, name, ttl.as_deref())
+        }
+        (ObjectKind::Table, Action::ChangeSetting { setting, value }) => {
+            ddl::modify_setting(target, name, setting, value.as_deref())
+        }
+        (ObjectKind::Table, Action::AddIndex { index }) => ddl::add_index(target, name, index),
+        (ObjectKind::Table, Action::DropIndex { index }) => ddl::drop_index(target, name, index),
+        (ObjectKind::Table, Action::AddProjection { projection }) => {
+            ddl::add_projection(target, name, projection)
+        }
+        (ObjectKind::Table, Action::DropProjection { projection }) => {
+            ddl::drop_projection(target, name, projection)
         }
         (ObjectKind::Table, Action::Rebuild { copied }) => {
             rebuild(app, desired, applied, target, name, copied)?
@@ -220,6 +237,7 @@ mod tests {
                     order_by: vec![order_by.into()],
                     engine: TableEngine::MergeTree,
                     source_stream: None,
+                    options: Default::default(),
                 }],
                 ..AppDef::default()
             },

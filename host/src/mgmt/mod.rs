@@ -236,6 +236,7 @@ pub fn catalog_json(app: &App, infra: &Infra) -> Value {
             json!({
                 "name": t.name, "model": t.model, "engine": t.engine.sql(),
                 "order_by": app.order_by(t), "source_stream": t.source_stream,
+                "options": t.options,
             })
         })
         .chain(

@@ -174,6 +174,7 @@ fn table(name: &str, model: &str, order_by: &[&str], engine: TableEngine) -> Tab
         order_by: order_by.iter().map(|c| c.to_string()).collect(),
         engine,
         source_stream: None,
+        options: Default::default(),
     }
 }
 
@@ -564,4 +565,128 @@ async fn refuses_an_app_with_types_the_server_lacks_before_creating_anything() {
         .expect("count databases");
     let count = String::from_utf8_lossy(&bytes).trim().to_string();
     assert_eq!(count, "0");
+}
+
+/// On this server the options it has (partition key, primary key distinct from the sort
+/// key, sampling key, settings, the collapsing engines) are created as declared, and the
+/// ones it lacks (codecs, TTLs, data-skipping indexes, projections, `is_deleted`) are
+/// named, all at once, before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_options_are_created_or_named_when_the_server_lacks_them() {
+    use moose_model::types::{
+        Projection, Replacing, TableIndex, TableOptions, VersionedCollapsing,
+    };
+    use ScalarType::{Date, Int8, Uint32, Uint64, Uint8};
+    let server = Server::start("storage");
+    let client = server.client("storage");
+    let info = client.server_info().await.expect("info").clone();
+    let event = Model::new(
+        "Event",
+        vec![
+            key("id", Uint64),
+            field("day", vec![], Date),
+            field("sign", vec![], Int8),
+            field("version", vec![], Uint32),
+            field("deleted", vec![], Uint8),
+        ],
+    );
+    let supported = TableOptions {
+        partition_by: Some("toYYYYMM(day)".into()),
+        primary_key: vec!["id".into()],
+        sample_by: Some("id".into()),
+        settings: vec![("index_granularity".into(), "1024".into())],
+        ..TableOptions::default()
+    };
+    let mut def = AppDef {
+        models: vec![event],
+        ..AppDef::default()
+    };
+    def.tables = vec![
+        TableDef {
+            options: supported,
+            ..table("Events", "Event", &["id", "day"], TableEngine::MergeTree)
+        },
+        table(
+            "Collapsed",
+            "Event",
+            &[],
+            TableEngine::CollapsingMergeTree("sign".into()),
+        ),
+        table(
+            "Versioned",
+            "Event",
+            &[],
+            TableEngine::VersionedCollapsingMergeTree(VersionedCollapsing {
+                sign: "sign".into(),
+                version: "version".into(),
+            }),
+        ),
+    ];
+    create_schema(&client, &app(def.clone()))
+        .await
+        .expect("supported options");
+    let bytes = client
+        .fetch_bytes(
+            "SELECT name, engine_full FROM system.tables WHERE database = 'storage' ORDER BY name",
+            "TabSeparated",
+            &[],
+        )
+        .await
+        .expect("tables");
+    let tables = String::from_utf8_lossy(&bytes).to_string();
+    for part in [
+        "Collapsed\tCollapsingMergeTree(sign)",
+        "PARTITION BY toYYYYMM(day) PRIMARY KEY id ORDER BY (id, day) SAMPLE BY id SETTINGS index_granularity = 1024",
+        "Versioned\tVersionedCollapsingMergeTree(sign, version)",
+    ] {
+        assert!(tables.contains(part), "`{part}` not in:\n{tables}");
+    }
+
+    let mut lacking = def;
+    lacking.models[0].fields[1].codec = Some("Delta, LZ4".into());
+    lacking.tables[0].options.ttl = Some("day + INTERVAL 1 YEAR".into());
+    lacking.tables[0].options.indexes = vec![TableIndex {
+        name: "v".into(),
+        expression: "version".into(),
+        kind: "minmax".into(),
+        granularity: 1,
+    }];
+    lacking.tables[0].options.projections = vec![Projection {
+        name: "p".into(),
+        select: "SELECT * ORDER BY version".into(),
+    }];
+    lacking.tables[1].engine = TableEngine::ReplacingMergeTree(Replacing {
+        version: Some("version".into()),
+        is_deleted: Some("deleted".into()),
+    });
+    lacking.tables[1].name = "Replaced".into();
+    let error = create_schema(&server.client("lacking"), &app(lacking))
+        .await
+        .unwrap_err();
+    let OlapError::Incompatible(incompatible) = &error else {
+        panic!("expected an incompatibility, got {error:?}");
+    };
+    assert_eq!(incompatible.server, info.version_text);
+    if info.version_text == "18.16.1" {
+        assert_eq!(
+            error.to_string(),
+            "ClickHouse 18.16.1 cannot store table Events: CODEC needs ClickHouse 19.1 or \
+             newer; table Events: TTL \
+             needs ClickHouse 19.6 or newer; table Events: a data-skipping index needs \
+             ClickHouse 20.1 or newer; table Events: a projection needs ClickHouse 21.6 or \
+             newer; table Replaced: CODEC needs ClickHouse 19.1 or newer; table Replaced: \
+             ReplacingMergeTree's is_deleted column needs ClickHouse 23.2 or newer; table \
+             Versioned: CODEC needs ClickHouse 19.1 or newer"
+        );
+    }
+    let bytes = server
+        .client("default")
+        .fetch_bytes(
+            "SELECT count() FROM system.databases WHERE name = 'lacking'",
+            "TabSeparated",
+            &[],
+        )
+        .await
+        .expect("count databases");
+    assert_eq!(String::from_utf8_lossy(&bytes).trim(), "0");
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::types::{
-    AggregateKind, ApiDef, DataType, Field, Model, ScalarType, TableDef, TableEngine, TypeWrapper,
+    AggregateKind, ApiDef, DataType, Field, Model, ScalarType, TableDef, TypeWrapper,
 };
 
 use super::{model_ref, App};
@@ -479,44 +479,8 @@ impl<'a> Checker<'a> {
                 Some(_) => {}
             }
         }
-        match &table.engine {
-            TableEngine::ReplacingMergeTree(Some(version)) => match field(version) {
-                None => self.problem(
-                    subject,
-                    format!(
-                        "version column `{version}` is not a field of `{}`",
-                        table.model
-                    ),
-                ),
-                Some(f) if !matches!(f.data_type.scalar(), Some(s) if s.is_number() || matches!(s, ScalarType::Date | ScalarType::DateTime | ScalarType::DateTime64(_))) => {
-                    self.problem(
-                        subject,
-                        format!("version column `{version}` must be a number, Date or DateTime"),
-                    )
-                }
-                Some(_) => {}
-            },
-            TableEngine::SummingMergeTree(columns) => {
-                for column in columns {
-                    match field(column) {
-                        None => self.problem(
-                            subject,
-                            format!(
-                                "summed column `{column}` is not a field of `{}`",
-                                table.model
-                            ),
-                        ),
-                        Some(f) if !matches!(f.data_type.scalar(), Some(s) if s.is_number() || matches!(s, ScalarType::Decimal(_))) => {
-                            self.problem(
-                                subject,
-                                format!("summed column `{column}` must be numeric"),
-                            )
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-            _ => {}
+        for problem in storage::problems(table, model, &self.app.order_by(table)) {
+            self.problem(subject, problem);
         }
     }
 
@@ -781,6 +745,8 @@ fn is_version(version: &str) -> bool {
 fn is_sortable(ty: &DataType) -> bool {
     matches!(ty.scalar(), Some(s) if !matches!(s, ScalarType::Json | ScalarType::Nested(_)))
 }
+
+mod storage;
 
 #[cfg(test)]
 mod tests;

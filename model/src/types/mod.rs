@@ -83,6 +83,12 @@ pub struct Field {
     /// Set for a column that holds an aggregate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<AggregateColumn>,
+    /// The column's codecs inside `CODEC(...)`: `ZSTD(3)`, `Delta, ZSTD(1)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    /// Column `TTL`: once it passes, the value is reset to the column's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
 }
 
 /// How a column holds an aggregate.
@@ -133,11 +139,72 @@ pub struct StreamDef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableEngine {
     MergeTree,
-    /// Keeps the newest row per key; the optional version column decides which is newest.
-    ReplacingMergeTree(Option<String>),
+    /// Keeps the newest row per key.
+    ReplacingMergeTree(Replacing),
     /// Sums the listed columns per key (all numeric columns when empty).
     SummingMergeTree(Vec<String>),
     AggregatingMergeTree,
+    /// Merging drops pairs of rows with equal keys and opposite signs; names the `Int8`
+    /// sign column.
+    CollapsingMergeTree(String),
+    /// Like `CollapsingMergeTree`, and rows may arrive in any order.
+    VersionedCollapsingMergeTree(VersionedCollapsing),
+}
+
+/// The columns of `ReplacingMergeTree(version, is_deleted)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacing {
+    /// Decides which row of a key is newest; without it the last inserted row wins.
+    pub version: Option<String>,
+    /// A `UInt8` column: a newest row with 1 deletes its key. Needs `version`.
+    pub is_deleted: Option<String>,
+}
+
+/// The columns of `VersionedCollapsingMergeTree(sign, version)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionedCollapsing {
+    /// `Int8`: 1 for a row of state, -1 for the row that cancels it.
+    pub sign: String,
+    /// Orders the versions of a key's state.
+    pub version: String,
+}
+
+/// A data-skipping index: `INDEX name expression TYPE kind GRANULARITY granularity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableIndex {
+    pub name: String,
+    /// A column or an expression of columns.
+    pub expression: String,
+    /// The index type with its parameters: `minmax`, `set(100)`, `bloom_filter(0.01)`.
+    pub kind: String,
+    /// Granules per index block; 0 means 1.
+    pub granularity: u32,
+}
+
+/// A projection: the rows kept a second time, sorted or aggregated differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projection {
+    pub name: String,
+    /// Its query without `FROM`: `SELECT * ORDER BY user_id`.
+    pub select: String,
+}
+
+/// How ClickHouse stores a table beyond its engine and sort key; empty by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TableOptions {
+    /// `PARTITION BY` expression.
+    pub partition_by: Option<String>,
+    /// `PRIMARY KEY`, a prefix of the sort key; empty means the whole sort key.
+    pub primary_key: Vec<String>,
+    /// `SAMPLE BY` expression, part of the primary key.
+    pub sample_by: Option<String>,
+    /// Table `TTL`: when rows are deleted or moved.
+    pub ttl: Option<String>,
+    /// `SETTINGS name = value`, in order.
+    pub settings: Vec<(String, String)>,
+    pub indexes: Vec<TableIndex>,
+    pub projections: Vec<Projection>,
 }
 
 /// A ClickHouse table.
@@ -151,6 +218,8 @@ pub struct TableDef {
     pub engine: TableEngine,
     /// Stream whose records the host copies into this table, if any.
     pub source_stream: Option<String>,
+    #[serde(default)]
+    pub options: TableOptions,
 }
 
 /// `POST /ingest/<name>` (`/ingest/<name>/<version>` for a versioned model): validated

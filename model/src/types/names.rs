@@ -145,6 +145,8 @@ impl Field {
             default: None,
             doc: None,
             aggregate: None,
+            codec: None,
+            ttl: None,
         }
     }
 
@@ -203,21 +205,64 @@ impl Model {
 }
 
 impl TableEngine {
-    /// The engine clause, e.g. `ReplacingMergeTree(updated_at)`.
-    pub fn sql(&self) -> String {
+    /// The engine's name and arguments, each column name passed through `column`:
+    /// `("ReplacingMergeTree", ["updated_at"])`.
+    pub fn parts(&self, column: impl Fn(&str) -> String) -> (&'static str, Vec<String>) {
         match self {
-            TableEngine::MergeTree => "MergeTree".into(),
-            TableEngine::ReplacingMergeTree(None) => "ReplacingMergeTree".into(),
-            TableEngine::ReplacingMergeTree(Some(version)) => {
-                format!("ReplacingMergeTree({version})")
-            }
+            TableEngine::MergeTree => ("MergeTree", vec![]),
+            TableEngine::ReplacingMergeTree(replacing) => (
+                "ReplacingMergeTree",
+                replacing
+                    .version
+                    .iter()
+                    .chain(&replacing.is_deleted)
+                    .map(|c| column(c))
+                    .collect(),
+            ),
             TableEngine::SummingMergeTree(columns) if columns.is_empty() => {
-                "SummingMergeTree".into()
+                ("SummingMergeTree", vec![])
             }
             TableEngine::SummingMergeTree(columns) => {
-                format!("SummingMergeTree(({}))", columns.join(", "))
+                let columns: Vec<String> = columns.iter().map(|c| column(c)).collect();
+                (
+                    "SummingMergeTree",
+                    vec![format!("({})", columns.join(", "))],
+                )
             }
-            TableEngine::AggregatingMergeTree => "AggregatingMergeTree".into(),
+            TableEngine::AggregatingMergeTree => ("AggregatingMergeTree", vec![]),
+            TableEngine::CollapsingMergeTree(sign) => ("CollapsingMergeTree", vec![column(sign)]),
+            TableEngine::VersionedCollapsingMergeTree(v) => (
+                "VersionedCollapsingMergeTree",
+                vec![column(&v.sign), column(&v.version)],
+            ),
+        }
+    }
+
+    /// The engine clause, e.g. `ReplacingMergeTree(updated_at)`.
+    pub fn sql(&self) -> String {
+        match self.parts(str::to_string) {
+            (name, args) if args.is_empty() => name.to_string(),
+            (name, args) => format!("{name}({})", args.join(", ")),
+        }
+    }
+
+    /// The columns the engine names, each with what it is for: (`version`, column).
+    pub fn columns(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            TableEngine::MergeTree | TableEngine::AggregatingMergeTree => vec![],
+            TableEngine::ReplacingMergeTree(r) => r
+                .version
+                .iter()
+                .map(|c| ("version", c.as_str()))
+                .chain(r.is_deleted.iter().map(|c| ("is_deleted", c.as_str())))
+                .collect(),
+            TableEngine::SummingMergeTree(columns) => {
+                columns.iter().map(|c| ("summed", c.as_str())).collect()
+            }
+            TableEngine::CollapsingMergeTree(sign) => vec![("sign", sign.as_str())],
+            TableEngine::VersionedCollapsingMergeTree(v) => {
+                vec![("sign", v.sign.as_str()), ("version", v.version.as_str())]
+            }
         }
     }
 }

@@ -3,61 +3,80 @@
 
 use moose_model::sql::quote_ident;
 
+use super::columns::ColumnClauses;
 use super::target::{local_table_name, Target};
 
 /// The tables to alter for table `name`: on a cluster the replicated `<name>_local` and
-/// then the distributed `name` (whose columns must follow), else `name`.
-fn altered_tables(target: &Target, name: &str) -> Vec<String> {
+/// then the distributed `name` (whose columns must follow), else `name`. The flag tells
+/// the table that stores the rows (codecs, TTLs, indexes and settings are only its).
+fn altered_tables(target: &Target, name: &str) -> Vec<(String, bool)> {
     match target.cluster {
-        Some(_) => vec![local_table_name(name), name.to_string()],
-        None => vec![name.to_string()],
+        Some(_) => vec![(local_table_name(name), true), (name.to_string(), false)],
+        None => vec![(name.to_string(), true)],
     }
 }
 
-/// `ALTER TABLE <table>[ ON CLUSTER c] <action>` for every table [`altered_tables`] names.
-fn alter_table(target: &Target, name: &str, action: &str) -> Vec<String> {
+/// `ALTER TABLE <table>[ ON CLUSTER c] <action>` for every table [`altered_tables`]
+/// names, the action made for each by `action(stores_rows)`; a `None` skips that table.
+fn alter_each(target: &Target, name: &str, action: impl Fn(bool) -> Option<String>) -> Vec<String> {
     altered_tables(target, name)
-        .iter()
-        .map(|table| {
-            format!(
+        .into_iter()
+        .filter_map(|(table, stores_rows)| {
+            let action = action(stores_rows)?;
+            Some(format!(
                 "ALTER TABLE {}{} {action}",
-                target.qualified(table),
+                target.qualified(&table),
                 target.on_cluster()
-            )
+            ))
         })
         .collect()
 }
 
-/// ` DEFAULT <expr>` when `default` is set and not blank.
-fn default_clause(default: Option<&str>) -> String {
-    match default.filter(|d| !d.trim().is_empty()) {
-        Some(default) => format!(" DEFAULT {default}"),
-        None => String::new(),
+/// `ALTER TABLE <table>[ ON CLUSTER c] <action>` for every table [`altered_tables`] names.
+fn alter_table(target: &Target, name: &str, action: &str) -> Vec<String> {
+    alter_each(target, name, |_| Some(action.to_string()))
+}
+
+/// `ALTER TABLE <table>[ ON CLUSTER c] <action>` for the table that stores the rows only.
+pub fn alter_storage(target: &Target, name: &str, action: &str) -> Vec<String> {
+    alter_each(target, name, |stores_rows| {
+        stores_rows.then(|| action.to_string())
+    })
+}
+
+/// `clauses` for a table that stores rows, else only the default (a distributed table
+/// has no codecs or TTLs).
+fn clauses_for<'a>(clauses: &ColumnClauses<'a>, stores_rows: bool) -> ColumnClauses<'a> {
+    if stores_rows {
+        *clauses
+    } else {
+        ColumnClauses {
+            default: clauses.default,
+            ..ColumnClauses::default()
+        }
     }
 }
 
-/// `ALTER TABLE ... ADD COLUMN IF NOT EXISTS <column> <type> [DEFAULT ..] [AFTER <after>]`.
+/// `ALTER TABLE ... ADD COLUMN IF NOT EXISTS <column> <type> <clauses> [AFTER <after>]`.
 pub fn add_column(
     target: &Target,
     table: &str,
     column: &str,
     ty: &str,
-    default: Option<&str>,
+    clauses: &ColumnClauses,
     after: Option<&str>,
 ) -> Vec<String> {
     let position = match after {
         Some(after) => format!(" AFTER {}", quote_ident(after)),
         None => " FIRST".to_string(),
     };
-    alter_table(
-        target,
-        table,
-        &format!(
+    alter_each(target, table, |stores_rows| {
+        Some(format!(
             "ADD COLUMN IF NOT EXISTS {} {ty}{}{position}",
             quote_ident(column),
-            default_clause(default)
-        ),
-    )
+            clauses_for(clauses, stores_rows).sql()
+        ))
+    })
 }
 
 /// `ALTER TABLE ... DROP COLUMN IF EXISTS <column>`.
@@ -69,42 +88,55 @@ pub fn drop_column(target: &Target, table: &str, column: &str) -> Vec<String> {
     )
 }
 
-/// `ALTER TABLE ... MODIFY COLUMN <column> <type> [DEFAULT ..]`: ClickHouse converts the
+/// `ALTER TABLE ... MODIFY COLUMN <column> <type> <clauses>`: ClickHouse converts the
 /// stored values, and fails the mutation on values the new type cannot hold.
 pub fn modify_column(
     target: &Target,
     table: &str,
     column: &str,
     ty: &str,
-    default: Option<&str>,
+    clauses: &ColumnClauses,
 ) -> Vec<String> {
-    alter_table(
-        target,
-        table,
-        &format!(
+    alter_each(target, table, |stores_rows| {
+        Some(format!(
             "MODIFY COLUMN {} {ty}{}",
             quote_ident(column),
-            default_clause(default)
-        ),
-    )
+            clauses_for(clauses, stores_rows).sql()
+        ))
+    })
 }
 
-/// `ALTER TABLE ... MODIFY COLUMN <column> DEFAULT <expr>`, or `REMOVE DEFAULT` for none.
-pub fn modify_column_default(
+/// A column property that changes without touching the column's type or values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnProperty {
+    Default,
+    Codec,
+    Ttl,
+}
+
+/// `ALTER TABLE ... MODIFY COLUMN <column> DEFAULT x | CODEC(x) | TTL x`, or
+/// `REMOVE DEFAULT | CODEC | TTL` when `value` is none or blank.
+pub fn modify_column_property(
     target: &Target,
     table: &str,
     column: &str,
-    default: Option<&str>,
+    property: ColumnProperty,
+    value: Option<&str>,
 ) -> Vec<String> {
-    let action = match default.filter(|d| !d.trim().is_empty()) {
-        Some(default) => format!("DEFAULT {default}"),
-        None => "REMOVE DEFAULT".to_string(),
+    let (keyword, set) = match property {
+        ColumnProperty::Default => ("DEFAULT", value.map(|v| format!("DEFAULT {v}"))),
+        ColumnProperty::Codec => ("CODEC", value.map(|v| format!("CODEC({v})"))),
+        ColumnProperty::Ttl => ("TTL", value.map(|v| format!("TTL {v}"))),
     };
-    alter_table(
-        target,
-        table,
-        &format!("MODIFY COLUMN {} {action}", quote_ident(column)),
-    )
+    let action = match value.filter(|v| !v.trim().is_empty()) {
+        Some(_) => set.unwrap_or_default(),
+        None => format!("REMOVE {keyword}"),
+    };
+    let action = format!("MODIFY COLUMN {} {action}", quote_ident(column));
+    match property {
+        ColumnProperty::Default => alter_table(target, table, &action),
+        ColumnProperty::Codec | ColumnProperty::Ttl => alter_storage(target, table, &action),
+    }
 }
 
 /// `DROP TABLE IF EXISTS`: on a cluster the distributed table, then `<name>_local`.

@@ -1,4 +1,4 @@
-//! Column types and engine clauses as ClickHouse spells them.
+//! Column types, column clauses and engine clauses as ClickHouse spells them.
 
 use moose_model::app::App;
 use moose_model::sql::{quote_ident, quote_string};
@@ -66,24 +66,7 @@ fn tuple_type(app: &App, reference: &str, depth: usize) -> Result<String, OlapEr
 
 /// The engine's name and arguments, its column names backquoted.
 fn engine_parts(engine: &TableEngine) -> (&'static str, Vec<String>) {
-    match engine {
-        TableEngine::MergeTree => ("MergeTree", vec![]),
-        TableEngine::ReplacingMergeTree(version) => (
-            "ReplacingMergeTree",
-            version.iter().map(|v| quote_ident(v)).collect(),
-        ),
-        TableEngine::SummingMergeTree(columns) if columns.is_empty() => {
-            ("SummingMergeTree", vec![])
-        }
-        TableEngine::SummingMergeTree(columns) => {
-            let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-            (
-                "SummingMergeTree",
-                vec![format!("({})", columns.join(", "))],
-            )
-        }
-        TableEngine::AggregatingMergeTree => ("AggregatingMergeTree", vec![]),
-    }
+    engine.parts(quote_ident)
 }
 
 /// The engine clause, like [`TableEngine::sql`] with its column names backquoted.
@@ -101,4 +84,45 @@ pub fn replicated_engine(engine: &TableEngine) -> String {
     let mut all = vec![quote_string(REPLICA_PATH), quote_string(REPLICA_NAME)];
     all.extend(args);
     format!("Replicated{name}({})", all.join(", "))
+}
+
+/// What follows a column's type in its declaration, in the order ClickHouse wants:
+/// `DEFAULT`, `COMMENT`, `CODEC`, `TTL`. Blank values count as absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnClauses<'a> {
+    pub default: Option<&'a str>,
+    pub comment: Option<&'a str>,
+    pub codec: Option<&'a str>,
+    pub ttl: Option<&'a str>,
+}
+
+impl<'a> ColumnClauses<'a> {
+    /// The clauses `field` declares (its doc as the comment).
+    pub fn of(field: &'a Field) -> Self {
+        Self {
+            default: field.default.as_deref(),
+            comment: field.doc.as_deref(),
+            codec: field.codec.as_deref(),
+            ttl: field.ttl.as_deref(),
+        }
+    }
+
+    /// ` DEFAULT x COMMENT 'y' CODEC(z) TTL t`, each part only when set.
+    pub fn sql(&self) -> String {
+        let set = |v: Option<&'a str>| v.filter(|v| !v.trim().is_empty());
+        let mut sql = String::new();
+        if let Some(default) = set(self.default) {
+            sql.push_str(&format!(" DEFAULT {default}"));
+        }
+        if let Some(comment) = set(self.comment) {
+            sql.push_str(&format!(" COMMENT {}", quote_string(comment)));
+        }
+        if let Some(codec) = set(self.codec) {
+            sql.push_str(&format!(" CODEC({codec})"));
+        }
+        if let Some(ttl) = set(self.ttl) {
+            sql.push_str(&format!(" TTL {ttl}"));
+        }
+        sql
+    }
 }

@@ -2,12 +2,13 @@
 //! and the host's own tables.
 
 use moose_model::app::App;
-use moose_model::sql::{quote_ident, quote_string};
-use moose_model::types::{AggregationDef, TableDef, TableEngine, ViewDef};
+use moose_model::sql::quote_ident;
+use moose_model::types::{AggregationDef, TableDef, TableEngine, TableOptions, ViewDef};
 
 use super::super::compat::Column;
 use super::super::error::OlapError;
-use super::columns::{engine, field_column_type, replicated_engine};
+use super::columns::{engine, field_column_type, replicated_engine, ColumnClauses};
+use super::storage;
 use super::target::{distributed_table, local_table_name, Target};
 use super::{DdlKind, DdlStatement};
 
@@ -23,29 +24,57 @@ pub fn create_database(target: &Target) -> String {
     )
 }
 
-/// `CREATE TABLE` for `name` with `columns` (each `name type clauses`) and `order_by`:
-/// `engine` on a single server; on a cluster, `<name>_local` with the replicated engine
-/// (see [`distributed_table`] for the table in front of it).
-pub(super) fn create_table_sql(
+/// The parts of a `CREATE TABLE` besides its name.
+pub(super) struct TableSql<'a> {
+    /// Each `name type clauses`.
+    pub columns: &'a [String],
+    pub engine: &'a TableEngine,
+    pub order_by: &'a [String],
+    pub options: &'a TableOptions,
+    /// Settings the host adds, before the table's own (which win).
+    pub settings: &'a [(&'a str, String)],
+}
+
+/// `CREATE TABLE` for `name`: `engine` on a single server; on a cluster, `<name>_local`
+/// with the replicated engine (see [`distributed_table`] for the table in front of it).
+pub(super) fn create_table_sql(target: &Target, name: &str, table: TableSql) -> (String, String) {
+    let (name, engine) = match target.cluster {
+        Some(_) => (local_table_name(name), replicated_engine(table.engine)),
+        None => (name.to_string(), self::engine(table.engine)),
+    };
+    let order_by: Vec<String> = table.order_by.iter().map(|c| quote_ident(c)).collect();
+    let mut lines = table.columns.to_vec();
+    lines.extend(storage::definitions(table.options));
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {}{}\n(\n{}\n)\nENGINE = {engine}\nORDER BY ({}){}",
+        target.qualified(&name),
+        target.on_cluster(),
+        lines.join(",\n"),
+        order_by.join(", "),
+        storage::clauses(table.options, table.settings)
+    );
+    (name, sql)
+}
+
+/// [`create_table_sql`] for one of the host's tables: a `MergeTree` ordered by
+/// `order_by`, without options.
+pub(super) fn plain_table_sql(
     target: &Target,
     name: &str,
     columns: &[String],
-    engine: &TableEngine,
-    order_by: &[String],
+    order_by: &str,
 ) -> (String, String) {
-    let (table, engine) = match target.cluster {
-        Some(_) => (local_table_name(name), replicated_engine(engine)),
-        None => (name.to_string(), self::engine(engine)),
-    };
-    let order_by: Vec<String> = order_by.iter().map(|c| quote_ident(c)).collect();
-    let sql = format!(
-        "CREATE TABLE IF NOT EXISTS {}{}\n(\n{}\n)\nENGINE = {engine}\nORDER BY ({})",
-        target.qualified(&table),
-        target.on_cluster(),
-        columns.join(",\n"),
-        order_by.join(", ")
-    );
-    (table, sql)
+    create_table_sql(
+        target,
+        name,
+        TableSql {
+            columns,
+            engine: &TableEngine::MergeTree,
+            order_by: &[order_by.to_string()],
+            options: &TableOptions::default(),
+            settings: &[],
+        },
+    )
 }
 
 /// The columns a cluster shards `table` by: its model's key fields when they are all in
@@ -90,15 +119,11 @@ pub fn create_table(
     for field in &model.fields {
         let ty = field_column_type(app, field)
             .map_err(|e| OlapError::Schema(format!("{subject}, field `{}`: {e}", field.name)))?;
-        let mut column = format!("    {} {ty}", quote_ident(&field.name));
-        if let Some(default) = field.default.as_deref().filter(|d| !d.trim().is_empty()) {
-            column.push_str(" DEFAULT ");
-            column.push_str(default);
-        }
-        if let Some(doc) = field.doc.as_deref().filter(|d| !d.trim().is_empty()) {
-            column.push_str(" COMMENT ");
-            column.push_str(&quote_string(doc));
-        }
+        let column = format!(
+            "    {} {ty}{}",
+            quote_ident(&field.name),
+            ColumnClauses::of(field).sql()
+        );
         columns.push(column);
         checked.push(Column {
             owner: model.name.clone(),
@@ -113,19 +138,31 @@ pub fn create_table(
             table.model
         )));
     }
-    let (name, mut sql) =
-        create_table_sql(&target, &table.name, &columns, &table.engine, &order_by);
-    if kind == DdlKind::WindowTarget && target.cluster.is_none() {
-        // Replicated tables deduplicate inserts by default; a plain MergeTree needs this.
-        sql.push_str(&format!(
-            "\nSETTINGS non_replicated_deduplication_window = {WINDOW_DEDUP_WINDOW}"
-        ));
-    }
+    // Replicated tables deduplicate inserts by default; a plain MergeTree needs this.
+    let settings = match kind {
+        DdlKind::WindowTarget if target.cluster.is_none() => vec![(
+            "non_replicated_deduplication_window",
+            WINDOW_DEDUP_WINDOW.to_string(),
+        )],
+        _ => vec![],
+    };
+    let (name, sql) = create_table_sql(
+        &target,
+        &table.name,
+        TableSql {
+            columns: &columns,
+            engine: &table.engine,
+            order_by: &order_by,
+            options: &table.options,
+            settings: &settings,
+        },
+    );
     let mut statements = vec![DdlStatement {
         kind,
         name,
         sql,
         columns: checked,
+        options: storage::features(table, model),
     }];
     statements.extend(distributed_table(
         &target,
@@ -189,13 +226,7 @@ pub fn host_table(
         .iter()
         .map(|(column, ty)| format!("    {} {ty}", quote_ident(column)))
         .collect();
-    let (_, sql) = create_table_sql(
-        target,
-        name,
-        &columns,
-        &TableEngine::MergeTree,
-        &[order_by.to_string()],
-    );
+    let (_, sql) = plain_table_sql(target, name, &columns, order_by);
     std::iter::once(sql)
         .chain(distributed_table(target, name, &[]).map(|s| s.sql))
         .collect()

@@ -4,10 +4,9 @@ use std::collections::BTreeSet;
 
 use moose_model::app::App;
 use moose_model::sql::quote_ident;
-use moose_model::types::TableEngine;
 
 use super::super::compat::{Column, TypeFeature};
-use super::create::create_table_sql;
+use super::create::plain_table_sql;
 use super::target::{distributed_table, Target};
 use super::{DdlKind, DdlStatement};
 
@@ -45,13 +44,7 @@ pub fn dead_letter_table(target: impl Into<Target>, name: &str) -> DdlStatement 
         .iter()
         .map(|(column, ty)| format!("    {} {ty}", quote_ident(column)))
         .collect();
-    let (table, sql) = create_table_sql(
-        &target,
-        name,
-        &columns,
-        &TableEngine::MergeTree,
-        &["failed_at".to_string()],
-    );
+    let (table, sql) = plain_table_sql(&target, name, &columns, "failed_at");
     DdlStatement {
         kind: DdlKind::DeadLetterTable,
         name: table,
@@ -64,6 +57,7 @@ pub fn dead_letter_table(target: impl Into<Target>, name: &str) -> DdlStatement 
                 ty: ty.to_string(),
             })
             .collect(),
+        options: vec![],
     }
 }
 

@@ -13,13 +13,15 @@
 //! [`create_materialized_view`].
 //!
 //! The statements are built by pure functions, one module per concern: [`target`] (single
-//! server or cluster), [`columns`] (types and engines), [`create`], [`dead_letter`] and
-//! [`alter`]; this module orders a whole schema ([`plan`]) and runs it ([`apply`]).
+//! server or cluster), [`columns`] (types, column clauses and engines), [`create`],
+//! [`storage`] (table options), [`dead_letter`] and [`alter`]; this module orders a whole
+//! schema ([`plan`]) and runs it ([`apply`]).
 
 mod alter;
 mod columns;
 mod create;
 mod dead_letter;
+mod storage;
 mod target;
 
 use std::collections::BTreeSet;
@@ -27,14 +29,14 @@ use std::collections::BTreeSet;
 use moose_model::app::App;
 
 use super::client::OlapClient;
-use super::compat::Column;
+use super::compat::{Column, ServerInfo, TableOption};
 use super::error::OlapError;
 
 pub use alter::{
-    add_column, copy_rows, drop_column, drop_table, drop_view, exchange_tables, modify_column,
-    modify_column_default,
+    add_column, alter_storage, copy_rows, drop_column, drop_table, drop_view, exchange_tables,
+    modify_column, modify_column_property, ColumnProperty,
 };
-pub use columns::{column_type, engine, field_column_type, replicated_engine};
+pub use columns::{column_type, engine, field_column_type, replicated_engine, ColumnClauses};
 pub use create::{
     create_database, create_materialized_view, create_table, create_view, host_table,
     materialized_view_name, MATERIALIZED_VIEW_SUFFIX, WINDOW_DEDUP_WINDOW,
@@ -43,6 +45,10 @@ pub use dead_letter::{
     dead_letter_streams, dead_letter_table, dead_letter_tables, DEAD_LETTER_COLUMNS,
 };
 pub use moose_model::sql::{quote_ident, quote_string};
+pub use storage::{
+    add_index, add_projection, drop_index, drop_projection, index_sql, modify_setting, modify_ttl,
+    projection_sql,
+};
 pub use target::{
     distributed_table, local_table_name, qualified, Target, LOCAL_TABLE_SUFFIX, REPLICA_NAME,
     REPLICA_PATH,
@@ -96,6 +102,19 @@ pub struct DdlStatement {
     pub sql: String,
     /// The columns it declares, which [`apply`] checks against the server's version.
     pub columns: Vec<Column>,
+    /// The storage options it uses, checked the same way.
+    pub options: Vec<TableOption>,
+}
+
+/// Checks that the server `info` describes stores every column and accepts every
+/// storage option of `statements`: [`OlapError::Incompatible`] naming all that it does
+/// not.
+pub fn check_server(info: &ServerInfo, statements: &[DdlStatement]) -> Result<(), OlapError> {
+    info.check(
+        statements.iter().flat_map(|s| &s.columns),
+        statements.iter().flat_map(|s| &s.options),
+    )
+    .map_err(OlapError::Incompatible)
 }
 
 /// The app's whole schema on `target` (a database name for a single current server, or
@@ -109,6 +128,7 @@ pub fn plan(app: &App, target: impl Into<Target>) -> Result<Vec<DdlStatement>, O
         name: target.database.clone(),
         sql: create_database(&target),
         columns: vec![],
+        options: vec![],
     }];
     for table in &app.def.tables {
         statements.extend(create_table(app, &target, table, DdlKind::Table)?);
@@ -155,6 +175,7 @@ fn readers_in_order(app: &App, target: &Target) -> Result<Vec<DdlStatement>, Ola
                 name: materialized_view_name(a),
                 sql: create_materialized_view(target, a),
                 columns: vec![],
+                options: vec![],
             },
         })
         .chain(app.def.views.iter().map(|v| Reader {
@@ -165,6 +186,7 @@ fn readers_in_order(app: &App, target: &Target) -> Result<Vec<DdlStatement>, Ola
                 name: v.name.clone(),
                 sql: create_view(target, v),
                 columns: vec![],
+                options: vec![],
             },
         }))
         .collect();
@@ -209,15 +231,11 @@ pub async fn ensure_host_table(
 }
 
 /// Runs `statements` in order; the database statement runs outside any database.
-/// First checks every column against the server's version: on a server too old for
-/// some of them nothing runs and the error is [`OlapError::Incompatible`], naming them
-/// all. An error of a statement names the object that failed.
+/// First checks every column and storage option against the server's version
+/// ([`check_server`]): on a server too old for some of them nothing runs. An error of a
+/// statement names the object that failed.
 pub async fn apply(client: &OlapClient, statements: &[DdlStatement]) -> Result<(), OlapError> {
-    client
-        .server_info()
-        .await?
-        .check(statements.iter().flat_map(|s| &s.columns))
-        .map_err(OlapError::Incompatible)?;
+    check_server(client.server_info().await?, statements)?;
     for statement in statements {
         let result = match statement.kind {
             DdlKind::Database => client.execute_on_server(&statement.sql).await,

@@ -99,5 +99,6 @@ pub fn distributed_table(target: &Target, name: &str, sharding: &[String]) -> Op
             quote_string(&local),
         ),
         columns: vec![],
+        options: vec![],
     })
 }

@@ -2,8 +2,9 @@ use super::create::sharding_columns;
 use super::*;
 use crate::compat::ServerVersion;
 use moose_model::types::{
-    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableDef,
-    TableEngine, TypeWrapper, ViewDef,
+    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, Projection, Replacing,
+    ScalarType, TableDef, TableEngine, TableIndex, TableOptions, TypeWrapper, VersionedCollapsing,
+    ViewDef,
 };
 
 fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Field {
@@ -36,6 +37,7 @@ fn table(name: &str, model: &str, order_by: &[&str], engine: TableEngine) -> Tab
         order_by: order_by.iter().map(|s| s.to_string()).collect(),
         engine,
         source_stream: None,
+        options: Default::default(),
     }
 }
 
@@ -197,7 +199,10 @@ fn creates_a_table_with_defaults_comments_engine_and_key() {
         "Order",
         "Order",
         &[],
-        TableEngine::ReplacingMergeTree(Some("v".into())),
+        TableEngine::ReplacingMergeTree(Replacing {
+            version: Some("v".into()),
+            is_deleted: None,
+        }),
     );
     app.def.tables.push(orders.clone());
     let sql = |app: &App, table: &TableDef| {
@@ -278,7 +283,10 @@ fn cluster_app() -> App {
         "Order",
         "Order",
         &[],
-        TableEngine::ReplacingMergeTree(Some("v".into())),
+        TableEngine::ReplacingMergeTree(Replacing {
+            version: Some("v".into()),
+            is_deleted: None,
+        }),
     ));
     app.def
         .tables
@@ -374,7 +382,10 @@ fn replicates_every_engine_with_its_arguments() {
     use TableEngine as E;
     let cases = [
         (E::MergeTree, "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
-        (E::ReplacingMergeTree(None), "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
+        (E::ReplacingMergeTree(Replacing::default()), "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
+        (E::ReplacingMergeTree(Replacing { version: Some("v".into()), is_deleted: Some("d".into()) }), "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', `v`, `d`)"),
+        (E::CollapsingMergeTree("sign".into()), "ReplicatedCollapsingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', `sign`)"),
+        (E::VersionedCollapsingMergeTree(VersionedCollapsing { sign: "s".into(), version: "v".into() }), "ReplicatedVersionedCollapsingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', `s`, `v`)"),
         (E::SummingMergeTree(vec![]), "ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
         (E::SummingMergeTree(vec!["a".into(), "b".into()]), "ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', (`a`, `b`))"),
         (E::AggregatingMergeTree, "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"),
@@ -391,7 +402,7 @@ fn shards_rows_that_merge_together() {
         "T",
         "Daily",
         &["day"],
-        TableEngine::ReplacingMergeTree(None),
+        TableEngine::ReplacingMergeTree(Replacing::default()),
     );
     assert_eq!(
         sharding_columns(&app, &keyless_merging, &["day".into()]),
@@ -483,4 +494,157 @@ fn lists_dead_letter_streams_once() {
     });
     assert_eq!(dead_letter_streams(&app), vec!["dlq".to_string()]);
     assert_eq!(dead_letter_tables(&app, "db").len(), 1);
+}
+
+fn options_app() -> (App, TableDef) {
+    let mut id = field("id", vec![], ScalarType::String);
+    id.key = true;
+    let mut ts = field("ts", vec![], ScalarType::DateTime);
+    ts.codec = Some("Delta, ZSTD(1)".into());
+    let mut note = field("note", vec![], ScalarType::String);
+    note.default = Some("''".into());
+    note.ttl = Some("ts + INTERVAL 1 DAY".into());
+    let mut app = app(vec![model("Event", vec![id, ts, note])]);
+    let events = TableDef {
+        options: TableOptions {
+            partition_by: Some("toYYYYMM(ts)".into()),
+            primary_key: vec!["id".into()],
+            sample_by: None,
+            ttl: Some("ts + INTERVAL 90 DAY".into()),
+            settings: vec![("index_granularity".into(), "1024".into())],
+            indexes: vec![TableIndex {
+                name: "note_bf".into(),
+                expression: "lower(note)".into(),
+                kind: "bloom_filter(0.01)".into(),
+                granularity: 0,
+            }],
+            projections: vec![Projection {
+                name: "by_ts".into(),
+                select: "SELECT * ORDER BY ts".into(),
+            }],
+        },
+        ..table("Event", "Event", &["id", "ts"], TableEngine::MergeTree)
+    };
+    app.def.tables.push(events.clone());
+    (app, events)
+}
+
+#[test]
+fn declares_column_and_table_options_in_clickhouse_order() {
+    let (app, events) = options_app();
+    let sql = create_table(&app, "db", &events, DdlKind::Table).unwrap()[0]
+        .sql
+        .clone();
+    assert_eq!(
+        sql,
+        "CREATE TABLE IF NOT EXISTS `db`.`Event`\n(\n    `id` String,\n    `ts` DateTime CODEC(Delta, ZSTD(1)),\n    `note` String DEFAULT '' TTL ts + INTERVAL 1 DAY,\n    INDEX `note_bf` lower(note) TYPE bloom_filter(0.01) GRANULARITY 1,\n    PROJECTION `by_ts` (SELECT * ORDER BY ts)\n)\nENGINE = MergeTree\nORDER BY (`id`, `ts`)\nPARTITION BY toYYYYMM(ts)\nPRIMARY KEY (`id`)\nTTL ts + INTERVAL 90 DAY\nSETTINGS index_granularity = 1024"
+    );
+    // A windowed target keeps its deduplication window beside the table's settings, and a
+    // setting the table names itself wins.
+    let windowed = create_table(&app, "db", &events, DdlKind::WindowTarget).unwrap()[0]
+        .sql
+        .clone();
+    assert!(
+        windowed.ends_with(
+            "SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 1024"
+        ),
+        "{windowed}"
+    );
+    let mut own = events.clone();
+    own.options.settings = vec![("non_replicated_deduplication_window".into(), "10".into())];
+    let own = create_table(&app, "db", &own, DdlKind::WindowTarget).unwrap()[0]
+        .sql
+        .clone();
+    assert!(
+        own.ends_with("SETTINGS non_replicated_deduplication_window = 10"),
+        "{own}"
+    );
+}
+
+#[test]
+fn alters_table_options_on_the_tables_that_store_rows() {
+    let single: Target = "db".into();
+    let cluster = Target {
+        database: "db".into(),
+        cluster: Some("main".into()),
+        server: None,
+    };
+    let index = TableIndex {
+        name: "i".into(),
+        expression: "amount".into(),
+        kind: "minmax".into(),
+        granularity: 4,
+    };
+    assert_eq!(
+        add_index(&single, "T", &index),
+        [
+            "ALTER TABLE `db`.`T` ADD INDEX IF NOT EXISTS `i` amount TYPE minmax GRANULARITY 4",
+            "ALTER TABLE `db`.`T` MATERIALIZE INDEX `i`",
+        ]
+    );
+    assert_eq!(
+        modify_ttl(&cluster, "T", Some("ts + INTERVAL 1 DAY")),
+        ["ALTER TABLE `db`.`T_local` ON CLUSTER `main` MODIFY TTL ts + INTERVAL 1 DAY"]
+    );
+    assert_eq!(
+        modify_ttl(&single, "T", None),
+        ["ALTER TABLE `db`.`T` REMOVE TTL"]
+    );
+    assert_eq!(
+        modify_setting(&single, "T", "merge_with_ttl_timeout", Some("3600")),
+        ["ALTER TABLE `db`.`T` MODIFY SETTING merge_with_ttl_timeout = 3600"]
+    );
+    assert_eq!(
+        modify_setting(&single, "T", "merge_with_ttl_timeout", None),
+        ["ALTER TABLE `db`.`T` RESET SETTING merge_with_ttl_timeout"]
+    );
+    let projection = Projection {
+        name: "p".into(),
+        select: "SELECT * ORDER BY b;".into(),
+    };
+    assert_eq!(
+        add_projection(&single, "T", &projection),
+        [
+            "ALTER TABLE `db`.`T` ADD PROJECTION IF NOT EXISTS `p` (SELECT * ORDER BY b)",
+            "ALTER TABLE `db`.`T` MATERIALIZE PROJECTION `p`",
+        ]
+    );
+    assert_eq!(
+        drop_projection(&single, "T", "p"),
+        ["ALTER TABLE `db`.`T` DROP PROJECTION IF EXISTS `p`"]
+    );
+    assert_eq!(
+        drop_index(&single, "T", "i"),
+        ["ALTER TABLE `db`.`T` DROP INDEX IF EXISTS `i`"]
+    );
+    // Column codecs and TTLs live on the stored rows only; the distributed table follows
+    // the column's type and default.
+    let clauses = ColumnClauses {
+        default: Some("0"),
+        codec: Some("ZSTD(3)"),
+        ..ColumnClauses::default()
+    };
+    assert_eq!(
+        add_column(&cluster, "T", "c", "UInt32", &clauses, Some("b")),
+        [
+            "ALTER TABLE `db`.`T_local` ON CLUSTER `main` ADD COLUMN IF NOT EXISTS `c` UInt32 DEFAULT 0 CODEC(ZSTD(3)) AFTER `b`",
+            "ALTER TABLE `db`.`T` ON CLUSTER `main` ADD COLUMN IF NOT EXISTS `c` UInt32 DEFAULT 0 AFTER `b`",
+        ]
+    );
+    assert_eq!(
+        modify_column_property(&cluster, "T", "c", ColumnProperty::Codec, None),
+        ["ALTER TABLE `db`.`T_local` ON CLUSTER `main` MODIFY COLUMN `c` REMOVE CODEC"]
+    );
+    assert_eq!(
+        modify_column_property(&single, "T", "c", ColumnProperty::Ttl, Some("now()")),
+        ["ALTER TABLE `db`.`T` MODIFY COLUMN `c` TTL now()"]
+    );
+    assert_eq!(
+        modify_column_property(&cluster, "T", "c", ColumnProperty::Default, None),
+        [
+            "ALTER TABLE `db`.`T_local` ON CLUSTER `main` REMOVE DEFAULT",
+            "ALTER TABLE `db`.`T` ON CLUSTER `main` REMOVE DEFAULT",
+        ]
+        .map(|s| s.replace("REMOVE", "MODIFY COLUMN `c` REMOVE"))
+    );
 }

@@ -1,4 +1,4 @@
-//! Views checked before anything is applied.
+//! Views, and tables' storage options, checked before anything is applied.
 //!
 //! A materialized view whose SELECT does not fit its target table is created without
 //! complaint, then fails on every insert into its sources, so its target stays empty. To
@@ -7,6 +7,8 @@
 //! SELECT, as a plain view) there, reads back the column types the server derived, and
 //! compares each materialized view's columns with its target's by name (see [`fits`]).
 //! The scratch database is dropped afterwards; nothing of the app's database is touched.
+//! The same run refuses a table whose partition key, TTL, index, projection, setting or
+//! column codec the server does not accept, naming the table, before anything is applied.
 
 mod fit;
 
@@ -43,7 +45,7 @@ pub enum ViewCheck {
 /// of a type that does not convert into the target column's; a SELECT the server cannot
 /// run against the planned tables is [`OlapError::Rejected`] naming the view.
 pub async fn check_views(client: &OlapClient, app: &App) -> Result<ViewCheck, OlapError> {
-    if app.def.aggregations.is_empty() && app.def.views.is_empty() {
+    if app.def.aggregations.is_empty() && app.def.views.is_empty() && !has_storage_options(app) {
         return Ok(ViewCheck::Passed);
     }
     let info = client.server_info().await?;
@@ -53,8 +55,7 @@ pub async fn check_views(client: &OlapClient, app: &App) -> Result<ViewCheck, Ol
         server: Some(info.version),
     };
     let statements = ddl::plan(app, &scratch)?;
-    info.check(statements.iter().flat_map(|s| &s.columns))
-        .map_err(OlapError::Incompatible)?;
+    ddl::check_server(info, &statements)?;
     if let Err(error) = client
         .execute_on_server(&ddl::create_database(&scratch))
         .await
@@ -73,6 +74,23 @@ pub async fn check_views(client: &OlapClient, app: &App) -> Result<ViewCheck, Ol
         tracing::warn!(database = %scratch.database, %error, "could not drop the scratch database of the view check");
     }
     checked.map(|()| ViewCheck::Passed)
+}
+
+/// Some table declares storage options or a column a codec or TTL: expressions only the
+/// server can check, so the planned tables are created in the scratch database even
+/// without views.
+fn has_storage_options(app: &App) -> bool {
+    let def = &app.def;
+    let tables = def
+        .tables
+        .iter()
+        .chain(def.aggregations.iter().map(|a| &a.target))
+        .chain(def.windowed_aggregations.iter().map(|w| &w.target));
+    let columns = def.models.iter().flat_map(|m| &m.fields);
+    tables.into_iter().any(|t| t.options != Default::default())
+        || columns
+            .into_iter()
+            .any(|f| f.codec.is_some() || f.ttl.is_some())
 }
 
 /// A database name no other check uses at the same time, naming the app's `database`.
@@ -107,12 +125,22 @@ async fn check_in(
                 )
             }
             DdlKind::View => (statement.sql, format!("view `{}`", statement.name)),
-            kind => (statement.sql, format!("{kind} `{}`", statement.name)),
+            kind => (
+                statement.sql,
+                format!(
+                    "{kind} `{}`: the server refused its definition",
+                    statement.name
+                ),
+            ),
         };
         client.execute(&sql).await.map_err(|error| {
-            error.with_context(&format!(
-                "{subject}: its SQL does not run against the planned tables: "
-            ))
+            let context = match statement.kind {
+                DdlKind::View | DdlKind::MaterializedView => {
+                    format!("{subject}: its SQL does not run against the planned tables: ")
+                }
+                _ => format!("{subject}: "),
+            };
+            error.with_context(&context)
         })?;
     }
     let columns = columns(client, &scratch.database).await?;
@@ -219,6 +247,7 @@ mod tests {
                 order_by: vec!["day".into()],
                 engine: TableEngine::AggregatingMergeTree,
                 source_stream: None,
+                options: Default::default(),
             },
         }
     }

@@ -2,7 +2,9 @@
 //! app (`tests/apps/dau`, one pipeline per language) keeps daily active users as
 //! `AggregateFunction` states and `SimpleAggregateFunction` values in an
 //! `AggregatingMergeTree`; its APIs merge the states, and every answer must equal a
-//! recomputation from the raw visits, before and after ClickHouse merges the parts.
+//! recomputation from the raw visits, before and after ClickHouse merges the parts. The
+//! raw tables declare storage options (partition, primary key, TTL, setting, index,
+//! projection, codec) in every language, checked against what the server reports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -156,6 +158,34 @@ fn aggregate_columns_keep_states_that_merge_in_every_language() {
         .map(|(n, t)| (n.to_string(), t.to_string()))
         .collect();
         assert_eq!(columns, want, "{language}: {table}");
+    }
+    // Each language's raw table is stored as declared: partition, keys, TTL, setting,
+    // index, projection and codec, as the server reports them.
+    for (language, raw, _, _) in LANGUAGES {
+        let described = host.query(&format!(
+            "SELECT partition_key, sorting_key, primary_key, create_table_query AS ddl \
+             FROM system.tables WHERE database = currentDatabase() AND name = '{raw}'"
+        ));
+        let row = &described[0];
+        assert_eq!(
+            (
+                &row["partition_key"],
+                &row["sorting_key"],
+                &row["primary_key"]
+            ),
+            (&json!("toYYYYMM(ts)"), &json!("id, ts"), &json!("(id)")),
+            "{language}: {raw}"
+        );
+        let ddl = row["ddl"].as_str().expect("ddl");
+        for part in [
+            "`ts` DateTime CODEC(Delta(4), ZSTD(1))",
+            "INDEX user_bf user TYPE bloom_filter(0.01) GRANULARITY 1",
+            "PROJECTION by_user",
+            "TTL ts + toIntervalYear(100)",
+            "index_granularity = 4096",
+        ] {
+            assert!(ddl.contains(part), "{language}: `{part}` not in {ddl}");
+        }
     }
     let catalog = host.management_json("/catalog");
     let users_type = catalog["models"]

@@ -251,6 +251,7 @@ fn described() -> Vec<WindowedAggregationDef> {
                 order_by: vec![],
                 engine: TableEngine::MergeTree,
                 source_stream: None,
+                options: Default::default(),
             },
             state_version: 1,
             dead_letter: Some("customer_totals_dead_letter".into()),

@@ -32,6 +32,7 @@ use serde_json::{json, Value};
 mod clients;
 mod engine;
 mod http;
+mod options;
 mod queries;
 mod tables;
 mod views;
@@ -128,6 +129,7 @@ fn table(name: &str, model: &str, engine: TableEngine) -> TableDef {
         order_by: vec![],
         engine,
         source_stream: None,
+        options: Default::default(),
     }
 }
 
@@ -256,7 +258,7 @@ fn revenue_app() -> App {
     def.tables = vec![table(
         "OrderEnriched",
         "OrderEnriched",
-        TableEngine::ReplacingMergeTree(None),
+        TableEngine::ReplacingMergeTree(Default::default()),
     )];
     def.aggregations = vec![AggregationDef {
         name: "DailyRevenue".into(),

@@ -2,7 +2,8 @@ use super::*;
 use crate::app::App;
 use crate::types::{
     AggregateColumn, AggregationDef, ApiParam, AppDef, DecimalSpec, EnumMember, Field, FunctionDef,
-    IngestDef, StreamDef, ViewDef,
+    IngestDef, Projection, Replacing, StreamDef, TableEngine, TableIndex, TableOptions,
+    VersionedCollapsing, ViewDef,
 };
 
 fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType, key: bool) -> Field {
@@ -23,6 +24,7 @@ fn table(name: &str, model: &str, source: Option<&str>) -> TableDef {
         order_by: vec![],
         engine: TableEngine::MergeTree,
         source_stream: source.map(Into::into),
+        options: TableOptions::default(),
     }
 }
 
@@ -441,4 +443,135 @@ fn aggregate_functions_are_names_with_plain_parameters() {
     });
     assert_problem(&app, "`max;` is not an aggregate function name");
     assert_problem(&app, "a key field cannot hold an aggregate");
+}
+
+/// The shop with one more table of `Event` (key `id`, `ts`, `sign` Int8, `version` UInt32,
+/// `deleted` UInt8, `amount` Float64) declared with `engine` and `options`.
+fn with_event_table(engine: TableEngine, options: TableOptions) -> App {
+    let mut app = shop();
+    let mut ts = field("ts", vec![], ScalarType::DateTime, false);
+    ts.codec = Some("Delta, ZSTD(1)".into());
+    app.def.models.push(model(
+        "Event",
+        vec![
+            field("id", vec![], ScalarType::String, true),
+            ts,
+            field("sign", vec![], ScalarType::Int8, false),
+            field("version", vec![], ScalarType::Uint32, false),
+            field("deleted", vec![], ScalarType::Uint8, false),
+            field("amount", vec![], ScalarType::Float64, false),
+        ],
+    ));
+    app.def.tables.push(TableDef {
+        order_by: vec!["id".into(), "ts".into()],
+        engine,
+        options,
+        ..table("Event", "Event", None)
+    });
+    app
+}
+
+#[test]
+fn accepts_every_engine_and_table_option() {
+    let options = TableOptions {
+        partition_by: Some("toYYYYMM(ts)".into()),
+        primary_key: vec!["id".into()],
+        sample_by: Some("id".into()),
+        ttl: Some("ts + INTERVAL 90 DAY".into()),
+        settings: vec![("index_granularity".into(), "4096".into())],
+        indexes: vec![TableIndex {
+            name: "amount_range".into(),
+            expression: "amount".into(),
+            kind: "minmax".into(),
+            granularity: 4,
+        }],
+        projections: vec![Projection {
+            name: "by_amount".into(),
+            select: "SELECT * ORDER BY amount".into(),
+        }],
+    };
+    let engines = [
+        TableEngine::ReplacingMergeTree(Replacing {
+            version: Some("version".into()),
+            is_deleted: Some("deleted".into()),
+        }),
+        TableEngine::CollapsingMergeTree("sign".into()),
+        TableEngine::VersionedCollapsingMergeTree(VersionedCollapsing {
+            sign: "sign".into(),
+            version: "version".into(),
+        }),
+    ];
+    for engine in engines {
+        assert_eq!(
+            problems(&with_event_table(engine, options.clone())),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
+fn reports_engine_columns_and_options_that_cannot_work() {
+    let options = TableOptions {
+        partition_by: Some(" ".into()),
+        primary_key: vec!["ts".into()],
+        sample_by: Some("amount".into()),
+        settings: vec![
+            ("index_granularity".into(), "1".into()),
+            ("index_granularity".into(), "2".into()),
+        ],
+        indexes: vec![
+            TableIndex {
+                name: "i".into(),
+                expression: "amount".into(),
+                kind: "".into(),
+                granularity: 1,
+            },
+            TableIndex {
+                name: "i".into(),
+                expression: "id".into(),
+                kind: "set(10)".into(),
+                granularity: 1,
+            },
+        ],
+        projections: vec![Projection {
+            name: "p".into(),
+            select: "amount FROM Event".into(),
+        }],
+        ..TableOptions::default()
+    };
+    let mut app = with_event_table(TableEngine::CollapsingMergeTree("amount".into()), options);
+    app.def.models.last_mut().unwrap().fields[0].ttl = Some("now()".into());
+    let table = "table `Event`";
+    let expected = [
+        "sign column `amount` is Float64; it must be Int8",
+        "partition_by is empty; leave it out instead",
+        "primary key (ts) must be a prefix of the sort key (id, ts)",
+        "sample_by column `amount` must be part of the primary key (ts)",
+        "setting `index_granularity` is set twice",
+        "index `i` has no type (minmax, set(N), bloom_filter, ngrambf_v1(...), ...)",
+        "index `i` is declared twice",
+        "projection `p`: its query must start with SELECT (and have no FROM)",
+        "field `id` is part of the sort key and cannot have a TTL",
+    ];
+    let found = problems(&app);
+    for message in expected {
+        let line = format!("{table}: {message}");
+        assert!(found.contains(&line), "missing {line:?} in {found:#?}");
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+
+    let replacing = with_event_table(
+        TableEngine::ReplacingMergeTree(Replacing {
+            version: None,
+            is_deleted: Some("sign".into()),
+        }),
+        TableOptions::default(),
+    );
+    assert_eq!(
+        problems(&replacing),
+        [
+            "table `Event`: is_deleted column `sign` is Int8; it must be UInt8",
+            "table `Event`: an is_deleted column needs a version column"
+        ]
+    );
 }

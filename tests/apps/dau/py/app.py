@@ -12,8 +12,11 @@ from moose_guest import (
     AggregatingMergeTree,
     App,
     Key,
+    PipelineConfig,
+    Projection,
     SimpleAggregate,
     TableConfig,
+    TableIndex,
     UInt64,
     field,
     model,
@@ -28,7 +31,7 @@ class Visit:
 
     id: Key[str]
     user: str
-    ts: datetime
+    ts: datetime = field(codec="Delta, ZSTD(1)")
     duration: float = field(doc="Seconds on the site.")
 
 
@@ -64,7 +67,21 @@ class DailyParams:
 
 
 app = App()
-app.ingest_pipeline("VisitPy", Visit)
+app.ingest_pipeline(
+    "VisitPy",
+    Visit,
+    PipelineConfig(
+        table=TableConfig(
+            order_by=["id", "ts"],
+            primary_key=["id"],
+            partition_by="toYYYYMM(ts)",
+            ttl="ts + INTERVAL 100 YEAR",
+            settings={"index_granularity": 4096},
+            indexes=[TableIndex("user_bf", "user", "bloom_filter(0.01)")],
+            projections=[Projection("by_user", "SELECT * ORDER BY user")],
+        )
+    ),
+)
 daily_users = app.aggregation(
     "DailyUsersPy",
     DailyUsers,

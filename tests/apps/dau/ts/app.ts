@@ -6,7 +6,7 @@ import { App, engines, model, query, sql, t, type Infer } from "@moose/guest";
 export const Visit = model("VisitTs", {
   id: t.key(t.string()),
   user: t.string(),
-  ts: t.dateTime(),
+  ts: t.dateTime().codec("Delta, ZSTD(1)"),
   duration: t.float64().doc("Seconds on the site."),
 });
 
@@ -28,7 +28,17 @@ export const DailyActive = model("DailyActiveTs", {
 export type DailyActive = Infer<typeof DailyActive>;
 
 const app = new App();
-app.ingestPipeline("VisitTs", Visit);
+app.ingestPipeline("VisitTs", Visit, {
+  table: {
+    orderBy: ["id", "ts"],
+    primaryKey: ["id"],
+    partitionBy: "toYYYYMM(ts)",
+    ttl: "ts + INTERVAL 100 YEAR",
+    settings: { index_granularity: 4096 },
+    indexes: [{ name: "user_bf", expression: "user", type: "bloom_filter(0.01)" }],
+    projections: [{ name: "by_user", select: "SELECT * ORDER BY user" }],
+  },
+});
 const dailyUsers = app.aggregation("DailyUsersTs", DailyUsers, {
   select:
     "SELECT toDate(ts) AS day, uniqState(user) AS users, " +

@@ -2,8 +2,9 @@
 //! aggregation `DailyUsers` keeps per day, in an `AggregatingMergeTree`, the states of
 //! `uniq(user)` and `quantiles(0.5, 0.9)(duration)` beside simple aggregates (`sum` of
 //! visits, `max` of the last visit). API `daily_users` merges the states per day.
-//! The TypeScript (`ts/`) and Python (`py/`) parts declare the same with `Ts` and `Py`
-//! suffixes.
+//! Table `Visit` declares the storage options (partition, primary key, TTL, setting,
+//! index, projection, codec). The TypeScript (`ts/`) and Python (`py/`) parts declare the
+//! same with `Ts` and `Py` suffixes.
 
 use moose_guest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ pub struct Visit {
     #[moose(key)]
     pub id: String,
     pub user: String,
+    #[moose(codec = "Delta, ZSTD(1)")]
     pub ts: DateTime,
     /// Seconds on the site.
     pub duration: f64,
@@ -73,10 +75,23 @@ pub fn daily_users(params: DailyParams) -> Result<Vec<DailyActive>, ApiError> {
         .fetch()?)
 }
 
+/// How the raw visits are stored: by month, for 100 years, with a bloom filter on users
+/// and a copy of the rows sorted by user.
+fn visit_table() -> TableConfig {
+    TableConfig::new(TableEngine::MergeTree)
+        .order_by(["id", "ts"])
+        .primary_key(["id"])
+        .partition_by("toYYYYMM(ts)")
+        .ttl("ts + INTERVAL 100 YEAR")
+        .setting("index_granularity", "4096")
+        .index("user_bf", "user", "bloom_filter(0.01)", 1)
+        .projection("by_user", "SELECT * ORDER BY user")
+}
+
 /// The app.
 pub fn app() -> App {
     let mut app = App::new();
-    app.ingest_pipeline::<Visit>("Visit", PipelineConfig::default());
+    app.ingest_pipeline::<Visit>("Visit", PipelineConfig::default().with_table(visit_table()));
     app.aggregation::<DailyUsers>(
         "DailyUsers",
         DAILY_USERS_SQL,
