@@ -1,5 +1,5 @@
 //! The table writer: validated records, as NDJSON, into a table with
-//! `INSERT INTO t FORMAT JSONEachRow`.
+//! `INSERT INTO t FORMAT JSONEachRow`; and rows copied from another server in `Native`.
 
 use std::time::Instant;
 
@@ -35,22 +35,12 @@ impl OlapClient {
         }
         let started = Instant::now();
         let size = data.len();
-        let timeout = Some(self.config().request_timeout);
-        let mut insert = self
-            .inner()
-            .insert_formatted_with(format!(
-                "INSERT INTO {} FORMAT JSONEachRow",
-                quote_ident(table)
-            ))
-            .with_timeouts(timeout, timeout);
-        for (name, value) in INSERT_SETTINGS {
-            insert = insert.with_setting(*name, *value);
-        }
-        let result = match insert.send(data).await {
-            Ok(()) => insert.end().await,
-            Err(error) => Err(error),
-        };
-        result.map_err(|e| self.error(e))?;
+        self.send_insert(
+            format!("INSERT INTO {} FORMAT JSONEachRow", quote_ident(table)),
+            data,
+            INSERT_SETTINGS,
+        )
+        .await?;
         tracing::debug!(
             table,
             rows,
@@ -59,5 +49,52 @@ impl OlapClient {
             "inserted"
         );
         Ok(())
+    }
+
+    /// Inserts `data`, rows of `columns` in ClickHouse's `Native` format (as a `SELECT ...
+    /// FORMAT Native` of another server wrote them), into `table` of the app's database.
+    /// Errors as [`OlapClient::insert_json`].
+    pub async fn insert_native(
+        &self,
+        table: &str,
+        columns: &[String],
+        data: Bytes,
+    ) -> Result<(), OlapError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        self.send_insert(
+            format!(
+                "INSERT INTO {} ({}) FORMAT Native",
+                quote_ident(table),
+                columns.join(", ")
+            ),
+            data,
+            &[],
+        )
+        .await
+    }
+
+    /// Sends one `INSERT ... FORMAT ...` statement with `data` as its body.
+    async fn send_insert(
+        &self,
+        statement: String,
+        data: Bytes,
+        settings: &[(&str, &str)],
+    ) -> Result<(), OlapError> {
+        let timeout = Some(self.config().request_timeout);
+        let mut insert = self
+            .inner()
+            .insert_formatted_with(statement)
+            .with_timeouts(timeout, timeout);
+        for (name, value) in settings {
+            insert = insert.with_setting(*name, *value);
+        }
+        let result = match insert.send(data).await {
+            Ok(()) => insert.end().await,
+            Err(error) => Err(error),
+        };
+        result.map_err(|e| self.error(e))
     }
 }

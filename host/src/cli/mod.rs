@@ -1,6 +1,7 @@
 //! The `moose` command line: parse, then call into the host's modules.
 
 mod build;
+mod data;
 mod dev;
 mod generate;
 mod health;
@@ -53,6 +54,12 @@ enum Command {
     Prod(prod::Args),
     /// Show what applying the app would change in its database: safe and destructive.
     Plan(plan::Args),
+    /// Run one read-only SQL statement against the app's store and print the answer.
+    Query(data::QueryArgs),
+    /// Empty tables of the dev store (the app's embedded engine).
+    Truncate(data::TruncateArgs),
+    /// Copy rows from another ClickHouse into the dev store's tables.
+    Seed(data::SeedArgs),
     /// List a running host's functions and table syncs with their lag and record counts.
     Ps(ops::PsArgs),
     /// Print the last records of a stream or rows of a table of a running host.
@@ -107,6 +114,9 @@ impl Cli {
             Command::Dev(args) => dev::run(args),
             Command::Prod(args) => prod::run(args),
             Command::Plan(args) => plan::run(args),
+            Command::Query(args) => data::query(args),
+            Command::Truncate(args) => data::truncate(args),
+            Command::Seed(args) => data::seed(args),
             Command::Ps(args) => ops::ps(args),
             Command::Peek(args) => ops::peek(args),
             Command::Logs(args) => ops::logs(args),

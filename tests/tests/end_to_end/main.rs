@@ -5,6 +5,7 @@
 mod aggregates;
 mod cli;
 mod conformance;
+mod data;
 mod dev;
 mod hostile;
 mod image;
