@@ -9,7 +9,7 @@
 
 import { runBatch, serialize } from "./batch.js";
 import {
-  type AccumulateOutput, type AggregationDef, type ApiDef, ApiError, type ApiErrorVariant, type ApiResponse, type AppDef, engines,
+  type AccumulateOutput, type AggregationDef, type ComputedColumnConfig, type ApiDef, ApiError, type ApiErrorVariant, type ApiResponse, type AppDef, engines,
   type FunctionDef, type GuestError, type IngestDef, messageOf, type ModelDef, type ProcessOutput, type Projection,
   type Result,
   type StreamDef, type TableDef, type TableEngine, type TransformResult, type ViewDef, type WindowedAggregationDef,
@@ -140,6 +140,9 @@ export interface TableConfig<T> {
   indexes?: { name: string; expression: string; type: string; granularity?: number }[];
   /** Projections: `select` without `FROM` (`"SELECT * ORDER BY userId"`). */
   projections?: Projection[];
+  /** Columns ClickHouse computes after the model's, which records never carry:
+   * `{ day: computed.materialized(t.date(), "toDate(ts)") }`. `SELECT *` leaves them out. */
+  computed?: Record<string, ComputedColumnConfig>;
 }
 
 /** Which parts a pipeline has; all of them by default. */
@@ -643,6 +646,13 @@ function tableDef<S extends Shape>(
       settings: Object.entries(config.settings ?? {}).map(([name, value]) => ({ name, value: settingText(value) })),
       indexes: (config.indexes ?? []).map((i) => ({ ...i, granularity: i.granularity ?? 1 })),
       projections: (config.projections ?? []).map((p) => ({ ...p })),
+      computed: Object.entries(config.computed ?? {}).map(([column, c]) => ({
+        name: column,
+        dataType: c.type.dataType,
+        kind: c.kind,
+        expression: c.expression,
+        doc: c.type.options.doc,
+      })),
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 
 import type { Batch } from "./host.js";
-import { ConvertError, type DataType, type Field } from "./schema.js";
+import { ConvertError, type DataType, type Field, type Type } from "./schema.js";
 import type { QueryError } from "./sql.js";
 
 /** A model as described to the host. */
@@ -54,6 +54,26 @@ export const engines = {
   }),
 };
 
+/** A computed column's type and expression, before it is named (see {@link computed}). */
+export interface ComputedColumnConfig {
+  type: Type<unknown>;
+  kind: "materialized" | "alias";
+  expression: string;
+}
+
+/** Columns ClickHouse computes, for a table config's `computed`:
+ * `computed: { day: computed.materialized(t.date(), "toDate(ts)") }`. */
+export const computed = {
+  /** Computed from `expression` when rows are inserted, and stored. */
+  materialized: (type: Type<unknown>, expression: string): ComputedColumnConfig => ({
+    type,
+    kind: "materialized",
+    expression,
+  }),
+  /** Computed from `expression` when read, never stored. */
+  alias: (type: Type<unknown>, expression: string): ComputedColumnConfig => ({ type, kind: "alias", expression }),
+};
+
 /** A data-skipping index. */
 export interface TableIndex {
   name: string;
@@ -72,6 +92,17 @@ export interface Projection {
   select: string;
 }
 
+/** A column a table adds to its model's, computed by ClickHouse; records never carry it. */
+export interface ComputedColumn {
+  name: string;
+  dataType: DataType;
+  /** `materialized`: computed on insert and stored; `alias`: computed when read. */
+  kind: "materialized" | "alias";
+  /** ClickHouse SQL over the table's columns: `"toDate(ts)"`. */
+  expression: string;
+  doc: string | undefined;
+}
+
 /** How ClickHouse stores a table beyond its engine and sort key, as described to the host. */
 export interface TableOptions {
   partitionBy: string | undefined;
@@ -81,6 +112,7 @@ export interface TableOptions {
   settings: { name: string; value: string }[];
   indexes: TableIndex[];
   projections: Projection[];
+  computed: ComputedColumn[];
 }
 
 export interface TableDef {

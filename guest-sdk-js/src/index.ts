@@ -25,9 +25,9 @@ export type {
   ApiConfig, FunctionOptions, InferParams, ParamShape, Pipeline, PipelineConfig, StreamConfig, TableConfig,
   TimeField, WindowedAggregationConfig,
 } from "./app.js";
-export { ApiError, engines } from "./defs.js";
+export { ApiError, computed, engines } from "./defs.js";
 export type {
-  AppDef, ApiDef, ApiParamDef, TableEngine, TableIndex, TableOptions, Projection, TransformResult, ProcessOutput, RecordError, Result, AccumulateOutput,
+  AppDef, ApiDef, ApiParamDef, TableEngine, TableIndex, TableOptions, Projection, ComputedColumn, ComputedColumnConfig, TransformResult, ProcessOutput, RecordError, Result, AccumulateOutput,
   WindowSpec, WindowedAggregationDef,
 } from "./defs.js";
 export { tumbling, hopping, encodeState, decodeState, StateError } from "./window.js";

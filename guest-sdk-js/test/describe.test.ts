@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { App, engines, model, t } from "@moose/guest";
+import { App, computed, engines, model, t } from "@moose/guest";
 import app from "../../examples/quickstart-ts/app.js";
 
 const plain = (leaf: string) => ({ wrappers: [], leaf: { tag: leaf } });
@@ -16,7 +16,7 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
     ...field(name, leaf, key), default: none, aggregate: none, codec: none, ttl: none,
   });
   const options = {
-    partitionBy: none, primaryKey: [], sampleBy: none, ttl: none, settings: [], indexes: [], projections: [],
+    partitionBy: none, primaryKey: [], sampleBy: none, ttl: none, settings: [], indexes: [], projections: [], computed: [],
   };
   assert.deepEqual(withoutDocs(app.describe()), {
     models: [
@@ -175,6 +175,10 @@ test("tables describe their engine columns, storage options and column codecs an
     settings: { index_granularity: 4096, storage_policy: "it's" },
     indexes: [{ name: "note_bf", expression: "lower(note)", type: "bloom_filter(0.01)" }],
     projections: [{ name: "by_ts", select: "SELECT * ORDER BY ts" }],
+    computed: {
+      day: computed.materialized(t.date(), "toDate(ts)"),
+      shout: computed.alias(t.string().doc("The note, loud."), "upper(note)"),
+    },
   });
   storage.table("Replaced", Event, { engine: engines.replacingMergeTree("version", "sign") });
   const [events, replaced] = storage.describe().tables;
@@ -190,6 +194,10 @@ test("tables describe their engine columns, storage options and column codecs an
     ],
     indexes: [{ name: "note_bf", expression: "lower(note)", type: "bloom_filter(0.01)", granularity: 1 }],
     projections: [{ name: "by_ts", select: "SELECT * ORDER BY ts" }],
+    computed: [
+      { name: "day", dataType: plain("date"), kind: "materialized", expression: "toDate(ts)", doc: undefined },
+      { name: "shout", dataType: plain("string"), kind: "alias", expression: "upper(note)", doc: "The note, loud." },
+    ],
   });
   assert.deepEqual(replaced?.engine, { tag: "replacing-merge-tree", val: { version: "version", isDeleted: "sign" } });
   assert.deepEqual(replaced?.options.indexes, []);

@@ -41,6 +41,7 @@ NO_OPTIONS = {
     "settings": [],
     "indexes": [],
     "projections": [],
+    "computed": [],
 }
 
 TIER = {"enum": [{"name": "small", "value": 1}, {"name": "medium", "value": 2}, {"name": "large", "value": 3}]}
@@ -286,11 +287,13 @@ class VersionedModelsTest(unittest.TestCase):
 class StorageOptionsTest(unittest.TestCase):
     def test_tables_describe_engine_columns_storage_options_and_column_codecs(self) -> None:
         from dataclasses import dataclass
-        from datetime import datetime
+        from datetime import date, datetime
 
         from moose_guest import (
+            Alias,
             App,
             Key,
+            Materialized,
             Projection,
             ReplacingMergeTree,
             TableConfig,
@@ -321,6 +324,10 @@ class StorageOptionsTest(unittest.TestCase):
                 settings={"index_granularity": 4096, "storage_policy": "it's", "allow_nullable_key": True},
                 indexes=[TableIndex("note_bf", "lower(note)", "bloom_filter(0.01)")],
                 projections=[Projection("by_ts", "SELECT * ORDER BY ts")],
+                computed={
+                    "day": Materialized(date, "toDate(ts)"),
+                    "shout": Alias(str, "upper(note)", doc="The note, loud."),
+                },
             ),
         )
         app.table("Replaced", Event, TableConfig(engine=ReplacingMergeTree("version", "sign")))
@@ -352,6 +359,22 @@ class StorageOptionsTest(unittest.TestCase):
                 ],
                 "indexes": [{"name": "note_bf", "expression": "lower(note)", "kind": "bloom_filter(0.01)", "granularity": 1}],
                 "projections": [{"name": "by_ts", "select": "SELECT * ORDER BY ts"}],
+                "computed": [
+                    {
+                        "name": "day",
+                        "data_type": {"wrappers": [], "leaf": "date"},
+                        "kind": "materialized",
+                        "expression": "toDate(ts)",
+                        "doc": None,
+                    },
+                    {
+                        "name": "shout",
+                        "data_type": {"wrappers": [], "leaf": "string"},
+                        "kind": "alias",
+                        "expression": "upper(note)",
+                        "doc": "The note, loud.",
+                    },
+                ],
             },
         )
         self.assertEqual(replaced["engine"], {"replacing-merge-tree": {"version": "version", "is_deleted": "sign"}})

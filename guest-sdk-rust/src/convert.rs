@@ -3,9 +3,9 @@
 use crate::api::{ApiError, ApiResponse};
 use crate::bindings::moose::app::types as wit;
 use crate::defs::{
-    AggregateKind, AggregationDef, ApiDef, ApiParam, AppDef, DataType, EnumMember, Field,
-    FunctionDef, IngestDef, ModelDef, ScalarType, StreamDef, TableDef, TableEngine, TableOptions,
-    TypeWrapper, ViewDef, WindowedAggregationDef,
+    AggregateKind, AggregationDef, ApiDef, ApiParam, AppDef, ComputedKind, DataType, EnumMember,
+    Field, FunctionDef, IngestDef, ModelDef, ScalarType, StreamDef, TableDef, TableEngine,
+    TableOptions, TypeWrapper, ViewDef, WindowedAggregationDef,
 };
 use crate::process::{Batch, Encoding, GuestError, ProcessOutput, RecordError};
 use crate::query::QueryError;
@@ -169,6 +169,20 @@ impl From<TableOptions> for wit::TableOptions {
                 .map(|p| wit::Projection {
                     name: p.name,
                     select: p.select,
+                })
+                .collect(),
+            computed: o
+                .computed
+                .into_iter()
+                .map(|c| wit::ComputedColumn {
+                    name: c.name,
+                    data_type: c.data_type.into(),
+                    kind: match c.kind {
+                        ComputedKind::Materialized => wit::ComputedKind::Materialized,
+                        ComputedKind::Alias => wit::ComputedKind::Alias,
+                    },
+                    expression: c.expression,
+                    doc: c.doc,
                 })
                 .collect(),
         }

@@ -256,6 +256,31 @@ pub struct Projection {
     pub select: String,
 }
 
+/// How ClickHouse computes a column that records do not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputedKind {
+    /// `MATERIALIZED expression`: computed on insert and stored.
+    Materialized,
+    /// `ALIAS expression`: computed when read.
+    Alias,
+}
+
+/// A column the table adds to its model's, computed by ClickHouse from the other columns;
+/// `SELECT *` leaves it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedColumn {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub data_type: DataType,
+    /// Stored or computed when read.
+    pub kind: ComputedKind,
+    /// ClickHouse SQL over the table's columns: `toDate(ts)`.
+    pub expression: String,
+    /// Description.
+    pub doc: Option<String>,
+}
+
 /// How ClickHouse stores a table beyond its engine and sort key; empty by default.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TableOptions {
@@ -273,6 +298,8 @@ pub struct TableOptions {
     pub indexes: Vec<TableIndex>,
     /// Projections.
     pub projections: Vec<Projection>,
+    /// Columns computed by ClickHouse, after the model's.
+    pub computed: Vec<ComputedColumn>,
 }
 
 /// A table.

@@ -165,6 +165,20 @@ impl From<wit::TableOptions> for model::TableOptions {
                     select: p.select,
                 })
                 .collect(),
+            computed: o
+                .computed
+                .into_iter()
+                .map(|c| model::ComputedColumn {
+                    name: c.name,
+                    data_type: c.data_type.into(),
+                    kind: match c.kind {
+                        wit::ComputedKind::Materialized => model::ComputedKind::Materialized,
+                        wit::ComputedKind::Alias => model::ComputedKind::Alias,
+                    },
+                    expression: c.expression,
+                    doc: c.doc,
+                })
+                .collect(),
         }
     }
 }

@@ -15,6 +15,8 @@ from .app import (
     StreamConfig,
     Table,
     TableConfig,
+    Materialized,
+    Alias,
 )
 from .defs import (
     AggregatingMergeTree,
@@ -65,6 +67,8 @@ __all__ = [
     "StreamConfig",
     "Table",
     "TableConfig",
+    "Materialized",
+    "Alias",
     "MergeTree",
     "ReplacingMergeTree",
     "SummingMergeTree",

@@ -91,6 +91,10 @@ def _options(o: defs.TableOptions) -> Any:
         [t.TableSetting(name, value) for name, value in o.settings],
         [t.TableIndex(i.name, i.expression, i.kind, i.granularity) for i in o.indexes],
         [t.Projection(p.name, p.select) for p in o.projections],
+        [
+            t.ComputedColumn(c.name, _data_type(c.data_type), getattr(t.ComputedKind, c.kind.upper()), c.expression, c.doc)
+            for c in o.computed
+        ],
     )
 
 

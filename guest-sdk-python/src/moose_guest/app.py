@@ -21,6 +21,7 @@ from .defs import (
     AggregationDef,
     ApiDef,
     AppDef,
+    ComputedColumn,
     FunctionDef,
     IngestDef,
     MergeTree,
@@ -36,7 +37,7 @@ from .defs import (
     WindowSpec,
 )
 from .process import GuestError, ProcessOutput, RecordError, encode_rows, error_message, run_transform
-from .schema import ModelInfo, SchemaError, model_info
+from .schema import ModelInfo, SchemaError, model_info, type_info
 from .window import StateCodec, Window, WindowSize, lateness
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "Pipeline",
     "StreamConfig",
     "TableConfig",
+    "Materialized",
+    "Alias",
     "PipelineConfig",
 ]
 
@@ -151,7 +154,10 @@ class TableConfig:
       (`{"index_granularity": 4096, "storage_policy": "tiered"}`);
     - `indexes`: data-skipping indexes (`TableIndex("email_bf", "lower(email)",
       "bloom_filter(0.01)")`);
-    - `projections`: `Projection("by_user", "SELECT * ORDER BY user_id")`.
+    - `projections`: `Projection("by_user", "SELECT * ORDER BY user_id")`;
+    - `computed`: columns ClickHouse computes after the model's, which records never carry
+      (`{"day": Materialized(date, "toDate(ts)"), "loud": Alias(str, "upper(note)")}`);
+      `SELECT *` leaves them out.
     """
 
     order_by: tuple[str, ...] = ()
@@ -170,6 +176,7 @@ class TableConfig:
         settings: Optional[dict[str, Union[str, int, float, bool]]] = None,
         indexes: Iterable[TableIndex] = (),
         projections: Iterable[Projection] = (),
+        computed: Optional[dict[str, Union[Materialized, Alias]]] = None,
     ) -> None:
         object.__setattr__(self, "order_by", tuple(order_by))
         object.__setattr__(self, "engine", engine if engine is not None else MergeTree())
@@ -181,8 +188,36 @@ class TableConfig:
             tuple((name, _setting_text(value)) for name, value in (settings or {}).items()),
             tuple(indexes),
             tuple(projections),
+            tuple(c.column(name) for name, c in (computed or {}).items()),
         )
         object.__setattr__(self, "options", options)
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A column of type `annotation` computed from `expression` when rows are inserted,
+    and stored: `Materialized(date, "toDate(ts)")`."""
+
+    annotation: Any
+    expression: str
+    doc: Optional[str] = None
+    kind = "materialized"
+
+    def column(self, name: str) -> ComputedColumn:
+        """The computed column `name`."""
+        try:
+            data_type = type_info(self.annotation).data_type
+        except SchemaError as e:
+            raise DeclarationError(f"computed column `{name}`: {e}") from None
+        return ComputedColumn(name, data_type, self.kind, self.expression, self.doc)
+
+
+@dataclass(frozen=True)
+class Alias(Materialized):
+    """A column of type `annotation` computed from `expression` when read, never stored:
+    `Alias(str, "upper(note)")`."""
+
+    kind = "alias"
 
 
 def _setting_text(value: Union[str, int, float, bool]) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "TableIndex",
     "Projection",
     "TableOptions",
+    "ComputedColumn",
     "MergeTree",
     "ReplacingMergeTree",
     "SummingMergeTree",
@@ -199,6 +200,18 @@ class Projection:
 
 
 @dataclass(frozen=True)
+class ComputedColumn:
+    """A column a table adds to its model's, computed by ClickHouse: `kind` is
+    `materialized` (computed on insert, stored) or `alias` (computed when read)."""
+
+    name: str
+    data_type: DataType
+    kind: str
+    expression: str
+    doc: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class TableOptions:
     """How ClickHouse stores a table beyond its engine and sort key; empty by default.
     `settings` values are as ClickHouse spells them (strings quoted)."""
@@ -210,6 +223,7 @@ class TableOptions:
     settings: tuple[tuple[str, str], ...] = ()
     indexes: tuple[TableIndex, ...] = ()
     projections: tuple[Projection, ...] = ()
+    computed: tuple[ComputedColumn, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ pub use options::{ApiOptions, FunctionOptions, WindowedAggregationOptions};
 
 use crate::api::{ApiError, ApiHandler, ApiParams, Handler};
 use crate::defs::{
-    AggregationDef, ApiDef, FunctionDef, IngestDef, Projection, StreamDef, TableDef, TableEngine,
-    TableIndex, TableOptions, ViewDef, WindowedAggregationDef,
+    AggregationDef, ApiDef, ComputedColumn, ComputedKind, FunctionDef, IngestDef, Projection,
+    StreamDef, TableDef, TableEngine, TableIndex, TableOptions, ViewDef, WindowedAggregationDef,
 };
 use crate::process::{Consumer, ConsumerOutcome, IntoOutputs, StreamFunction, Transform};
-use crate::schema::{Model, ModelSet};
+use crate::schema::{Model, ModelSet, MooseType};
 use crate::window::{Erased, Window, WindowAggregator, WindowFunction};
 
 /// A stream of `T` records.
@@ -181,6 +181,43 @@ impl TableConfig {
             expression: expression.into(),
             kind: kind.into(),
             granularity,
+        });
+        self
+    }
+
+    /// A `MATERIALIZED` column of type `T` after the model's: ClickHouse computes
+    /// `expression` (`toDate(ts)`) when rows are inserted and stores it; records never
+    /// carry it.
+    pub fn materialized<T: MooseType>(
+        self,
+        name: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
+        self.computed::<T>(name, ComputedKind::Materialized, expression)
+    }
+
+    /// An `ALIAS` column of type `T` after the model's: computed from `expression` when
+    /// read, never stored.
+    pub fn alias<T: MooseType>(
+        self,
+        name: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
+        self.computed::<T>(name, ComputedKind::Alias, expression)
+    }
+
+    fn computed<T: MooseType>(
+        mut self,
+        name: impl Into<String>,
+        kind: ComputedKind,
+        expression: impl Into<String>,
+    ) -> Self {
+        self.options.computed.push(ComputedColumn {
+            name: name.into(),
+            data_type: T::data_type(),
+            kind,
+            expression: expression.into(),
+            doc: None,
         });
         self
     }

@@ -174,6 +174,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<()> {
             let columns: Vec<String> = map.tables[&table]
                 .columns
                 .iter()
+                .filter(|c| !c.is_computed())
                 .map(|c| c.name.clone())
                 .collect();
             let listed: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();

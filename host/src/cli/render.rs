@@ -265,6 +265,11 @@ fn storage_summary(options: &TableOptions) -> String {
         count(options.settings.len(), "setting", "settings"),
         count(options.indexes.len(), "index", "indexes"),
         count(options.projections.len(), "projection", "projections"),
+        count(
+            options.computed.len(),
+            "computed column",
+            "computed columns",
+        ),
     ]
     .into_iter()
     .flatten()

@@ -86,8 +86,9 @@ pub enum Action {
     DropColumn { column: String },
     /// A column's type changes (from `from`); ClickHouse converts the stored values.
     ChangeType { column: ColumnSpec, from: String },
-    /// A column's default, codec or TTL changes (`column` holds the new one); stored
-    /// values stay, except that a new TTL resets the values it has passed.
+    /// A column's default, computed expression, comment, codec or TTL changes (`column`
+    /// holds the new one); stored values stay, except that a new TTL resets the values it
+    /// has passed.
     ChangeColumn {
         column: ColumnSpec,
         option: ColumnOption,
@@ -124,6 +125,9 @@ pub enum Action {
 #[serde(rename_all = "snake_case")]
 pub enum ColumnOption {
     Default,
+    Materialized,
+    Alias,
+    Comment,
     Codec,
     Ttl,
 }
@@ -133,6 +137,9 @@ impl ColumnOption {
     pub fn of(self, column: &ColumnSpec) -> Option<&str> {
         match self {
             ColumnOption::Default => column.default.as_deref(),
+            ColumnOption::Materialized => column.materialized.as_deref(),
+            ColumnOption::Alias => column.alias.as_deref(),
+            ColumnOption::Comment => column.comment.as_deref(),
             ColumnOption::Codec => column.codec.as_deref(),
             ColumnOption::Ttl => column.ttl.as_deref(),
         }
@@ -141,6 +148,9 @@ impl ColumnOption {
     fn name(self) -> &'static str {
         match self {
             ColumnOption::Default => "default",
+            ColumnOption::Materialized => "MATERIALIZED expression",
+            ColumnOption::Alias => "ALIAS expression",
+            ColumnOption::Comment => "comment",
             ColumnOption::Codec => "codec",
             ColumnOption::Ttl => "TTL",
         }
@@ -399,7 +409,7 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
         let copied: Vec<String> = new
             .columns
             .iter()
-            .filter(|c| old.column(&c.name).is_some())
+            .filter(|c| !c.is_computed() && old.column(&c.name).is_some_and(|o| !o.is_computed()))
             .map(|c| c.name.clone())
             .collect();
         let detail = format!(
@@ -444,10 +454,7 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
     let mut changes = Vec::new();
     for (index, column) in added {
         let after = index.checked_sub(1).map(|i| new.columns[i].name.clone());
-        let default = match &column.default {
-            Some(default) => format!(" DEFAULT {default}"),
-            None => String::new(),
-        };
+        let default = column.clauses().sql();
         let caveat = if column.is_aggregate_state() {
             ": existing rows hold empty states"
         } else if column.is_optional() {
@@ -484,11 +491,17 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
                 ),
             ));
         } else {
-            for option in [
+            // Removals first, so a column can turn from DEFAULT to MATERIALIZED.
+            let mut options = [
                 ColumnOption::Default,
+                ColumnOption::Materialized,
+                ColumnOption::Alias,
+                ColumnOption::Comment,
                 ColumnOption::Codec,
                 ColumnOption::Ttl,
-            ] {
+            ];
+            options.sort_by_key(|o| o.of(column).is_some());
+            for option in options {
                 if option.of(previous) != option.of(column) {
                     changes.push(alter(
                         Action::ChangeColumn {
@@ -696,6 +709,9 @@ mod tests {
             name: name.into(),
             ty: ty.into(),
             default: None,
+            materialized: None,
+            alias: None,
+            comment: None,
             codec: None,
             ttl: None,
         }
@@ -804,10 +820,12 @@ mod tests {
         let mut a = column("a", "Int64");
         a.codec = Some("Delta, ZSTD(1)".into());
         a.ttl = Some("now() + INTERVAL 1 DAY".into());
+        a.comment = Some("cents".into());
         let new = with_table("T", table(vec![column("id", "String"), a], &["id"]));
         assert_eq!(
             lines(&diff(&old, &new)),
             [
+                "~ table T: change comment of `a` (none) -> cents [safe]",
                 "~ table T: change codec of `a` (none) -> Delta, ZSTD(1) [safe]",
                 "~ table T: change TTL of `a` (none) -> now() + INTERVAL 1 DAY [DESTRUCTIVE]",
             ]
@@ -815,9 +833,41 @@ mod tests {
         assert_eq!(
             lines(&diff(&new, &old)),
             [
+                "~ table T: change comment of `a` cents -> (none) [safe]",
                 "~ table T: change codec of `a` Delta, ZSTD(1) -> (none) [safe]",
                 "~ table T: change TTL of `a` now() + INTERVAL 1 DAY -> (none) [safe]",
             ]
+        );
+    }
+
+    #[test]
+    fn computed_columns_add_and_change_in_place_and_are_never_copied() {
+        let mut defaulted = column("day", "Date");
+        defaulted.default = Some("today()".into());
+        let old = with_table("T", table(vec![column("id", "String"), defaulted], &["id"]));
+        let mut day = column("day", "Date");
+        day.materialized = Some("toDate(ts)".into());
+        let mut loud = column("loud", "String");
+        loud.alias = Some("upper(id)".into());
+        let new = with_table("T", table(vec![column("id", "String"), day, loud], &["id"]));
+        let changes = diff(&old, &new);
+        assert_eq!(
+            lines(&changes),
+            [
+                "~ table T: add column `loud` String ALIAS upper(id) [safe]",
+                "~ table T: change default of `day` today() -> (none) [safe]",
+                "~ table T: change MATERIALIZED expression of `day` (none) -> toDate(ts) [safe]",
+            ]
+        );
+        let mut resorted = new.clone();
+        resorted.tables.get_mut("T").unwrap().order_by = vec!["id".into(), "day".into()];
+        let Action::Rebuild { copied } = &diff(&new, &resorted)[0].action else {
+            panic!("a rebuild");
+        };
+        assert_eq!(
+            copied,
+            &["id"],
+            "computed columns are computed again, not copied"
         );
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use moose_model::app::App;
-use moose_model::types::{Projection, TableDef, TableIndex};
+use moose_model::types::{ComputedKind, Projection, TableDef, TableIndex};
 use moose_olap::ddl::{self, DEAD_LETTER_COLUMNS};
 use moose_olap::OlapError;
 
@@ -99,6 +99,15 @@ pub struct ColumnSpec {
     /// The `DEFAULT` expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// The `MATERIALIZED` expression of a computed column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materialized: Option<String>,
+    /// The `ALIAS` expression of a computed column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The column's `COMMENT`: its field's doc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// The codecs inside `CODEC(...)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
@@ -111,7 +120,15 @@ impl ColumnSpec {
     /// Rows that lack the column read as `NULL`, as its default or, for an aggregate
     /// state, as the empty state (what the rows aggregated before the column existed).
     pub fn is_optional(&self) -> bool {
-        self.default.is_some() || self.ty.starts_with("Nullable(") || self.is_aggregate_state()
+        self.default.is_some()
+            || self.is_computed()
+            || self.ty.starts_with("Nullable(")
+            || self.is_aggregate_state()
+    }
+
+    /// A `MATERIALIZED` or `ALIAS` column: ClickHouse computes it, inserts never name it.
+    pub fn is_computed(&self) -> bool {
+        self.materialized.is_some() || self.alias.is_some()
     }
 
     /// An `AggregateFunction(...)` column.
@@ -123,7 +140,9 @@ impl ColumnSpec {
     pub fn clauses(&self) -> ddl::ColumnClauses<'_> {
         ddl::ColumnClauses {
             default: self.default.as_deref(),
-            comment: None,
+            materialized: self.materialized.as_deref(),
+            alias: self.alias.as_deref(),
+            comment: self.comment.as_deref(),
             codec: self.codec.as_deref(),
             ttl: self.ttl.as_deref(),
         }
@@ -249,6 +268,9 @@ impl InfraMap {
                             name: name.to_string(),
                             ty: ty.to_string(),
                             default: None,
+                            materialized: None,
+                            alias: None,
+                            comment: None,
                             codec: None,
                             ttl: None,
                         })
@@ -368,11 +390,37 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
                     ))
                 })?,
                 default: field.default.clone().filter(|d| !d.trim().is_empty()),
+                materialized: None,
+                alias: None,
+                comment: set(&field.doc),
                 codec: set(&field.codec),
                 ttl: set(&field.ttl),
             })
         })
         .collect::<Result<Vec<_>, OlapError>>()?;
+    let mut columns = columns;
+    for computed in &table.options.computed {
+        let expression = Some(computed.expression.trim().to_string());
+        let (materialized, alias) = match computed.kind {
+            ComputedKind::Materialized => (expression, None),
+            ComputedKind::Alias => (None, expression),
+        };
+        columns.push(ColumnSpec {
+            name: computed.name.clone(),
+            ty: ddl::column_type(app, &computed.data_type).map_err(|e| {
+                OlapError::Schema(format!(
+                    "table `{}`, computed column `{}`: {e}",
+                    table.name, computed.name
+                ))
+            })?,
+            default: None,
+            materialized,
+            alias,
+            comment: set(&computed.doc),
+            codec: None,
+            ttl: None,
+        });
+    }
     let options = &table.options;
     Ok(TableSpec {
         kind,

@@ -61,6 +61,9 @@ pub fn statements(
         (ObjectKind::Table, Action::ChangeColumn { column, option }) => {
             let property = match option {
                 ColumnOption::Default => ColumnProperty::Default,
+                ColumnOption::Materialized => ColumnProperty::Materialized,
+                ColumnOption::Alias => ColumnProperty::Alias,
+                ColumnOption::Comment => ColumnProperty::Comment,
                 ColumnOption::Codec => ColumnProperty::Codec,
                 ColumnOption::Ttl => ColumnProperty::Ttl,
             };

@@ -189,6 +189,26 @@ pub struct Projection {
     pub select: String,
 }
 
+/// How ClickHouse computes a column that records do not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComputedKind {
+    /// `MATERIALIZED expression`: computed on insert and stored.
+    Materialized,
+    /// `ALIAS expression`: computed when read.
+    Alias,
+}
+
+/// A column a table adds to its model's, computed by ClickHouse from the other columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputedColumn {
+    pub name: String,
+    pub data_type: DataType,
+    pub kind: ComputedKind,
+    /// ClickHouse SQL over the table's columns.
+    pub expression: String,
+    pub doc: Option<String>,
+}
+
 /// How ClickHouse stores a table beyond its engine and sort key; empty by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -205,6 +225,8 @@ pub struct TableOptions {
     pub settings: Vec<(String, String)>,
     pub indexes: Vec<TableIndex>,
     pub projections: Vec<Projection>,
+    /// Columns computed by ClickHouse, after the model's.
+    pub computed: Vec<ComputedColumn>,
 }
 
 /// A ClickHouse table.

@@ -1,7 +1,7 @@
 //! Changes to existing tables and views, as migrations apply them: columns added,
 //! dropped and modified, tables dropped, copied and exchanged.
 
-use moose_model::sql::quote_ident;
+use moose_model::sql::{quote_ident, quote_string};
 
 use super::columns::ColumnClauses;
 use super::target::{local_table_name, Target};
@@ -44,14 +44,16 @@ pub fn alter_storage(target: &Target, name: &str, action: &str) -> Vec<String> {
     })
 }
 
-/// `clauses` for a table that stores rows, else only the default (a distributed table
-/// has no codecs or TTLs).
+/// `clauses` for a table that stores rows, else only how the value is made (a
+/// distributed table has no codecs or TTLs).
 fn clauses_for<'a>(clauses: &ColumnClauses<'a>, stores_rows: bool) -> ColumnClauses<'a> {
     if stores_rows {
         *clauses
     } else {
         ColumnClauses {
             default: clauses.default,
+            materialized: clauses.materialized,
+            alias: clauses.alias,
             ..ColumnClauses::default()
         }
     }
@@ -110,12 +112,15 @@ pub fn modify_column(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnProperty {
     Default,
+    Materialized,
+    Alias,
+    Comment,
     Codec,
     Ttl,
 }
 
-/// `ALTER TABLE ... MODIFY COLUMN <column> DEFAULT x | CODEC(x) | TTL x`, or
-/// `REMOVE DEFAULT | CODEC | TTL` when `value` is none or blank.
+/// `ALTER TABLE ... MODIFY COLUMN <column> DEFAULT x | MATERIALIZED x | ALIAS x |
+/// COMMENT 'x' | CODEC(x) | TTL x`, or `REMOVE <property>` when `value` is none or blank.
 pub fn modify_column_property(
     target: &Target,
     table: &str,
@@ -125,6 +130,14 @@ pub fn modify_column_property(
 ) -> Vec<String> {
     let (keyword, set) = match property {
         ColumnProperty::Default => ("DEFAULT", value.map(|v| format!("DEFAULT {v}"))),
+        ColumnProperty::Materialized => {
+            ("MATERIALIZED", value.map(|v| format!("MATERIALIZED {v}")))
+        }
+        ColumnProperty::Alias => ("ALIAS", value.map(|v| format!("ALIAS {v}"))),
+        ColumnProperty::Comment => (
+            "COMMENT",
+            value.map(|v| format!("COMMENT {}", quote_string(v))),
+        ),
         ColumnProperty::Codec => ("CODEC", value.map(|v| format!("CODEC({v})"))),
         ColumnProperty::Ttl => ("TTL", value.map(|v| format!("TTL {v}"))),
     };
@@ -134,7 +147,10 @@ pub fn modify_column_property(
     };
     let action = format!("MODIFY COLUMN {} {action}", quote_ident(column));
     match property {
-        ColumnProperty::Default => alter_table(target, table, &action),
+        ColumnProperty::Default
+        | ColumnProperty::Materialized
+        | ColumnProperty::Alias
+        | ColumnProperty::Comment => alter_table(target, table, &action),
         ColumnProperty::Codec | ColumnProperty::Ttl => alter_storage(target, table, &action),
     }
 }

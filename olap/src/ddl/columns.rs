@@ -2,7 +2,9 @@
 
 use moose_model::app::App;
 use moose_model::sql::{quote_ident, quote_string};
-use moose_model::types::{DataType, Field, ScalarType, TableEngine, TypeWrapper};
+use moose_model::types::{
+    ComputedColumn, ComputedKind, DataType, Field, ScalarType, TableEngine, TypeWrapper,
+};
 
 use super::super::error::OlapError;
 use super::target::{REPLICA_NAME, REPLICA_PATH};
@@ -87,10 +89,15 @@ pub fn replicated_engine(engine: &TableEngine) -> String {
 }
 
 /// What follows a column's type in its declaration, in the order ClickHouse wants:
-/// `DEFAULT`, `COMMENT`, `CODEC`, `TTL`. Blank values count as absent.
+/// `DEFAULT` (or `MATERIALIZED` or `ALIAS`), `COMMENT`, `CODEC`, `TTL`. Blank values count
+/// as absent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ColumnClauses<'a> {
     pub default: Option<&'a str>,
+    /// `MATERIALIZED` expression (instead of a default).
+    pub materialized: Option<&'a str>,
+    /// `ALIAS` expression (instead of a default).
+    pub alias: Option<&'a str>,
     pub comment: Option<&'a str>,
     pub codec: Option<&'a str>,
     pub ttl: Option<&'a str>,
@@ -104,6 +111,22 @@ impl<'a> ColumnClauses<'a> {
             comment: field.doc.as_deref(),
             codec: field.codec.as_deref(),
             ttl: field.ttl.as_deref(),
+            ..Self::default()
+        }
+    }
+
+    /// The clauses of a computed column (its doc as the comment).
+    pub fn computed(column: &'a ComputedColumn) -> Self {
+        let expression = Some(column.expression.as_str());
+        let (materialized, alias) = match column.kind {
+            ComputedKind::Materialized => (expression, None),
+            ComputedKind::Alias => (None, expression),
+        };
+        Self {
+            materialized,
+            alias,
+            comment: column.doc.as_deref(),
+            ..Self::default()
         }
     }
 
@@ -113,6 +136,12 @@ impl<'a> ColumnClauses<'a> {
         let mut sql = String::new();
         if let Some(default) = set(self.default) {
             sql.push_str(&format!(" DEFAULT {default}"));
+        }
+        if let Some(materialized) = set(self.materialized) {
+            sql.push_str(&format!(" MATERIALIZED {materialized}"));
+        }
+        if let Some(alias) = set(self.alias) {
+            sql.push_str(&format!(" ALIAS {alias}"));
         }
         if let Some(comment) = set(self.comment) {
             sql.push_str(&format!(" COMMENT {}", quote_string(comment)));

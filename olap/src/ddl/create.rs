@@ -7,7 +7,7 @@ use moose_model::types::{AggregationDef, TableDef, TableEngine, TableOptions, Vi
 
 use super::super::compat::Column;
 use super::super::error::OlapError;
-use super::columns::{engine, field_column_type, replicated_engine, ColumnClauses};
+use super::columns::{column_type, engine, field_column_type, replicated_engine, ColumnClauses};
 use super::storage;
 use super::target::{distributed_table, local_table_name, Target};
 use super::{DdlKind, DdlStatement};
@@ -128,6 +128,24 @@ pub fn create_table(
         checked.push(Column {
             owner: model.name.clone(),
             name: field.name.clone(),
+            ty,
+        });
+    }
+    for computed in &table.options.computed {
+        let ty = column_type(app, &computed.data_type).map_err(|e| {
+            OlapError::Schema(format!(
+                "{subject}, computed column `{}`: {e}",
+                computed.name
+            ))
+        })?;
+        columns.push(format!(
+            "    {} {ty}{}",
+            quote_ident(&computed.name),
+            ColumnClauses::computed(computed).sql()
+        ));
+        checked.push(Column {
+            owner: table.name.clone(),
+            name: computed.name.clone(),
             ty,
         });
     }

@@ -2,9 +2,9 @@ use super::create::sharding_columns;
 use super::*;
 use crate::compat::ServerVersion;
 use moose_model::types::{
-    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, Projection, Replacing,
-    ScalarType, TableDef, TableEngine, TableIndex, TableOptions, TypeWrapper, VersionedCollapsing,
-    ViewDef,
+    AggregationDef, AppDef, ComputedColumn, ComputedKind, DataType, DecimalSpec, EnumMember, Field,
+    Model, Projection, Replacing, ScalarType, TableDef, TableEngine, TableIndex, TableOptions,
+    TypeWrapper, VersionedCollapsing, ViewDef,
 };
 
 fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Field {
@@ -522,6 +522,22 @@ fn options_app() -> (App, TableDef) {
                 name: "by_ts".into(),
                 select: "SELECT * ORDER BY ts".into(),
             }],
+            computed: vec![
+                ComputedColumn {
+                    name: "day".into(),
+                    data_type: DataType::new(vec![], ScalarType::Date),
+                    kind: ComputedKind::Materialized,
+                    expression: "toDate(ts)".into(),
+                    doc: Some("The day of ts.".into()),
+                },
+                ComputedColumn {
+                    name: "loud".into(),
+                    data_type: DataType::new(vec![], ScalarType::String),
+                    kind: ComputedKind::Alias,
+                    expression: "upper(note)".into(),
+                    doc: None,
+                },
+            ],
         },
         ..table("Event", "Event", &["id", "ts"], TableEngine::MergeTree)
     };
@@ -537,7 +553,7 @@ fn declares_column_and_table_options_in_clickhouse_order() {
         .clone();
     assert_eq!(
         sql,
-        "CREATE TABLE IF NOT EXISTS `db`.`Event`\n(\n    `id` String,\n    `ts` DateTime CODEC(Delta, ZSTD(1)),\n    `note` String DEFAULT '' TTL ts + INTERVAL 1 DAY,\n    INDEX `note_bf` lower(note) TYPE bloom_filter(0.01) GRANULARITY 1,\n    PROJECTION `by_ts` (SELECT * ORDER BY ts)\n)\nENGINE = MergeTree\nORDER BY (`id`, `ts`)\nPARTITION BY toYYYYMM(ts)\nPRIMARY KEY (`id`)\nTTL ts + INTERVAL 90 DAY\nSETTINGS index_granularity = 1024"
+        "CREATE TABLE IF NOT EXISTS `db`.`Event`\n(\n    `id` String,\n    `ts` DateTime CODEC(Delta, ZSTD(1)),\n    `note` String DEFAULT '' TTL ts + INTERVAL 1 DAY,\n    `day` Date MATERIALIZED toDate(ts) COMMENT 'The day of ts.',\n    `loud` String ALIAS upper(note),\n    INDEX `note_bf` lower(note) TYPE bloom_filter(0.01) GRANULARITY 1,\n    PROJECTION `by_ts` (SELECT * ORDER BY ts)\n)\nENGINE = MergeTree\nORDER BY (`id`, `ts`)\nPARTITION BY toYYYYMM(ts)\nPRIMARY KEY (`id`)\nTTL ts + INTERVAL 90 DAY\nSETTINGS index_granularity = 1024"
     );
     // A windowed target keeps its deduplication window beside the table's settings, and a
     // setting the table names itself wins.
@@ -634,6 +650,14 @@ fn alters_table_options_on_the_tables_that_store_rows() {
     assert_eq!(
         modify_column_property(&cluster, "T", "c", ColumnProperty::Codec, None),
         ["ALTER TABLE `db`.`T_local` ON CLUSTER `main` MODIFY COLUMN `c` REMOVE CODEC"]
+    );
+    assert_eq!(
+        modify_column_property(&single, "T", "c", ColumnProperty::Comment, Some("it's")),
+        ["ALTER TABLE `db`.`T` MODIFY COLUMN `c` COMMENT 'it\\'s'"]
+    );
+    assert_eq!(
+        modify_column_property(&single, "T", "c", ColumnProperty::Materialized, None),
+        ["ALTER TABLE `db`.`T` MODIFY COLUMN `c` REMOVE MATERIALIZED"]
     );
     assert_eq!(
         modify_column_property(&single, "T", "c", ColumnProperty::Ttl, Some("now()")),

@@ -4,7 +4,8 @@
 //! `AggregatingMergeTree`; its APIs merge the states, and every answer must equal a
 //! recomputation from the raw visits, before and after ClickHouse merges the parts. The
 //! raw tables declare storage options (partition, primary key, TTL, setting, index,
-//! projection, codec) in every language, checked against what the server reports.
+//! projection, codec, computed columns) in every language, checked against what the
+//! server reports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -186,6 +187,19 @@ fn aggregate_columns_keep_states_that_merge_in_every_language() {
         ] {
             assert!(ddl.contains(part), "{language}: `{part}` not in {ddl}");
         }
+        let computed = host.query(&format!(
+            "SELECT name, type, default_kind, default_expression FROM system.columns \
+             WHERE database = currentDatabase() AND table = '{raw}' AND default_kind != '' \
+             ORDER BY name"
+        ));
+        assert_eq!(
+            computed,
+            [
+                json!({"name": "day", "type": "Date", "default_kind": "MATERIALIZED", "default_expression": "toDate(ts)"}),
+                json!({"name": "minutes", "type": "Float64", "default_kind": "ALIAS", "default_expression": "duration / 60"}),
+            ],
+            "{language}: {raw}"
+        );
     }
     let catalog = host.management_json("/catalog");
     let users_type = catalog["models"]
@@ -217,6 +231,13 @@ fn aggregate_columns_keep_states_that_merge_in_every_language() {
     }
     let expected = expected();
     assert_eq!(expected.len(), 3);
+    // The computed columns are filled for every ingested visit.
+    for (language, raw, _, _) in LANGUAGES {
+        let wrong = host.query(&format!(
+            "SELECT count() AS n FROM {raw} WHERE day != toDate(ts) OR minutes != duration / 60"
+        ));
+        assert_eq!(wrong[0]["n"], 0, "{language}");
+    }
     let before = check_answers(&host, &expected);
     assert_eq!(before[0], before[1], "TypeScript and Rust answer alike");
     assert_eq!(before[0], before[2], "Python and Rust answer alike");

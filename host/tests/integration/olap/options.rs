@@ -5,7 +5,10 @@
 
 use super::*;
 use moose_host::infra_map::migrate_dev;
-use moose_model::types::{Projection, Replacing, TableIndex, TableOptions, VersionedCollapsing};
+use moose_model::types::{
+    ComputedColumn, ComputedKind, Projection, Replacing, TableIndex, TableOptions,
+    VersionedCollapsing,
+};
 
 /// `Event` rows in four tables: one per engine that names columns, the first with every
 /// table option and column codecs and TTLs.
@@ -43,6 +46,22 @@ fn storage_app() -> App {
             name: "by_version".into(),
             select: "SELECT * ORDER BY version".into(),
         }],
+        computed: vec![
+            ComputedColumn {
+                name: "day".into(),
+                data_type: scalar(S::Date),
+                kind: ComputedKind::Materialized,
+                expression: "toDate(ts)".into(),
+                doc: None,
+            },
+            ComputedColumn {
+                name: "loud".into(),
+                data_type: scalar(S::String),
+                kind: ComputedKind::Alias,
+                expression: "upper(id)".into(),
+                doc: None,
+            },
+        ],
     };
     let sorted = |t: TableDef| TableDef {
         order_by: vec!["id".into(), "ts".into()],
@@ -221,6 +240,25 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
         .await
         .expect("insert");
 
+    // Computed columns: records never carry them; the server fills them.
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT name, default_kind, default_expression FROM system.columns \
+             WHERE database = currentDatabase() AND table = 'Events' AND default_kind != '' \
+             ORDER BY name"
+        )
+        .await,
+        [
+            json!({"name": "day", "default_kind": "MATERIALIZED", "default_expression": "toDate(ts)"}),
+            json!({"name": "loud", "default_kind": "ALIAS", "default_expression": "upper(id)"}),
+        ]
+    );
+    assert_eq!(
+        rows(&client, "SELECT toString(day) AS day, loud FROM Events").await,
+        [json!({"day": "2024-05-01", "loud": "A"})]
+    );
+
     // Applied again, nothing differs.
     let again = migrate_dev(&client, &app, &mut |_| {})
         .await
@@ -228,7 +266,7 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
     assert!(again.changes.is_empty(), "{:?}", again.changes);
 
     // Options changed in place: new TTL, a changed index, another projection, a setting,
-    // a codec and a column TTL removed. The row stays.
+    // a codec, a computed expression, a comment, and a column TTL removed. The row stays.
     let mut changed = app.clone();
     let options = &mut changed.def.tables[0].options;
     options.ttl = Some("ts + INTERVAL 7300 DAY".into());
@@ -240,9 +278,11 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
     options
         .settings
         .push(("merge_with_ttl_timeout".into(), "3600".into()));
+    options.computed[1].expression = "lower(concat(id, id))".into();
     let fields = &mut changed.def.models[0].fields;
     fields[1].codec = Some("ZSTD(3)".into());
     fields[5].ttl = None;
+    fields[5].doc = Some("A note.".into());
     let mut warned = Vec::new();
     let migrated = migrate_dev(&client, &changed, &mut |l| warned.push(l.to_string()))
         .await
@@ -252,8 +292,8 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
         .iter()
         .map(|c| c.change.to_string())
         .collect();
-    // The codec and the column TTL change in all four tables of the model.
-    assert_eq!(applied.len(), 4 * 2 + 6, "{applied:#?}");
+    // The codec, the column TTL and the comment change in all four tables of the model.
+    assert_eq!(applied.len(), 4 * 3 + 7, "{applied:#?}");
     assert!(
         applied.iter().all(|c| !c.contains("rebuild")),
         "{applied:#?}"
@@ -261,7 +301,7 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
     let events = create_sql(&client, "Events").await;
     for part in [
         "`ts` DateTime CODEC(ZSTD(3))",
-        "`note` String,",
+        "`note` String COMMENT 'A note.',",
         "PROJECTION per_id",
         "TTL ts + toIntervalDay(7300)",
         "merge_with_ttl_timeout = 3600",
@@ -271,6 +311,10 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
     }
     assert!(!events.contains("by_version"), "{events}");
     assert_eq!(count(&client, "Events").await, 1);
+    assert_eq!(
+        rows(&client, "SELECT loud FROM Events").await,
+        [json!({"loud": "aa"})]
+    );
     let again = migrate_dev(&client, &changed, &mut |_| {})
         .await
         .expect("third start");
@@ -288,6 +332,11 @@ async fn storage_options_are_created_read_back_and_migrated_in_place() {
         "toDate(ts)"
     );
     assert_eq!(count(&client, "Events").await, 1);
+    assert_eq!(
+        rows(&client, "SELECT toString(day) AS day, loud FROM Events").await,
+        [json!({"day": "2024-05-01", "loud": "aa"})],
+        "computed columns are computed again in the rebuilt table"
+    );
 }
 
 /// An option the server does not accept is refused, naming the table, before anything is

@@ -14,6 +14,7 @@ use super::is_identifier;
 pub(super) fn problems(table: &TableDef, model: &Model, order_by: &[String]) -> Vec<String> {
     let mut problems = engine_columns(table, model);
     problems.extend(options(table, order_by));
+    problems.extend(computed_columns(table, model));
     problems.extend(column_options(model, order_by));
     problems
 }
@@ -155,6 +156,33 @@ fn column_options(model: &Model, order_by: &[String]) -> Vec<String> {
             problems.push(format!(
                 "field `{}` is part of the sort key and cannot have a TTL",
                 field.name
+            ));
+        }
+    }
+    problems
+}
+
+fn computed_columns(table: &TableDef, model: &Model) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut names = BTreeSet::new();
+    for column in &table.options.computed {
+        let subject = format!("computed column `{}`", column.name);
+        if !is_identifier(&column.name) {
+            problems.push(format!("{subject}: the name must be an identifier"));
+        } else if model.fields.iter().any(|f| f.name == column.name) {
+            problems.push(format!(
+                "{subject}: `{}` already has a field of this name",
+                table.model
+            ));
+        } else if !names.insert(column.name.as_str()) {
+            problems.push(format!("{subject} is declared twice"));
+        }
+        if column.expression.trim().is_empty() {
+            problems.push(format!("{subject} has no expression"));
+        }
+        if matches!(column.data_type.leaf, ScalarType::Nested(_)) {
+            problems.push(format!(
+                "{subject} is a nested record; computed columns hold plain types"
             ));
         }
     }

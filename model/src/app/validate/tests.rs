@@ -1,9 +1,9 @@
 use super::*;
 use crate::app::App;
 use crate::types::{
-    AggregateColumn, AggregationDef, ApiParam, AppDef, DecimalSpec, EnumMember, Field, FunctionDef,
-    IngestDef, Projection, Replacing, StreamDef, TableEngine, TableIndex, TableOptions,
-    VersionedCollapsing, ViewDef,
+    AggregateColumn, AggregationDef, ApiParam, AppDef, ComputedColumn, ComputedKind, DecimalSpec,
+    EnumMember, Field, FunctionDef, IngestDef, Projection, Replacing, StreamDef, TableEngine,
+    TableIndex, TableOptions, VersionedCollapsing, ViewDef,
 };
 
 fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType, key: bool) -> Field {
@@ -489,6 +489,13 @@ fn accepts_every_engine_and_table_option() {
             name: "by_amount".into(),
             select: "SELECT * ORDER BY amount".into(),
         }],
+        computed: vec![ComputedColumn {
+            name: "day".into(),
+            data_type: DataType::new(vec![], ScalarType::Date),
+            kind: ComputedKind::Materialized,
+            expression: "toDate(ts)".into(),
+            doc: None,
+        }],
     };
     let engines = [
         TableEngine::ReplacingMergeTree(Replacing {
@@ -572,6 +579,37 @@ fn reports_engine_columns_and_options_that_cannot_work() {
         [
             "table `Event`: is_deleted column `sign` is Int8; it must be UInt8",
             "table `Event`: an is_deleted column needs a version column"
+        ]
+    );
+}
+
+#[test]
+fn computed_columns_are_named_apart_from_the_model_and_have_expressions() {
+    let column = |name: &str, expression: &str, leaf: ScalarType| ComputedColumn {
+        name: name.into(),
+        data_type: DataType::new(vec![], leaf),
+        kind: ComputedKind::Materialized,
+        expression: expression.into(),
+        doc: None,
+    };
+    let options = TableOptions {
+        computed: vec![
+            column("day", "toDate(ts)", ScalarType::Date),
+            column("amount", "1", ScalarType::Float64),
+            column("day", "toDate(ts)", ScalarType::Date),
+            column("blank", " ", ScalarType::Date),
+            column("nested", "ts", ScalarType::Nested("Order".into())),
+        ],
+        ..TableOptions::default()
+    };
+    assert_eq!(
+        problems(&with_event_table(TableEngine::MergeTree, options)),
+        [
+            "table `Event`: computed column `amount`: `Event` already has a field of this name",
+            "table `Event`: computed column `day` is declared twice",
+            "table `Event`: computed column `blank` has no expression",
+            "table `Event`: computed column `nested` is a nested record; computed columns hold \
+             plain types",
         ]
     );
 }

@@ -9,9 +9,11 @@ from typing import Annotated, Optional
 
 from moose_guest import (
     AggregateState,
+    Alias,
     AggregatingMergeTree,
     App,
     Key,
+    Materialized,
     PipelineConfig,
     Projection,
     SimpleAggregate,
@@ -79,6 +81,7 @@ app.ingest_pipeline(
             settings={"index_granularity": 4096},
             indexes=[TableIndex("user_bf", "user", "bloom_filter(0.01)")],
             projections=[Projection("by_user", "SELECT * ORDER BY user")],
+            computed={"day": Materialized(date, "toDate(ts)"), "minutes": Alias(float, "duration / 60")},
         )
     ),
 )

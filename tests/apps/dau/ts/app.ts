@@ -1,7 +1,7 @@
 // The TypeScript part of the dau test app: the same pipeline as `../rs/src/lib.rs`, as
 // ingest `VisitTs`, aggregation `DailyUsersTs` and API `daily_users_ts`.
 
-import { App, engines, model, query, sql, t, type Infer } from "@moose/guest";
+import { App, computed, engines, model, query, sql, t, type Infer } from "@moose/guest";
 
 export const Visit = model("VisitTs", {
   id: t.key(t.string()),
@@ -37,6 +37,10 @@ app.ingestPipeline("VisitTs", Visit, {
     settings: { index_granularity: 4096 },
     indexes: [{ name: "user_bf", expression: "user", type: "bloom_filter(0.01)" }],
     projections: [{ name: "by_user", select: "SELECT * ORDER BY user" }],
+    computed: {
+      day: computed.materialized(t.date(), "toDate(ts)"),
+      minutes: computed.alias(t.float64(), "duration / 60"),
+    },
   },
 });
 const dailyUsers = app.aggregation("DailyUsersTs", DailyUsers, {

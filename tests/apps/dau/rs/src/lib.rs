@@ -3,7 +3,7 @@
 //! `uniq(user)` and `quantiles(0.5, 0.9)(duration)` beside simple aggregates (`sum` of
 //! visits, `max` of the last visit). API `daily_users` merges the states per day.
 //! Table `Visit` declares the storage options (partition, primary key, TTL, setting,
-//! index, projection, codec). The TypeScript (`ts/`) and Python (`py/`) parts declare the
+//! index, projection, codec, computed columns). The TypeScript (`ts/`) and Python (`py/`) parts declare the
 //! same with `Ts` and `Py` suffixes.
 
 use moose_guest::prelude::*;
@@ -75,8 +75,9 @@ pub fn daily_users(params: DailyParams) -> Result<Vec<DailyActive>, ApiError> {
         .fetch()?)
 }
 
-/// How the raw visits are stored: by month, for 100 years, with a bloom filter on users
-/// and a copy of the rows sorted by user.
+/// How the raw visits are stored: by month, for 100 years, with a bloom filter on users,
+/// a copy of the rows sorted by user, the day stored beside each visit and its minutes
+/// computed when read.
 fn visit_table() -> TableConfig {
     TableConfig::new(TableEngine::MergeTree)
         .order_by(["id", "ts"])
@@ -86,6 +87,8 @@ fn visit_table() -> TableConfig {
         .setting("index_granularity", "4096")
         .index("user_bf", "user", "bloom_filter(0.01)", 1)
         .projection("by_user", "SELECT * ORDER BY user")
+        .materialized::<Date>("day", "toDate(ts)")
+        .alias::<f64>("minutes", "duration / 60")
 }
 
 /// The app.
