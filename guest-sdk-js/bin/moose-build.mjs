@@ -7,7 +7,11 @@
 // 1. finds the entry (package.json `"moose": {"entry": ...}`, else app.ts, src/app.ts,
 //    app.js, src/app.js);
 // 2. type-checks TypeScript (strict, with the project's tsconfig.json if any);
-// 3. bundles the entry and a generated export module into one ES module (esbuild);
+// 3. bundles the entry and a generated export module into one ES module (esbuild); when
+//    the code uses `Intl` or `toLocale*String`, which the component's engine lacks, the
+//    bundle also carries FormatJS's Intl polyfills (DateTimeFormat with every time zone,
+//    NumberFormat, PluralRules, Locale) with the data of the locales in package.json
+//    `"moose": {"intlLocales": [...]}` (default `["en"]`);
 // 4. declares the app once in Node.js, so a mistake in the declaration is reported
 //    with its place in the user's source;
 // 5. runs componentize-js on the bundle.
@@ -120,10 +124,80 @@ function typeCheck(project, entry) {
     .map(format);
 }
 
+/** The virtual module that installs the Intl polyfills (see the file's header). */
+const INTL_MODULE = "moose:intl";
+
+/** The locales whose Intl data components carry: package.json `moose.intlLocales`. */
+function intlLocales(project) {
+  const manifest = join(project, "package.json");
+  const locales = existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")).moose?.intlLocales : undefined;
+  if (locales === undefined) return ["en"];
+  if (!Array.isArray(locales) || locales.length === 0 || !locales.every((l) => typeof l === "string" && /^[A-Za-z0-9-]+$/.test(l))) {
+    throw new UserError([`${display(manifest)}: error: "moose": {"intlLocales": ...} must list locale tags such as "en" or "fr-CA"`]);
+  }
+  for (const locale of locales) {
+    try {
+      require.resolve(`@formatjs/intl-datetimeformat/locale-data/${locale}.js`);
+    } catch {
+      throw new UserError([`${display(manifest)}: error: no Intl data for locale "${locale}" (intlLocales)`]);
+    }
+  }
+  return locales;
+}
+
+/** Resolves {@link INTL_MODULE}: the polyfills, then each locale's data, from the SDK's
+ * own dependencies. */
+function intlPolyfills(locales) {
+  // ES imports run before the module's own statements: the `Intl` object comes first,
+  // from a module of its own.
+  const lines = [
+    `import "moose:intl-base";`,
+    `import "@formatjs/intl-getcanonicallocales/polyfill-force.js";`,
+    `import "@formatjs/intl-locale/polyfill-force.js";`,
+    `import "@formatjs/intl-pluralrules/polyfill-force.js";`,
+    `import "@formatjs/intl-numberformat/polyfill-force.js";`,
+    `import "@formatjs/intl-datetimeformat/polyfill-force.js";`,
+    `import "@formatjs/intl-datetimeformat/add-all-tz.js";`,
+  ];
+  for (const locale of locales) {
+    for (const api of ["pluralrules", "numberformat", "datetimeformat"]) {
+      // Plural rules are per language: `en-GB` uses `en`'s.
+      const data = [locale, locale.split("-")[0]]
+        .map((l) => `@formatjs/intl-${api}/locale-data/${l}.js`)
+        .find((module) => {
+          try {
+            return require.resolve(module) !== undefined;
+          } catch {
+            return false;
+          }
+        });
+      if (data !== undefined) lines.push(`import ${JSON.stringify(data)};`);
+    }
+  }
+  const base = `if (typeof globalThis.Intl === "undefined") globalThis.Intl = {};`;
+  return {
+    name: "moose-intl",
+    setup(build) {
+      build.onResolve({ filter: /^moose:intl(-base)?$/ }, (args) => ({ path: args.path, namespace: "moose-intl" }));
+      build.onLoad({ filter: /.*/, namespace: "moose-intl" }, (args) => ({
+        contents: args.path === INTL_MODULE ? [...new Set(lines)].join("\n") : base,
+        resolveDir: sdkDir,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/** The code uses what the component's engine lacks and the polyfills provide. */
+function usesIntl(code) {
+  return /\bIntl\b|\.toLocale(?:Date|Time)?String\b/.test(code);
+}
+
 /** The module the component exports: the user's app wired to the guest interface. */
-function entrySource(entry) {
+function entrySource(entry, intl = false) {
   return [
     `import "@moose/guest/sandbox";`,
+    ...(intl ? [`import ${JSON.stringify(INTL_MODULE)};`] : []),
     `import * as host from ${JSON.stringify(HOST_MODULE)};`,
     `import { exportGuest } from "@moose/guest/guest";`,
     `import * as app from ${JSON.stringify(entry)};`,
@@ -147,11 +221,11 @@ const stubHost = {
 
 /** The bundled module: for componentize-js, or with `checkFile`, for Node.js with the
  * host imports stubbed and an inline source map. */
-async function bundle(project, entry, checkFile) {
+async function bundle(project, entry, checkFile, locales) {
   const esbuild = require("esbuild");
   const result = await esbuild
     .build({
-      stdin: { contents: entrySource(entry), resolveDir: project, sourcefile: ENTRY_NAME, loader: "js" },
+      stdin: { contents: entrySource(entry, locales !== undefined), resolveDir: project, sourcefile: ENTRY_NAME, loader: "js" },
       bundle: true,
       format: "esm",
       platform: "neutral",
@@ -161,7 +235,11 @@ async function bundle(project, entry, checkFile) {
       logLevel: "silent",
       ...(checkFile !== undefined
         ? { plugins: [stubHost], sourcemap: "inline", sourcesContent: false, outfile: checkFile }
-        : { external: [HOST_MODULE], legalComments: "none" }),
+        : {
+            external: [HOST_MODULE],
+            legalComments: "none",
+            plugins: locales === undefined ? [] : [intlPolyfills(locales)],
+          }),
     })
     .catch((e) => {
       if (!Array.isArray(e.errors)) throw e;
@@ -245,7 +323,8 @@ async function main() {
   const workDir = await mkdtemp(join(tmpdir(), "moose-build-"));
   try {
     const checkFile = join(workDir, "check.mjs");
-    const [componentCode, nodeCode] = await Promise.all([bundle(project, entry), bundle(project, entry, checkFile)]);
+    let [componentCode, nodeCode] = await Promise.all([bundle(project, entry), bundle(project, entry, checkFile)]);
+    if (usesIntl(componentCode)) componentCode = await bundle(project, entry, undefined, intlLocales(project));
     await declareApp(nodeCode, checkFile, project, entry);
     const bundleFile = join(workDir, "component.js");
     await writeFile(bundleFile, componentCode);

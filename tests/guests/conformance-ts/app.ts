@@ -2,6 +2,7 @@
 // round-trip, filter, fan out and fail on its records (see tests/tests/conformance.rs).
 
 import { App, model, t, type Infer } from "@moose/guest";
+import { probe } from "./stdlib_probe.js";
 
 export const Inner = model("Inner", {
   name: t.string(),
@@ -60,5 +61,6 @@ source.addTransform(
   },
   { name: "fail_on_boom" },
 );
+source.addTransform(destination, (record) => ({ ...record, s: JSON.stringify(probe()) }), { name: "stdlib" });
 
 export default app;

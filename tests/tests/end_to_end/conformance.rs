@@ -412,6 +412,69 @@ fn python_standard_library_answers_as_natively() {
     );
 }
 
+/// The JavaScript standard library TypeScript authors reach for (`Intl` with real time
+/// zones, number formats and plural rules, from the SDK's polyfills; regular expressions,
+/// JSON, Math, BigInt, dates, collections) answers inside a component as on native Node:
+/// `probe()` of the conformance guest's `stdlib_probe.ts`, called through function
+/// `stdlib`, against the same file bundled by esbuild and run by `node`.
+#[test]
+fn typescript_standard_library_answers_as_natively() {
+    let (component, _) = component("ts");
+    let record = suite().cases[0].input[0].clone();
+    let output = component
+        .process("stdlib", &json_batch(&[record]))
+        .expect("the call")
+        .unwrap_or_else(|e| panic!("guest error {e:?}"));
+    assert!(output.errors.is_empty(), "{:?}", output.errors);
+    let records = output_records(&output);
+    let text = records[0]["s"].as_str().expect("the probe's answer");
+    let inside: Value = serde_json::from_str(text).expect("JSON");
+
+    let guest = repo_root().join("tests/guests/conformance-ts");
+    let bundled =
+        std::process::Command::new(repo_root().join("guest-sdk-js/node_modules/.bin/esbuild"))
+            .args(["stdlib_probe.ts", "--format=esm", "--log-level=warning"])
+            .current_dir(&guest)
+            .output()
+            .expect("esbuild runs (npm ci in guest-sdk-js)");
+    assert!(
+        bundled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bundled.stderr)
+    );
+    let script = format!(
+        "{}\nconsole.log(JSON.stringify(probe()));",
+        String::from_utf8_lossy(&bundled.stdout)
+    );
+    let native = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .expect("node runs");
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let mut native: Value = serde_json::from_slice(&native.stdout).expect("JSON");
+    let mut inside = inside;
+    // The one known difference: without ICU, `localeCompare` compares UTF-16 code units
+    // (docs/languages.md); Node collates `C` after `b`.
+    assert_eq!(native["sorted"], serde_json::json!(["a", "b", "C"]));
+    assert_eq!(inside["sorted"], serde_json::json!(["C", "a", "b"]));
+    for answer in [&mut inside, &mut native] {
+        answer.as_object_mut().map(|o| o.remove("sorted"));
+    }
+    assert_eq!(inside, native);
+    assert_eq!(
+        inside["intl"],
+        serde_json::json!([
+            "01/07/2024, 14:00 GMT+2",
+            "01/07/2024, 08:00 GMT-4",
+            "01/07/2024, 17:30 GMT+5:30"
+        ])
+    );
+}
+
 /// A model as comparable text: its name and each field's name, type and key flag.
 type ModelShape = (String, Vec<(String, String, bool)>);
 
