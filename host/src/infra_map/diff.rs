@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use moose_model::types::{Projection, TableIndex};
+use moose_olap::ddl::ColumnProperty;
 
 use super::map::{ColumnSpec, InfraMap, TableSpec};
 
@@ -91,7 +92,7 @@ pub enum Action {
     /// has passed.
     ChangeColumn {
         column: ColumnSpec,
-        option: ColumnOption,
+        option: ColumnProperty,
     },
     /// The table's TTL is set, changed or removed (`None`); rows past a new TTL are
     /// deleted or moved.
@@ -118,43 +119,6 @@ pub enum Action {
     /// Something the host runs changes (stream settings, function, API, ingest route);
     /// no DDL.
     Update,
-}
-
-/// A column property that changes in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnOption {
-    Default,
-    Materialized,
-    Alias,
-    Comment,
-    Codec,
-    Ttl,
-}
-
-impl ColumnOption {
-    /// The option's value in `column`.
-    pub fn of(self, column: &ColumnSpec) -> Option<&str> {
-        match self {
-            ColumnOption::Default => column.default.as_deref(),
-            ColumnOption::Materialized => column.materialized.as_deref(),
-            ColumnOption::Alias => column.alias.as_deref(),
-            ColumnOption::Comment => column.comment.as_deref(),
-            ColumnOption::Codec => column.codec.as_deref(),
-            ColumnOption::Ttl => column.ttl.as_deref(),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            ColumnOption::Default => "default",
-            ColumnOption::Materialized => "MATERIALIZED expression",
-            ColumnOption::Alias => "ALIAS expression",
-            ColumnOption::Comment => "comment",
-            ColumnOption::Codec => "codec",
-            ColumnOption::Ttl => "TTL",
-        }
-    }
 }
 
 /// Settings ClickHouse fixes when a table is created: changing one rebuilds the table.
@@ -201,7 +165,7 @@ impl Change {
             (Action::ChangeTtl { ttl: Some(_) }, _)
             | (
                 Action::ChangeColumn {
-                    option: ColumnOption::Ttl,
+                    option: ColumnProperty::Ttl,
                     column: ColumnSpec { ttl: Some(_), .. },
                 },
                 _,
@@ -492,17 +456,10 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
             ));
         } else {
             // Removals first, so a column can turn from DEFAULT to MATERIALIZED.
-            let mut options = [
-                ColumnOption::Default,
-                ColumnOption::Materialized,
-                ColumnOption::Alias,
-                ColumnOption::Comment,
-                ColumnOption::Codec,
-                ColumnOption::Ttl,
-            ];
-            options.sort_by_key(|o| o.of(column).is_some());
+            let mut options = ColumnProperty::ALL;
+            options.sort_by_key(|o| column.property(*o).is_some());
             for option in options {
-                if option.of(previous) != option.of(column) {
+                if previous.property(option) != column.property(option) {
                     changes.push(alter(
                         Action::ChangeColumn {
                             column: column.clone(),
@@ -512,8 +469,8 @@ fn table_changes(name: &str, old: &TableSpec, new: &TableSpec) -> Vec<Change> {
                             "change {} of `{}` {} -> {}",
                             option.name(),
                             column.name,
-                            show(option.of(previous)),
-                            show(option.of(column))
+                            show(previous.property(option)),
+                            show(column.property(option))
                         ),
                     ));
                 }
@@ -705,32 +662,12 @@ mod tests {
     use crate::infra_map::map::{MaterializedViewSpec, TableKind, ViewSpec};
 
     fn column(name: &str, ty: &str) -> ColumnSpec {
-        ColumnSpec {
-            name: name.into(),
-            ty: ty.into(),
-            default: None,
-            materialized: None,
-            alias: None,
-            comment: None,
-            codec: None,
-            ttl: None,
-        }
+        ColumnSpec::new(name, ty)
     }
 
     fn table(columns: Vec<ColumnSpec>, order_by: &[&str]) -> TableSpec {
-        TableSpec {
-            kind: TableKind::Table,
-            columns,
-            engine: "MergeTree".into(),
-            order_by: order_by.iter().map(|s| s.to_string()).collect(),
-            partition_by: None,
-            primary_key: vec![],
-            sample_by: None,
-            ttl: None,
-            settings: BTreeMap::new(),
-            indexes: vec![],
-            projections: vec![],
-        }
+        let order_by = order_by.iter().map(|s| s.to_string()).collect();
+        TableSpec::new(TableKind::Table, columns, "MergeTree", order_by)
     }
 
     fn with_table(name: &str, spec: TableSpec) -> InfraMap {

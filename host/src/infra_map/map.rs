@@ -83,6 +83,28 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
+    /// A table with no storage options.
+    pub fn new(
+        kind: TableKind,
+        columns: Vec<ColumnSpec>,
+        engine: &str,
+        order_by: Vec<String>,
+    ) -> Self {
+        Self {
+            kind,
+            columns,
+            engine: engine.to_string(),
+            order_by,
+            partition_by: None,
+            primary_key: vec![],
+            sample_by: None,
+            ttl: None,
+            settings: BTreeMap::new(),
+            indexes: vec![],
+            projections: vec![],
+        }
+    }
+
     /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
@@ -117,6 +139,20 @@ pub struct ColumnSpec {
 }
 
 impl ColumnSpec {
+    /// A column of type `ty` with no default, computation, comment, codec or TTL.
+    pub fn new(name: &str, ty: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            ty: ty.to_string(),
+            default: None,
+            materialized: None,
+            alias: None,
+            comment: None,
+            codec: None,
+            ttl: None,
+        }
+    }
+
     /// Rows that lack the column read as `NULL`, as its default or, for an aggregate
     /// state, as the empty state (what the rows aggregated before the column existed).
     pub fn is_optional(&self) -> bool {
@@ -134,6 +170,19 @@ impl ColumnSpec {
     /// An `AggregateFunction(...)` column.
     pub fn is_aggregate_state(&self) -> bool {
         self.ty.starts_with("AggregateFunction(")
+    }
+
+    /// The value of `property`, if the column has it.
+    pub fn property(&self, property: ddl::ColumnProperty) -> Option<&str> {
+        use ddl::ColumnProperty as P;
+        match property {
+            P::Default => self.default.as_deref(),
+            P::Materialized => self.materialized.as_deref(),
+            P::Alias => self.alias.as_deref(),
+            P::Comment => self.comment.as_deref(),
+            P::Codec => self.codec.as_deref(),
+            P::Ttl => self.ttl.as_deref(),
+        }
     }
 
     /// What follows the column's type in `CREATE` and `ALTER` statements.
@@ -258,33 +307,18 @@ impl InfraMap {
             );
         }
         for name in ddl::dead_letter_streams(app) {
+            let columns = DEAD_LETTER_COLUMNS
+                .iter()
+                .map(|(name, ty)| ColumnSpec::new(name, ty))
+                .collect();
             map.tables.insert(
                 name,
-                TableSpec {
-                    kind: TableKind::DeadLetter,
-                    columns: DEAD_LETTER_COLUMNS
-                        .iter()
-                        .map(|(name, ty)| ColumnSpec {
-                            name: name.to_string(),
-                            ty: ty.to_string(),
-                            default: None,
-                            materialized: None,
-                            alias: None,
-                            comment: None,
-                            codec: None,
-                            ttl: None,
-                        })
-                        .collect(),
-                    engine: "MergeTree".into(),
-                    order_by: vec!["failed_at".into()],
-                    partition_by: None,
-                    primary_key: vec![],
-                    sample_by: None,
-                    ttl: None,
-                    settings: BTreeMap::new(),
-                    indexes: vec![],
-                    projections: vec![],
-                },
+                TableSpec::new(
+                    TableKind::DeadLetter,
+                    columns,
+                    "MergeTree",
+                    vec!["failed_at".into()],
+                ),
             );
         }
         for view in &def.views {
@@ -381,20 +415,18 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
         .fields
         .iter()
         .map(|field| {
+            let ty = ddl::field_column_type(app, field).map_err(|e| {
+                OlapError::Schema(format!(
+                    "table `{}`, field `{}`: {e}",
+                    table.name, field.name
+                ))
+            })?;
             Ok(ColumnSpec {
-                name: field.name.clone(),
-                ty: ddl::field_column_type(app, field).map_err(|e| {
-                    OlapError::Schema(format!(
-                        "table `{}`, field `{}`: {e}",
-                        table.name, field.name
-                    ))
-                })?,
                 default: field.default.clone().filter(|d| !d.trim().is_empty()),
-                materialized: None,
-                alias: None,
                 comment: set(&field.doc),
                 codec: set(&field.codec),
                 ttl: set(&field.ttl),
+                ..ColumnSpec::new(&field.name, &ty)
             })
         })
         .collect::<Result<Vec<_>, OlapError>>()?;
@@ -405,20 +437,17 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
             ComputedKind::Materialized => (expression, None),
             ComputedKind::Alias => (None, expression),
         };
+        let ty = ddl::column_type(app, &computed.data_type).map_err(|e| {
+            OlapError::Schema(format!(
+                "table `{}`, computed column `{}`: {e}",
+                table.name, computed.name
+            ))
+        })?;
         columns.push(ColumnSpec {
-            name: computed.name.clone(),
-            ty: ddl::column_type(app, &computed.data_type).map_err(|e| {
-                OlapError::Schema(format!(
-                    "table `{}`, computed column `{}`: {e}",
-                    table.name, computed.name
-                ))
-            })?,
-            default: None,
             materialized,
             alias,
             comment: set(&computed.doc),
-            codec: None,
-            ttl: None,
+            ..ColumnSpec::new(&computed.name, &ty)
         });
     }
     let options = &table.options;

@@ -21,11 +21,11 @@
 //! Streams, functions, APIs and ingest routes have no DDL: the host creates streams when
 //! it starts and runs the rest.
 
-use super::diff::{Action, Change, ColumnOption, ObjectKind};
+use super::diff::{Action, Change, ObjectKind};
 use super::map::{InfraMap, TableKind};
 use moose_model::app::App;
 use moose_model::types::TableDef;
-use moose_olap::ddl::{self, ColumnProperty, DdlKind, Target};
+use moose_olap::ddl::{self, DdlKind, Target};
 use moose_olap::OlapError;
 
 /// Suffix of the table a rebuild copies rows into.
@@ -59,15 +59,13 @@ pub fn statements(
             ddl::modify_column(target, name, &column.name, &column.ty, &column.clauses())
         }
         (ObjectKind::Table, Action::ChangeColumn { column, option }) => {
-            let property = match option {
-                ColumnOption::Default => ColumnProperty::Default,
-                ColumnOption::Materialized => ColumnProperty::Materialized,
-                ColumnOption::Alias => ColumnProperty::Alias,
-                ColumnOption::Comment => ColumnProperty::Comment,
-                ColumnOption::Codec => ColumnProperty::Codec,
-                ColumnOption::Ttl => ColumnProperty::Ttl,
-            };
-            ddl::modify_column_property(target, name, &column.name, property, option.of(column))
+            ddl::modify_column_property(
+                target,
+                name,
+                &column.name,
+                *option,
+                column.property(*option),
+            )
         }
         (ObjectKind::Table, Action::ChangeTtl { ttl }) => {
             ddl::modify_ttl(target, name, ttl.as_deref())

@@ -215,6 +215,34 @@ async fn create_schema(client: &OlapClient, app: &App) -> Result<(), OlapError> 
     ddl::apply(client, &plan).await
 }
 
+/// Creating `app`'s schema on `client`'s server fails as an incompatibility naming the
+/// server's version: that version and the error's text.
+async fn incompatibility(client: &OlapClient, app: &App) -> (String, String) {
+    let version = client
+        .server_info()
+        .await
+        .expect("info")
+        .version_text
+        .clone();
+    let error = create_schema(client, app).await.unwrap_err();
+    let OlapError::Incompatible(incompatible) = &error else {
+        panic!("expected an incompatibility, got {error:?}");
+    };
+    assert_eq!(incompatible.server, version);
+    (version, error.to_string())
+}
+
+/// The server has database `name`.
+async fn database_exists(server: &Server, name: &str) -> bool {
+    let sql = format!("SELECT count() FROM system.databases WHERE name = '{name}'");
+    let bytes = server
+        .client("default")
+        .fetch_bytes(&sql, "TabSeparated", &[])
+        .await
+        .expect("count databases");
+    String::from_utf8_lossy(&bytes).trim() != "0"
+}
+
 // ------------------------------------------------------------------ tests
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -537,16 +565,10 @@ async fn refuses_an_app_with_types_the_server_lacks_before_creating_anything() {
         .push(table("Order", "Order", &[], TableEngine::MergeTree));
     def.tables
         .push(table("Event", "Event", &[], TableEngine::MergeTree));
-    let app = app(def);
-    let info = client.server_info().await.expect("info").clone();
-    let error = create_schema(&client, &app).await.unwrap_err();
-    let OlapError::Incompatible(incompatible) = &error else {
-        panic!("expected an incompatibility, got {error:?}");
-    };
-    assert_eq!(incompatible.server, info.version_text);
-    if info.version_text == "18.16.1" {
+    let (version, error) = incompatibility(&client, &app(def)).await;
+    if version == "18.16.1" {
         assert_eq!(
-            error.to_string(),
+            error,
             "ClickHouse 18.16.1 cannot store Event.payload JSON: JSON needs ClickHouse 25.3 or \
              newer; Order.paid Bool: Bool needs ClickHouse 21.12 or newer; Order.tags \
              Map(String, String): Map needs ClickHouse 21.8 or newer; Order.ts DateTime64(3): \
@@ -554,17 +576,7 @@ async fn refuses_an_app_with_types_the_server_lacks_before_creating_anything() {
         );
     }
     // Nothing was created, not even the database.
-    let bytes = server
-        .client("default")
-        .fetch_bytes(
-            "SELECT count() FROM system.databases WHERE name = 'modern'",
-            "TabSeparated",
-            &[],
-        )
-        .await
-        .expect("count databases");
-    let count = String::from_utf8_lossy(&bytes).trim().to_string();
-    assert_eq!(count, "0");
+    assert!(!database_exists(&server, "modern").await);
 }
 
 /// On this server the options it has (partition key, primary key distinct from the sort
@@ -579,7 +591,6 @@ async fn storage_options_are_created_or_named_when_the_server_lacks_them() {
     use ScalarType::{Date, Int8, Uint32, Uint64, Uint8};
     let server = Server::start("storage");
     let client = server.client("storage");
-    let info = client.server_info().await.expect("info").clone();
     let event = Model::new(
         "Event",
         vec![
@@ -660,16 +671,10 @@ async fn storage_options_are_created_or_named_when_the_server_lacks_them() {
         is_deleted: Some("deleted".into()),
     });
     lacking.tables[1].name = "Replaced".into();
-    let error = create_schema(&server.client("lacking"), &app(lacking))
-        .await
-        .unwrap_err();
-    let OlapError::Incompatible(incompatible) = &error else {
-        panic!("expected an incompatibility, got {error:?}");
-    };
-    assert_eq!(incompatible.server, info.version_text);
-    if info.version_text == "18.16.1" {
+    let (version, error) = incompatibility(&server.client("lacking"), &app(lacking)).await;
+    if version == "18.16.1" {
         assert_eq!(
-            error.to_string(),
+            error,
             "ClickHouse 18.16.1 cannot store table Events: CODEC needs ClickHouse 19.1 or \
              newer; table Events: TTL \
              needs ClickHouse 19.6 or newer; table Events: a data-skipping index needs \
@@ -679,14 +684,5 @@ async fn storage_options_are_created_or_named_when_the_server_lacks_them() {
              Versioned: CODEC needs ClickHouse 19.1 or newer"
         );
     }
-    let bytes = server
-        .client("default")
-        .fetch_bytes(
-            "SELECT count() FROM system.databases WHERE name = 'lacking'",
-            "TabSeparated",
-            &[],
-        )
-        .await
-        .expect("count databases");
-    assert_eq!(String::from_utf8_lossy(&bytes).trim(), "0");
+    assert!(!database_exists(&server, "lacking").await);
 }

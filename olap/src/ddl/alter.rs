@@ -109,7 +109,8 @@ pub fn modify_column(
 }
 
 /// A column property that changes without touching the column's type or values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ColumnProperty {
     Default,
     Materialized,
@@ -117,6 +118,30 @@ pub enum ColumnProperty {
     Comment,
     Codec,
     Ttl,
+}
+
+impl ColumnProperty {
+    /// Every property, in the order a column declares them.
+    pub const ALL: [ColumnProperty; 6] = [
+        ColumnProperty::Default,
+        ColumnProperty::Materialized,
+        ColumnProperty::Alias,
+        ColumnProperty::Comment,
+        ColumnProperty::Codec,
+        ColumnProperty::Ttl,
+    ];
+
+    /// What the property is called in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnProperty::Default => "default",
+            ColumnProperty::Materialized => "MATERIALIZED expression",
+            ColumnProperty::Alias => "ALIAS expression",
+            ColumnProperty::Comment => "comment",
+            ColumnProperty::Codec => "codec",
+            ColumnProperty::Ttl => "TTL",
+        }
+    }
 }
 
 /// `ALTER TABLE ... MODIFY COLUMN <column> DEFAULT x | MATERIALIZED x | ALIAS x |

@@ -119,55 +119,55 @@ pub fn modify_ttl(target: &Target, table: &str, ttl: Option<&str>) -> Vec<String
 
 /// `ADD INDEX`, then `MATERIALIZE INDEX` so the rows already stored are indexed too.
 pub fn add_index(target: &Target, table: &str, index: &TableIndex) -> Vec<String> {
-    let mut statements = alter_storage(
-        target,
-        table,
-        &format!(
-            "ADD {}",
-            index_sql(index).replacen("INDEX", "INDEX IF NOT EXISTS", 1)
-        ),
-    );
-    statements.extend(alter_storage(
-        target,
-        table,
-        &format!("MATERIALIZE INDEX {}", quote_ident(&index.name)),
-    ));
-    statements
+    add_and_materialize(target, table, "INDEX", &index.name, &index_sql(index))
 }
 
 /// `DROP INDEX IF EXISTS`.
 pub fn drop_index(target: &Target, table: &str, name: &str) -> Vec<String> {
-    alter_storage(
-        target,
-        table,
-        &format!("DROP INDEX IF EXISTS {}", quote_ident(name)),
-    )
+    drop_if_exists(target, table, "INDEX", name)
 }
 
 /// `ADD PROJECTION`, then `MATERIALIZE PROJECTION` so it covers the rows already stored.
 pub fn add_projection(target: &Target, table: &str, projection: &Projection) -> Vec<String> {
-    let mut statements = alter_storage(
+    add_and_materialize(
         target,
         table,
-        &format!(
-            "ADD {}",
-            projection_sql(projection).replacen("PROJECTION", "PROJECTION IF NOT EXISTS", 1)
-        ),
-    );
-    statements.extend(alter_storage(
-        target,
-        table,
-        &format!("MATERIALIZE PROJECTION {}", quote_ident(&projection.name)),
-    ));
-    statements
+        "PROJECTION",
+        &projection.name,
+        &projection_sql(projection),
+    )
 }
 
 /// `DROP PROJECTION IF EXISTS`.
 pub fn drop_projection(target: &Target, table: &str, name: &str) -> Vec<String> {
+    drop_if_exists(target, table, "PROJECTION", name)
+}
+
+/// `ADD <definition>` (`INDEX ...` or `PROJECTION ...`, with `IF NOT EXISTS`), then
+/// `MATERIALIZE <kind> name`.
+fn add_and_materialize(
+    target: &Target,
+    table: &str,
+    kind: &str,
+    name: &str,
+    definition: &str,
+) -> Vec<String> {
+    let definition = definition.replacen(kind, &format!("{kind} IF NOT EXISTS"), 1);
+    let mut statements = alter_storage(target, table, &format!("ADD {definition}"));
+    statements.extend(alter_storage(
+        target,
+        table,
+        &format!("MATERIALIZE {kind} {}", quote_ident(name)),
+    ));
+    statements
+}
+
+/// `DROP <kind> IF EXISTS name`.
+fn drop_if_exists(target: &Target, table: &str, kind: &str, name: &str) -> Vec<String> {
     alter_storage(
         target,
         table,
-        &format!("DROP PROJECTION IF EXISTS {}", quote_ident(name)),
+        &format!("DROP {kind} IF EXISTS {}", quote_ident(name)),
     )
 }
 

@@ -369,14 +369,10 @@ fn python_conforms() {
     conforms("py");
 }
 
-/// The standard library modules Python authors reach for (zoneinfo with real time zones,
-/// decimal, re, dataclasses, collections, datetime, json, math, statistics, hashlib, uuid,
-/// base64) answer inside a component as on native CPython: `stdlib_probe.probe()` of the
-/// conformance guest, called through function `stdlib`, against the same call run by the
-/// Python that builds components.
-#[test]
-fn python_standard_library_answers_as_natively() {
-    let (component, _) = component("py");
+/// What the `language` conformance guest's function `stdlib` answers: its standard
+/// library probe, as JSON.
+fn stdlib_answer(language: &str) -> Value {
+    let (component, _) = component(language);
     let record = suite().cases[0].input[0].clone();
     let output = component
         .process("stdlib", &json_batch(&[record]))
@@ -385,7 +381,17 @@ fn python_standard_library_answers_as_natively() {
     assert!(output.errors.is_empty(), "{:?}", output.errors);
     let records = output_records(&output);
     let text = records[0]["s"].as_str().expect("the probe's answer");
-    let inside: Value = serde_json::from_str(text).expect("JSON");
+    serde_json::from_str(text).expect("JSON")
+}
+
+/// The standard library modules Python authors reach for (zoneinfo with real time zones,
+/// decimal, re, dataclasses, collections, datetime, json, math, statistics, hashlib, uuid,
+/// base64) answer inside a component as on native CPython: `stdlib_probe.probe()` of the
+/// conformance guest, called through function `stdlib`, against the same call run by the
+/// Python that builds components.
+#[test]
+fn python_standard_library_answers_as_natively() {
+    let inside = stdlib_answer("py");
 
     let guest = repo_root().join("tests/guests/conformance-py");
     let native = std::process::Command::new(moose_host::builder::build_python())
@@ -419,16 +425,7 @@ fn python_standard_library_answers_as_natively() {
 /// `stdlib`, against the same file bundled by esbuild and run by `node`.
 #[test]
 fn typescript_standard_library_answers_as_natively() {
-    let (component, _) = component("ts");
-    let record = suite().cases[0].input[0].clone();
-    let output = component
-        .process("stdlib", &json_batch(&[record]))
-        .expect("the call")
-        .unwrap_or_else(|e| panic!("guest error {e:?}"));
-    assert!(output.errors.is_empty(), "{:?}", output.errors);
-    let records = output_records(&output);
-    let text = records[0]["s"].as_str().expect("the probe's answer");
-    let inside: Value = serde_json::from_str(text).expect("JSON");
+    let mut inside = stdlib_answer("ts");
 
     let guest = repo_root().join("tests/guests/conformance-ts");
     let bundled =
@@ -456,7 +453,6 @@ fn typescript_standard_library_answers_as_natively() {
         String::from_utf8_lossy(&native.stderr)
     );
     let mut native: Value = serde_json::from_slice(&native.stdout).expect("JSON");
-    let mut inside = inside;
     // The one known difference: without ICU, `localeCompare` compares UTF-16 code units
     // (docs/languages.md); Node collates `C` after `b`.
     assert_eq!(native["sorted"], serde_json::json!(["a", "b", "C"]));

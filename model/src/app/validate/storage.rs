@@ -104,11 +104,7 @@ fn options(table: &TableDef, order_by: &[String]) -> Vec<String> {
     let mut names = BTreeSet::new();
     for index in &options.indexes {
         let subject = format!("index `{}`", index.name);
-        if !is_identifier(&index.name) {
-            problems.push(format!("{subject}: the name must be an identifier"));
-        } else if !names.insert(index.name.as_str()) {
-            problems.push(format!("{subject} is declared twice"));
-        }
+        check_name(&subject, &index.name, &mut names, &mut problems);
         if index.expression.trim().is_empty() {
             problems.push(format!("{subject} has no expression"));
         }
@@ -121,11 +117,7 @@ fn options(table: &TableDef, order_by: &[String]) -> Vec<String> {
     let mut names = BTreeSet::new();
     for projection in &options.projections {
         let subject = format!("projection `{}`", projection.name);
-        if !is_identifier(&projection.name) {
-            problems.push(format!("{subject}: the name must be an identifier"));
-        } else if !names.insert(projection.name.as_str()) {
-            problems.push(format!("{subject} is declared twice"));
-        }
+        check_name(&subject, &projection.name, &mut names, &mut problems);
         let select = projection.select.trim_start();
         if !select
             .get(..6)
@@ -167,15 +159,13 @@ fn computed_columns(table: &TableDef, model: &Model) -> Vec<String> {
     let mut names = BTreeSet::new();
     for column in &table.options.computed {
         let subject = format!("computed column `{}`", column.name);
-        if !is_identifier(&column.name) {
-            problems.push(format!("{subject}: the name must be an identifier"));
-        } else if model.fields.iter().any(|f| f.name == column.name) {
+        if model.fields.iter().any(|f| f.name == column.name) {
             problems.push(format!(
                 "{subject}: `{}` already has a field of this name",
                 table.model
             ));
-        } else if !names.insert(column.name.as_str()) {
-            problems.push(format!("{subject} is declared twice"));
+        } else {
+            check_name(&subject, &column.name, &mut names, &mut problems);
         }
         if column.expression.trim().is_empty() {
             problems.push(format!("{subject} has no expression"));
@@ -187,4 +177,18 @@ fn computed_columns(table: &TableDef, model: &Model) -> Vec<String> {
         }
     }
     problems
+}
+
+/// `name` is an identifier not yet in `names` (and is added to them).
+fn check_name<'a>(
+    subject: &str,
+    name: &'a str,
+    names: &mut BTreeSet<&'a str>,
+    problems: &mut Vec<String>,
+) {
+    if !is_identifier(name) {
+        problems.push(format!("{subject}: the name must be an identifier"));
+    } else if !names.insert(name) {
+        problems.push(format!("{subject} is declared twice"));
+    }
 }
