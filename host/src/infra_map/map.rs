@@ -411,7 +411,7 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
             table.name, table.model
         ))
     })?;
-    let columns = model
+    let mut columns = model
         .fields
         .iter()
         .map(|field| {
@@ -430,7 +430,6 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
             })
         })
         .collect::<Result<Vec<_>, OlapError>>()?;
-    let mut columns = columns;
     for computed in &table.options.computed {
         let expression = Some(computed.expression.trim().to_string());
         let (materialized, alias) = match computed.kind {
