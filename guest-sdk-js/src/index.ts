@@ -18,7 +18,7 @@
 export { t, model, Model, Type, ConvertError } from "./schema.js";
 export type {
   Infer, InferShape, Shape, DataType, ScalarType, TypeWrapper, Field, EnumMember, DecimalSpec, ModelOptions,
-  AggregateColumn, AggregateKind,
+  AggregateColumn, AggregateKind, GeoShape, Point,
 } from "./schema.js";
 export { App, DeadLetterQueue, Stream, Table, View, Ingest } from "./app.js";
 export type {

@@ -40,12 +40,27 @@ export type ScalarType =
         | "date"
         | "date-time"
         | "uuid"
-        | "json";
+        | "json"
+        | "int128"
+        | "int256"
+        | "uint128"
+        | "uint256"
+        | "ipv4"
+        | "ipv6";
     }
   | { tag: "decimal"; val: DecimalSpec }
   | { tag: "date-time64"; val: number }
   | { tag: "enum"; val: EnumMember[] }
-  | { tag: "nested"; val: string };
+  | { tag: "nested"; val: string }
+  | { tag: "fixed-string"; val: number }
+  | { tag: "geo"; val: GeoShape };
+
+/** The geo types (`moose:app/types.geo-shape`): a point, and arrays of points nested one to
+ * three levels deep. */
+export type GeoShape = "point" | "ring" | "line-string" | "multi-line-string" | "polygon" | "multi-polygon";
+
+/** `[x, y]`. */
+export type Point = [number, number];
 
 /** A full column type: `wrappers`, outermost first, around `leaf`. */
 export interface DataType {
@@ -393,11 +408,16 @@ function integerCheck(min: number, max: number): string {
   return `typeof $ === "number" && $ >= ${min} && $ <= ${max} && $ % 1 === 0`;
 }
 
+const DIGITS = /^\s*[+-]?\d+\s*$/;
+
+/** Integers as numbers, bigints, or strings of digits (as JavaScript clients send 64-bit
+ * values and the host accepts them). */
 function bigInteger(label: string, min: bigint, max: bigint): Converter<bigint> {
   return (value) => {
     let big: bigint | undefined;
     if (typeof value === "bigint") big = value;
     else if (typeof value === "number" && Number.isInteger(value)) big = BigInt(value);
+    else if (typeof value === "string" && DIGITS.test(value)) big = BigInt(value.trim());
     return big !== undefined && big >= min && big <= max
       ? big
       : fail(`expected ${label}, got ${show(value)}`);
@@ -535,11 +555,79 @@ function wrap<T, U>(inner: Type<T>, wrapper: TypeWrapper, convert: Converter<U>,
   });
 }
 
+/** The UTF-8 length of `text` in bytes. */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/;
+
+const ipv4: Converter<string> = (value) =>
+  typeof value === "string" && IPV4.test(value) ? value : fail(`expected an IPv4 address, got ${show(value)}`);
+
+const ipv6: Converter<string> = (value) =>
+  typeof value === "string" && value.includes(":") && IPV6.test(value)
+    ? value
+    : fail(`expected an IPv6 address (IPv4 written mapped: ::ffff:a.b.c.d), got ${show(value)}`);
+
+const GEO_DEPTH: Record<GeoShape, number> = {
+  point: 0,
+  ring: 1,
+  "line-string": 1,
+  "multi-line-string": 2,
+  polygon: 2,
+  "multi-polygon": 3,
+};
+
+/** Checks `[x, y]` points inside `depth` levels of arrays; the value is kept as it is. */
+function geoConverter<T>(shape: GeoShape): Converter<T> {
+  const check = (value: unknown, depth: number): void => {
+    if (!Array.isArray(value)) fail(`expected ${shape} (nested arrays of [x, y]), got ${show(value)}`);
+    if (depth > 0) {
+      value.forEach((item, i) => {
+        try {
+          check(item, depth - 1);
+        } catch (e) {
+          if (e instanceof ConvertError) e.path.unshift(String(i));
+          throw e;
+        }
+      });
+    } else if (value.length !== 2 || typeof value[0] !== "number" || typeof value[1] !== "number") {
+      fail(`expected a point [x, y], got ${show(value)}`);
+    }
+  };
+  return (value) => {
+    check(value, GEO_DEPTH[shape]);
+    return value as T;
+  };
+}
+
+function geo<T>(shape: GeoShape): Type<T> {
+  return new Type({ dataType: { wrappers: [], leaf: { tag: "geo", val: shape } }, convert: geoConverter<T>(shape) });
+}
+
 const STRING = `typeof $ === "string"`;
 const NUMBER = `typeof $ === "number"`;
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 const U64_MAX = 2n ** 64n - 1n;
+const I128_MIN = -(2n ** 127n);
+const I128_MAX = 2n ** 127n - 1n;
+const U128_MAX = 2n ** 128n - 1n;
+const I256_MIN = -(2n ** 255n);
+const I256_MAX = 2n ** 255n - 1n;
+const U256_MAX = 2n ** 256n - 1n;
 
 /**
  * Column types. Every builder returns a {@link Type} whose TypeScript type is inferred:
@@ -548,7 +636,7 @@ const U64_MAX = 2n ** 64n - 1n;
  * |---|---|---|
  * | `string()`, `lowCardinality()` | `String`, `LowCardinality(String)` | `string` |
  * | `int8()` .. `int32()`, `uint8()` .. `uint32()` | | `number` |
- * | `int64()`, `uint64()` | | `bigint` |
+ * | `int64()`, `uint64()`, `int128()` .. `uint256()` | | `bigint` |
  * | `float32()`, `float64()` | | `number` |
  * | `boolean()` | `Bool` | `boolean` |
  * | `decimal(p, s)` | `Decimal(p, s)` | `string` such as `"12.50"` |
@@ -557,6 +645,10 @@ const U64_MAX = 2n ** 64n - 1n;
  * | `uuid()` | `UUID` | `string` |
  * | `enum(["a", "b"])`, `enum({a: 1, b: 2})` | `Enum8` / `Enum16` | `"a" \| "b"` |
  * | `json()` | `JSON` | `unknown` |
+ * | `fixedString(n)` | `FixedString(n)` | `string` of at most `n` UTF-8 bytes |
+ * | `ipv4()`, `ipv6()` | `IPv4`, `IPv6` | `string` |
+ * | `point()`, `ring()`, `lineString()` | `Point`, `Ring`, `LineString` | `[x, y]`, `[x, y][]` |
+ * | `multiLineString()`, `polygon()`, `multiPolygon()` | `MultiLineString`, `Polygon`, `MultiPolygon` | `[x, y][][]`, `[x, y][][]`, `[x, y][][][]` |
  * | `nested(Model)` | named `Tuple` | the model's record type |
  * | `array(T)`, `map(T)`, `nullable(T)` | `Array(T)`, `Map(String, T)`, `Nullable(T)` | `T[]`, `Record<string, T>`, `T \| null` |
  */
@@ -572,6 +664,10 @@ export const t = {
   uint16: (): Type<number> => scalar("uint16", integer("UInt16", 0, 65535), { check: integerCheck(0, 65535) }),
   uint32: (): Type<number> => scalar("uint32", integer("UInt32", 0, 2 ** 32 - 1), { check: integerCheck(0, 2 ** 32 - 1) }),
   uint64: (): Type<bigint> => scalar("uint64", bigInteger("UInt64", 0n, U64_MAX), { wide: true, encode: encodeBig }),
+  int128: (): Type<bigint> => scalar("int128", bigInteger("Int128", I128_MIN, I128_MAX), { wide: true, encode: encodeBig }),
+  int256: (): Type<bigint> => scalar("int256", bigInteger("Int256", I256_MIN, I256_MAX), { wide: true, encode: encodeBig }),
+  uint128: (): Type<bigint> => scalar("uint128", bigInteger("UInt128", 0n, U128_MAX), { wide: true, encode: encodeBig }),
+  uint256: (): Type<bigint> => scalar("uint256", bigInteger("UInt256", 0n, U256_MAX), { wide: true, encode: encodeBig }),
   float32: (): Type<number> => scalar("float32", float("Float32"), { check: NUMBER }),
   float64: (): Type<number> => scalar("float64", float("Float64"), { check: NUMBER }),
   boolean: (): Type<boolean> =>
@@ -604,6 +700,33 @@ export const t = {
     });
   },
   uuid: (): Type<string> => scalar("uuid", uuid),
+  /** `FixedString(bytes)`: a string of at most `bytes` UTF-8 bytes. */
+  fixedString: (bytes: number): Type<string> => {
+    if (!(Number.isInteger(bytes) && bytes >= 1 && bytes <= 0xffffffff)) {
+      throw new Error(`FixedString(${bytes}) needs a length of at least 1 byte`);
+    }
+    return new Type({
+      dataType: { wrappers: [], leaf: { tag: "fixed-string", val: bytes } },
+      convert: (v) => {
+        if (typeof v !== "string") return fail(`expected a string, got ${show(v)}`);
+        const length = utf8Length(v);
+        return length <= bytes ? v : fail(`${show(v)} is ${length} bytes long; FixedString(${bytes}) holds at most ${bytes}`);
+      },
+    });
+  },
+  /** `IPv4`: dotted text such as `"10.0.0.1"`. */
+  ipv4: (): Type<string> => scalar("ipv4", ipv4),
+  /** `IPv6`: text such as `"2001:db8::1"`; IPv4 addresses are written mapped (`"::ffff:10.0.0.1"`). */
+  ipv6: (): Type<string> => scalar("ipv6", ipv6),
+  /** `Point`: `[x, y]`. */
+  point: (): Type<Point> => geo<Point>("point"),
+  /** `Ring`: a polygon without holes. */
+  ring: (): Type<Point[]> => geo<Point[]>("ring"),
+  lineString: (): Type<Point[]> => geo<Point[]>("line-string"),
+  multiLineString: (): Type<Point[][]> => geo<Point[][]>("multi-line-string"),
+  /** `Polygon`: the outer ring, then the holes. */
+  polygon: (): Type<Point[][]> => geo<Point[][]>("polygon"),
+  multiPolygon: (): Type<Point[][][]> => geo<Point[][][]>("multi-polygon"),
   /** An enum: member names numbered from 1 (`["a", "b"]`), or names to values. */
   enum: enumType,
   /** `JSON`: any JSON value. */

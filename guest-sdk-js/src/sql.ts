@@ -9,7 +9,7 @@
 
 import { connectedHost, type QueryParam } from "./host.js";
 import { decodeText, parseLines, InvalidLine } from "./json.js";
-import { ConvertError, Model, type DataType, type InferShape, type Shape, Type } from "./schema.js";
+import { ConvertError, Model, type DataType, type GeoShape, type InferShape, type Shape, Type } from "./schema.js";
 
 /** Why a query failed (`moose:app/types.query-error`). */
 export type QueryErrorKind = "invalid" | "denied" | "timeout" | "too-large" | "unavailable" | "failed";
@@ -122,6 +122,33 @@ function numberText(n: number): string {
   return Object.is(n, -0) ? "0" : String(n);
 }
 
+const GEO_NAMES: Record<GeoShape, string> = {
+  point: "Point",
+  ring: "Ring",
+  "line-string": "LineString",
+  "multi-line-string": "MultiLineString",
+  polygon: "Polygon",
+  "multi-polygon": "MultiPolygon",
+};
+
+/** Nested arrays of `[x, y]` as ClickHouse text: `[(0,0),(1,0)]`. */
+function geoText(value: unknown): string {
+  if (!Array.isArray(value)) throw new TypeError("a geo parameter is an array of [x, y] points (nested)");
+  if (value.length === 2 && typeof value[0] === "number" && typeof value[1] === "number") {
+    return `(${numberText(value[0])},${numberText(value[1])})`;
+  }
+  return `[${value.map(geoText).join(",")}]`;
+}
+
+/** The narrowest of Int64, UInt64, Int128, UInt128, Int256 and UInt256 that holds `value`. */
+function bigIntType(value: bigint): string {
+  for (const bits of [64n, 128n, 256n]) {
+    if (value >= -(2n ** (bits - 1n)) && value < 2n ** (bits - 1n)) return `Int${bits}`;
+    if (value >= 0n && value < 2n ** bits) return `UInt${bits}`;
+  }
+  throw new TypeError(`${value} does not fit a 256-bit integer`);
+}
+
 /** The ClickHouse name of a column type, as used in `{name:Type}`. */
 export function clickhouseType(dataType: DataType): string {
   const leaf = dataType.leaf;
@@ -148,6 +175,14 @@ export function clickhouseType(dataType: DataType): string {
     case "enum": out = "String"; break;
     case "json": out = "String"; break;
     case "nested": throw new TypeError("a nested record cannot be bound as a query parameter");
+    case "int128": out = "Int128"; break;
+    case "int256": out = "Int256"; break;
+    case "uint128": out = "UInt128"; break;
+    case "uint256": out = "UInt256"; break;
+    case "fixed-string": out = `FixedString(${leaf.val})`; break;
+    case "ipv4": out = "IPv4"; break;
+    case "ipv6": out = "IPv6"; break;
+    case "geo": out = GEO_NAMES[leaf.val]; break;
   }
   for (const wrapper of [...dataType.wrappers].reverse()) {
     if (wrapper === "nullable") out = `Nullable(${out})`;
@@ -168,6 +203,8 @@ function valueText(value: unknown, dataType: DataType): string {
       return value instanceof Date ? dateTimeText(value) : escapeText(String(value));
     case "json":
       return escapeText(JSON.stringify(value));
+    case "geo":
+      return geoText(value);
     default:
       return inferred(value).text;
   }
@@ -180,7 +217,7 @@ function inferred(value: unknown): { type: string; text: string } {
     case "number":
       return { type: Number.isSafeInteger(value) ? "Int64" : "Float64", text: numberText(value) };
     case "bigint":
-      return { type: value > 2n ** 63n - 1n ? "UInt64" : "Int64", text: value.toString() };
+      return { type: bigIntType(value), text: value.toString() };
     case "boolean":
       return { type: "Bool", text: value ? "true" : "false" };
     default:

@@ -25,6 +25,20 @@ test("interpolated values are bound as typed parameters", () => {
   });
 });
 
+test("integers beyond 64 bits, addresses and geo values are bound with their types", () => {
+  const area = [[[0, 0], [10, 0], [10, 10.5], [0, 0]]];
+  const { sql: text, params } = sql`SELECT ${-(2n ** 127n)}, ${2n ** 128n - 1n}, ${2n ** 200n}, ${sql.param("10.0.0.1", t.ipv4())}, ${sql.param("NOK", t.fixedString(3))}, ${sql.param([1, -2], t.point())}, ${sql.param(area, t.polygon())}`.build();
+  assert.equal(
+    text,
+    "SELECT {p0:Int128}, {p1:UInt128}, {p2:Int256}, {p3:IPv4}, {p4:FixedString(3)}, {p5:Point}, {p6:Polygon}",
+  );
+  assert.deepEqual(
+    params.map((p) => p.value),
+    [`${-(2n ** 127n)}`, `${2n ** 128n - 1n}`, `${2n ** 200n}`, "10.0.0.1", "NOK", "(1,-2)", "[[(0,0),(10,0),(10,10.5),(0,0)]]"],
+  );
+  assert.throws(() => sql`${2n ** 256n}`.build(), /does not fit a 256-bit integer/);
+});
+
 test("an injection attempt stays a bound, escaped value", () => {
   const attack = "x' OR 1=1; DROP TABLE Orders --\\\t\n\r\0";
   const { sql: text, params } = sql`SELECT 1 WHERE name = ${attack}`.build();

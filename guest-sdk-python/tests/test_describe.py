@@ -163,8 +163,10 @@ class DescribeTest(unittest.TestCase):
         self.assertEqual(
             [f["name"] for f in fields],
             "id s lc i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 b dec d dt dt64 uid e j inner "
-            "opt_s opt_i arr_i arr_opt m m_arr inners".split(),
+            "opt_s opt_i arr_i arr_opt m m_arr inners i128 u256 fs v4 v6 pt poly".split(),
         )
+        self.assertEqual(fields[31]["data_type"], scalar({"fixed-string": 4}))
+        self.assertEqual(fields[35]["data_type"], scalar({"geo": "polygon"}))
         self.assertEqual(fields[27]["data_type"], scalar("uint8", "map", "array"))
         self.assertEqual(fields[28]["data_type"], scalar({"nested": "Inner"}, "array"))
 

@@ -5,6 +5,7 @@ import unittest
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from ipaddress import IPv6Address
 from typing import Annotated, Optional
 
 import _paths
@@ -86,6 +87,11 @@ def normalize(record: dict) -> dict:
     out["dec"] = Decimal(str(record["dec"])).normalize()
     for name in ("dt", "dt64"):
         out[name] = datetime.fromisoformat(record[name]).timestamp()
+    # Integers may be written as strings of digits; points are tuples or lists.
+    out["i128"], out["u256"] = int(record["i128"]), int(record["u256"])
+    out["pt"] = list(record["pt"])
+    out["poly"] = [[list(p) for p in ring] for ring in record["poly"]]
+    out["v6"] = str(IPv6Address(record["v6"]))
     return out
 
 

@@ -10,9 +10,22 @@ from uuid import UUID
 
 import _paths  # noqa: F401
 
+from ipaddress import IPv4Address, IPv6Address
+
 from moose_guest import (
     AggregateState,
     DateTime64,
+    FixedString,
+    Int128,
+    Int256,
+    LineString,
+    MultiLineString,
+    MultiPolygon,
+    Point,
+    Polygon,
+    Ring,
+    UInt128,
+    UInt256,
     Float32,
     Float64,
     Int8,
@@ -71,6 +84,12 @@ class TypeMappingTest(unittest.TestCase):
             UInt16: "uint16",
             UInt32: "uint32",
             UInt64: "uint64",
+            Int128: "int128",
+            Int256: "int256",
+            UInt128: "uint128",
+            UInt256: "uint256",
+            IPv4Address: "ipv4",
+            IPv6Address: "ipv6",
             Annotated[int, int8]: "int8",
             Annotated[int, uint64]: "uint64",
             float: "float64",
@@ -98,6 +117,40 @@ class TypeMappingTest(unittest.TestCase):
             leaf(Level)["leaf"], {"enum": [{"name": "LOW", "value": 10}, {"name": "HIGH", "value": 20}]}
         )
         self.assertEqual(leaf(Address)["leaf"], {"nested": "Address"})
+        self.assertEqual(leaf(FixedString[3])["leaf"], {"fixed-string": 3})
+        geo = {Point: "point", Ring: "ring", LineString: "line-string", MultiLineString: "multi-line-string", Polygon: "polygon", MultiPolygon: "multi-polygon"}
+        for tp, shape in geo.items():
+            with self.subTest(tp=tp):
+                self.assertEqual(leaf(tp), {"wrappers": [], "leaf": {"geo": shape}})
+        self.assertEqual(leaf(Optional[list[Point]]), {"wrappers": ["nullable", "array"], "leaf": {"geo": "point"}})
+
+    def test_wide_integers_fixed_strings_addresses_and_geo_values(self) -> None:
+        parse = lambda tp, v: type_info(tp).parse(v)  # noqa: E731
+        self.assertEqual(parse(Int128, "-170141183460469231731687303715884105728"), -(2**127))
+        self.assertEqual(parse(UInt256, 2**256 - 1), 2**256 - 1)
+        self.assertEqual(parse(Int64, "42"), 42)
+        with self.assertRaisesRegex(ValueError, "out of range for UInt128"):
+            parse(UInt128, -1)
+        with self.assertRaisesRegex(ValueError, "out of range for Int128"):
+            parse(Int128, str(2**127))
+        self.assertEqual(parse(FixedString[3], "NOK"), "NOK")
+        with self.assertRaisesRegex(ValueError, "'NØK' is 4 bytes long; FixedString\\(3\\) holds at most 3"):
+            parse(FixedString[3], "NØK")
+        self.assertEqual(parse(IPv4Address, "10.0.0.1"), IPv4Address("10.0.0.1"))
+        self.assertEqual(parse(IPv6Address, "::ffff:10.0.0.1"), IPv6Address("::ffff:10.0.0.1"))
+        with self.assertRaisesRegex(ValueError, "expected an IPv6 address"):
+            parse(IPv6Address, "10.0.0.1")
+        with self.assertRaisesRegex(ValueError, "expected an IPv4 address"):
+            parse(IPv4Address, "10.0.0.256")
+        self.assertEqual(type_info(IPv6Address).dump(IPv6Address("2001:db8::1")), "2001:db8::1")
+        self.assertEqual(parse(Point, [1, 2.5]), (1.0, 2.5))
+        self.assertEqual(parse(Polygon, [[[0, 0], [1, 0], [0, 0]]]), [[(0.0, 0.0), (1.0, 0.0), (0.0, 0.0)]])
+        with self.assertRaisesRegex(ValueError, "expected a point"):
+            parse(Point, [1, 2, 3])
+        with self.assertRaisesRegex(ValueError, "expected multi-polygon"):
+            parse(MultiPolygon, [[0, 0]])
+        with self.assertRaises(SchemaError):
+            type_info(Annotated[int, FixedString[3].__metadata__[0]])
 
     def test_wrappers_outermost_first(self) -> None:
         self.assertEqual(leaf(Optional[int]), {"wrappers": ["nullable"], "leaf": "int64"})

@@ -4,8 +4,8 @@ use crate::api::{ApiError, ApiResponse};
 use crate::bindings::moose::app::types as wit;
 use crate::defs::{
     AggregateKind, AggregationDef, ApiDef, ApiParam, AppDef, ComputedKind, DataType, EnumMember,
-    Field, FunctionDef, IngestDef, ModelDef, ScalarType, StreamDef, TableDef, TableEngine,
-    TableOptions, TypeWrapper, ViewDef, WindowedAggregationDef,
+    Field, FunctionDef, GeoShape, IngestDef, ModelDef, ScalarType, StreamDef, TableDef,
+    TableEngine, TableOptions, TypeWrapper, ViewDef, WindowedAggregationDef,
 };
 use crate::process::{Batch, Encoding, GuestError, ProcessOutput, RecordError};
 use crate::query::QueryError;
@@ -62,6 +62,21 @@ impl From<ScalarType> for wit::ScalarType {
             ScalarType::Enum(members) => W::Enum(vec(members)),
             ScalarType::Json => W::Json,
             ScalarType::Nested(name) => W::Nested(name),
+            ScalarType::Int128 => W::Int128,
+            ScalarType::Int256 => W::Int256,
+            ScalarType::UInt128 => W::Uint128,
+            ScalarType::UInt256 => W::Uint256,
+            ScalarType::FixedString(bytes) => W::FixedString(bytes),
+            ScalarType::Ipv4 => W::Ipv4,
+            ScalarType::Ipv6 => W::Ipv6,
+            ScalarType::Geo(shape) => W::Geo(match shape {
+                GeoShape::Point => wit::GeoShape::Point,
+                GeoShape::Ring => wit::GeoShape::Ring,
+                GeoShape::LineString => wit::GeoShape::LineString,
+                GeoShape::MultiLineString => wit::GeoShape::MultiLineString,
+                GeoShape::Polygon => wit::GeoShape::Polygon,
+                GeoShape::MultiPolygon => wit::GeoShape::MultiPolygon,
+            }),
         }
     }
 }

@@ -79,6 +79,39 @@ pub enum ScalarType {
     Json,
     /// A nested record: the reference (`name` or `name@version`) of another model.
     Nested(String),
+    /// `Int128`.
+    Int128,
+    /// `Int256`.
+    Int256,
+    /// `UInt128`.
+    UInt128,
+    /// `UInt256`.
+    UInt256,
+    /// `FixedString(bytes)`.
+    FixedString(u32),
+    /// `IPv4`.
+    Ipv4,
+    /// `IPv6`.
+    Ipv6,
+    /// A geo type.
+    Geo(GeoShape),
+}
+
+/// The geo types (`moose:app/types.geo-shape`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GeoShape {
+    /// `Point`: `[x, y]`.
+    Point,
+    /// `Ring`: a polygon without holes.
+    Ring,
+    /// `LineString`.
+    LineString,
+    /// `MultiLineString`.
+    MultiLineString,
+    /// `Polygon`: the outer ring, then the holes.
+    Polygon,
+    /// `MultiPolygon`.
+    MultiPolygon,
 }
 
 /// A full type: `wrappers` applied outermost first around `leaf`.

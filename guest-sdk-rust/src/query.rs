@@ -109,10 +109,23 @@ display_value!(
     u16,
     u32,
     u64,
+    i128,
+    u128,
     f32,
     f64,
-    uuid::Uuid
+    uuid::Uuid,
+    crate::types::Int256,
+    crate::types::UInt256,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr
 );
+
+/// `(x, y)`, as ClickHouse reads a `Point` parameter.
+impl QueryValue for crate::types::Point {
+    fn to_query_text(&self) -> String {
+        format!("({},{})", self.0, self.1)
+    }
+}
 
 impl<const P: u8, const S: u8> QueryValue for crate::types::Decimal<P, S> {
     fn to_query_text(&self) -> String {

@@ -129,7 +129,32 @@ scalar! {
     chrono::DateTime<chrono::Utc> => DateTime,
     uuid::Uuid => Uuid,
     serde_json::Value => Json,
+    i128 => Int128,
+    u128 => UInt128,
+    crate::types::Int256 => Int256,
+    crate::types::UInt256 => UInt256,
+    std::net::Ipv4Addr => Ipv4,
+    std::net::Ipv6Addr => Ipv6,
 }
+
+macro_rules! geo {
+    ($($ty:ident),* $(,)?) => {
+        $(impl MooseType for crate::types::$ty {
+            fn data_type() -> DataType {
+                DataType::scalar(ScalarType::Geo(crate::defs::GeoShape::$ty))
+            }
+        })*
+    };
+}
+
+geo!(
+    Point,
+    Ring,
+    LineString,
+    MultiLineString,
+    Polygon,
+    MultiPolygon
+);
 
 impl<const P: u8, const S: u8> MooseType for crate::types::Decimal<P, S> {
     fn data_type() -> DataType {
@@ -188,9 +213,10 @@ impl<T: MooseType> MooseType for Box<T> {
     }
 }
 
-/// Types whose innermost type is `String`: the ones `#[moose(low_cardinality)]` accepts.
+/// Types whose innermost type is `String`: the ones `#[moose(low_cardinality)]` and
+/// `#[moose(fixed_string = N)]` accept.
 #[diagnostic::on_unimplemented(
-    message = "#[moose(low_cardinality)] needs a String field (possibly in Vec, Option or a map), not `{Self}`"
+    message = "#[moose(low_cardinality)] and #[moose(fixed_string = N)] need a String field (possibly in Vec, Option or a map), not `{Self}`"
 )]
 pub trait StringLeaf {}
 /// Types whose innermost type is [`DateTime`](crate::DateTime): the ones
@@ -221,6 +247,14 @@ leaf_through_wrappers!(StringLeaf, DateTimeLeaf);
 pub fn low_cardinality(mut data_type: DataType) -> DataType {
     if data_type.leaf == ScalarType::String {
         data_type.leaf = ScalarType::LowCardinalityString;
+    }
+    data_type
+}
+
+/// `data_type` with its `String` leaf turned into `FixedString(bytes)`.
+pub fn fixed_string(mut data_type: DataType, bytes: u32) -> DataType {
+    if data_type.leaf == ScalarType::String {
+        data_type.leaf = ScalarType::FixedString(bytes);
     }
     data_type
 }

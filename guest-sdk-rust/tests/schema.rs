@@ -423,3 +423,72 @@ fn rename_all_rules_on_fields() {
     let json = serde_json::to_string(&K { order_id: 1 }).unwrap();
     assert_eq!(json, r#"{"order-id":1}"#);
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+struct Wide {
+    i128_: i128,
+    u128_: u128,
+    i256: moose_guest::types::Int256,
+    u256: moose_guest::types::UInt256,
+    #[moose(fixed_string = 3)]
+    code: String,
+    #[moose(fixed_string = 2)]
+    codes: Vec<Option<String>>,
+    v4: std::net::Ipv4Addr,
+    v6: std::net::Ipv6Addr,
+    at: moose_guest::types::Point,
+    ring: moose_guest::types::Ring,
+    route: moose_guest::types::LineString,
+    routes: moose_guest::types::MultiLineString,
+    area: moose_guest::types::Polygon,
+    areas: Option<moose_guest::types::MultiPolygon>,
+}
+
+#[test]
+fn wide_integers_fixed_strings_addresses_and_geo_types() {
+    use moose_guest::defs::GeoShape as G;
+    let expected = vec![
+        ("i128_", dt(&[], S::Int128)),
+        ("u128_", dt(&[], S::UInt128)),
+        ("i256", dt(&[], S::Int256)),
+        ("u256", dt(&[], S::UInt256)),
+        ("code", dt(&[], S::FixedString(3))),
+        ("codes", dt(&[W::Array, W::Nullable], S::FixedString(2))),
+        ("v4", dt(&[], S::Ipv4)),
+        ("v6", dt(&[], S::Ipv6)),
+        ("at", dt(&[], S::Geo(G::Point))),
+        ("ring", dt(&[], S::Geo(G::Ring))),
+        ("route", dt(&[], S::Geo(G::LineString))),
+        ("routes", dt(&[], S::Geo(G::MultiLineString))),
+        ("area", dt(&[], S::Geo(G::Polygon))),
+        ("areas", dt(&[W::Nullable], S::Geo(G::MultiPolygon))),
+    ];
+    let expected: Vec<(String, DataType)> = expected
+        .into_iter()
+        .map(|(n, t)| (n.to_owned(), t))
+        .collect();
+    assert_eq!(field_types::<Wide>(), expected);
+
+    let record = r#"{"i128_":-170141183460469231731687303715884105728,"u128_":340282366920938463463374607431768211455,
+        "i256":"-5","u256":115792089237316195423570985008687907853269984665640564039457584007913129639935,
+        "code":"NOK","codes":["ab",null],"v4":"10.0.0.1","v6":"2001:db8::1","at":[1.5,-2.0],
+        "ring":[[0.0,0.0],[1.0,0.0]],"route":[],"routes":[[[0.0,0.0]]],"area":[[[0.0,0.0],[1.0,1.0]]],"areas":null}"#;
+    let wide: Wide = serde_json::from_str(record).expect("a record of every wide type");
+    assert_eq!(wide.i128_, i128::MIN);
+    assert_eq!(wide.u128_, u128::MAX);
+    assert_eq!(
+        wide.v6,
+        "2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap()
+    );
+    // Records are written with `to_writer`: 128-bit integers stay exact JSON numbers.
+    let back = serde_json::to_string(&wide).expect("encode");
+    for part in [
+        r#""i128_":-170141183460469231731687303715884105728"#,
+        r#""u256":"115792089237316195423570985008687907853269984665640564039457584007913129639935""#,
+        r#""at":[1.5,-2.0]"#,
+        r#""v4":"10.0.0.1""#,
+    ] {
+        assert!(back.contains(part), "{part} in {back}");
+    }
+    assert_eq!(serde_json::from_str::<Wide>(&back).expect("decode"), wide);
+}

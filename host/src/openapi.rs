@@ -12,8 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::api::parse_params;
 use moose_model::app::{model_ref, App};
 use moose_model::types::{
-    ApiDef, ApiParam, DataType, DecimalSpec, EnumMember, IngestDef, IntType, Model, ScalarType,
-    TypeLowering, TypeWrapper,
+    ApiDef, ApiParam, DataType, DecimalSpec, EnumMember, GeoShape, IngestDef, IntType, Model,
+    ScalarType, TypeLowering, TypeWrapper,
 };
 
 /// The `info.version` of every document.
@@ -234,6 +234,33 @@ impl TypeLowering for Schemas<'_> {
     fn nested(&mut self, model: &str) -> Value {
         model_ref_schema(self.app, model)
     }
+    fn fixed_string(&mut self, bytes: u32) -> Value {
+        json!({
+            "type": "string",
+            "maxLength": bytes,
+            "description": format!("At most {bytes} bytes of UTF-8."),
+        })
+    }
+    fn ipv4(&mut self) -> Value {
+        json!({ "type": "string", "format": "ipv4" })
+    }
+    fn ipv6(&mut self) -> Value {
+        json!({
+            "type": "string",
+            "format": "ipv6",
+            "description": "An IPv6 address; IPv4 addresses are written mapped (`::ffff:a.b.c.d`).",
+        })
+    }
+    fn geo(&mut self, shape: GeoShape) -> Value {
+        let point = json!({
+            "type": "array",
+            "items": { "type": "number" },
+            "minItems": 2,
+            "maxItems": 2,
+            "description": "[x, y]",
+        });
+        (0..shape.depth()).fold(point, |inner, _| json!({ "type": "array", "items": inner }))
+    }
     fn array(&mut self, item: Value) -> Value {
         json!({ "type": "array", "items": item })
     }
@@ -273,21 +300,33 @@ fn nullable(inner: Value) -> Value {
 }
 
 fn integer(int: IntType, usage: Usage) -> Value {
-    let (min, max, wide) = (int.min(), int.max(), int.is_wide());
-    // i128 is not a serde_json number: the bounds fit i64 or u64.
-    let bound = |n: i128| -> Value {
-        i64::try_from(n)
+    let digits = json!({
+        "type": "string",
+        "pattern": DIGIT_STRING,
+        "description": format!(
+            "The integer as a string of digits (how JavaScript sends 64-bit values), {} to {}.",
+            int.min(),
+            int.max()
+        ),
+    });
+    if int.bits > 64 {
+        // A JSON number of more than 64 bits loses digits on the way: such values are
+        // exact only as strings.
+        return match usage {
+            Usage::Record => json!({ "oneOf": [{ "type": "integer" }, digits] }),
+            Usage::Param => digits,
+        };
+    }
+    let bound = |text: &str| -> Value {
+        text.parse::<i64>()
             .map(Value::from)
-            .or_else(|_| u64::try_from(n).map(Value::from))
+            .or_else(|_| text.parse::<u64>().map(Value::from))
             .unwrap_or(Value::Null)
     };
-    let number = json!({ "type": "integer", "minimum": bound(min), "maximum": bound(max) });
-    if wide && usage == Usage::Record {
-        json!({ "oneOf": [number, {
-            "type": "string",
-            "pattern": DIGIT_STRING,
-            "description": "The integer as a string of digits (how JavaScript sends 64-bit values).",
-        }] })
+    let number =
+        json!({ "type": "integer", "minimum": bound(int.min()), "maximum": bound(int.max()) });
+    if int.is_wide() && usage == Usage::Record {
+        json!({ "oneOf": [number, digits] })
     } else {
         number
     }

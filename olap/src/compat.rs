@@ -59,28 +59,49 @@ pub enum TypeFeature {
     Json,
     /// `SimpleAggregateFunction(function, T)`.
     SimpleAggregateFunction,
+    /// `Int128`, `Int256`, `UInt128`, `UInt256`.
+    BigInt,
+    /// `IPv4`, `IPv6`.
+    Ip,
+    /// `Point`, `Ring`, `Polygon`, `MultiPolygon`.
+    Geo,
+    /// `LineString`, `MultiLineString`.
+    GeoLine,
 }
 
 impl TypeFeature {
-    const ALL: [TypeFeature; 6] = [
+    const ALL: [TypeFeature; 10] = [
         TypeFeature::DateTime64,
         TypeFeature::Map,
         TypeFeature::Bool,
         TypeFeature::LowCardinality,
         TypeFeature::Json,
         TypeFeature::SimpleAggregateFunction,
+        TypeFeature::BigInt,
+        TypeFeature::Ip,
+        TypeFeature::Geo,
+        TypeFeature::GeoLine,
     ];
 
-    /// The type name as it appears in a column type.
-    pub fn type_name(self) -> &'static str {
+    /// The type names that need the feature, as they appear in a column type.
+    pub fn type_names(self) -> &'static [&'static str] {
         match self {
-            TypeFeature::DateTime64 => "DateTime64",
-            TypeFeature::Map => "Map",
-            TypeFeature::Bool => "Bool",
-            TypeFeature::LowCardinality => "LowCardinality",
-            TypeFeature::Json => "JSON",
-            TypeFeature::SimpleAggregateFunction => "SimpleAggregateFunction",
+            TypeFeature::DateTime64 => &["DateTime64"],
+            TypeFeature::Map => &["Map"],
+            TypeFeature::Bool => &["Bool"],
+            TypeFeature::LowCardinality => &["LowCardinality"],
+            TypeFeature::Json => &["JSON"],
+            TypeFeature::SimpleAggregateFunction => &["SimpleAggregateFunction"],
+            TypeFeature::BigInt => &["Int128", "Int256", "UInt128", "UInt256"],
+            TypeFeature::Ip => &["IPv4", "IPv6"],
+            TypeFeature::Geo => &["Point", "Ring", "Polygon", "MultiPolygon"],
+            TypeFeature::GeoLine => &["LineString", "MultiLineString"],
         }
+    }
+
+    /// The type names joined for a message: `DateTime64`, `IPv4/IPv6`.
+    pub fn label(self) -> String {
+        self.type_names().join("/")
     }
 
     /// The first release that stores the type without experimental settings.
@@ -92,6 +113,10 @@ impl TypeFeature {
             TypeFeature::LowCardinality => ServerVersion::new(19, 1),
             TypeFeature::Json => ServerVersion::new(25, 3),
             TypeFeature::SimpleAggregateFunction => ServerVersion::new(19, 8),
+            TypeFeature::BigInt => ServerVersion::new(21, 7),
+            TypeFeature::Ip => ServerVersion::new(19, 3),
+            TypeFeature::Geo => ServerVersion::new(22, 3),
+            TypeFeature::GeoLine => ServerVersion::new(24, 6),
         }
     }
 
@@ -131,7 +156,7 @@ pub fn type_features(ty: &str) -> BTreeSet<TypeFeature> {
                 features.extend(
                     TypeFeature::ALL
                         .into_iter()
-                        .filter(|f| f.type_name() == word),
+                        .filter(|f| f.type_names().contains(&word)),
                 );
             }
             _ => {}
@@ -236,7 +261,7 @@ impl fmt::Display for Incompatible {
                 write!(
                     f,
                     "{} needs ClickHouse {}.{} or newer",
-                    feature.type_name(),
+                    feature.label(),
                     since.major,
                     since.minor
                 )?;
@@ -370,6 +395,12 @@ mod tests {
         assert_eq!(features("Enum8('Map' = 1, 'it\\'s Bool' = 2)"), vec![]);
         assert_eq!(features("Tuple(`JSON` String, `a\\`Map` UInt8)"), vec![]);
         assert_eq!(features("Tuple(`at` DateTime64(6))"), vec![F::DateTime64]);
+        assert_eq!(features("Map(String, UInt256)"), vec![F::Map, F::BigInt]);
+        assert_eq!(features("Nullable(IPv6)"), vec![F::Ip]);
+        assert_eq!(features("Array(MultiPolygon)"), vec![F::Geo]);
+        assert_eq!(features("LineString"), vec![F::GeoLine]);
+        assert_eq!(features("FixedString(16)"), vec![]);
+        assert_eq!(F::Ip.label(), "IPv4/IPv6");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use moose_model::app::App;
-use moose_model::types::{DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering};
+use moose_model::types::{
+    DataType, DecimalSpec, EnumMember, GeoShape, IntType, ScalarType, TypeLowering,
+};
 
 mod scalar;
 
@@ -193,6 +195,18 @@ impl TypeLowering for Compiler<'_> {
     fn json(&mut self) -> Option<Rule> {
         Self::scalar(Check::Json)
     }
+    fn fixed_string(&mut self, bytes: u32) -> Option<Rule> {
+        Self::scalar(Check::FixedString(bytes))
+    }
+    fn ipv4(&mut self) -> Option<Rule> {
+        Self::scalar(Check::Ipv4)
+    }
+    fn ipv6(&mut self) -> Option<Rule> {
+        Self::scalar(Check::Ipv6)
+    }
+    fn geo(&mut self, shape: GeoShape) -> Option<Rule> {
+        Self::scalar(Check::Geo(shape))
+    }
     fn nested(&mut self, model: &str) -> Option<Rule> {
         Some(Rule::Record(compile_model(
             self.app?,
@@ -364,6 +378,13 @@ mod tests {
                 field("scores", vec![TypeWrapper::Map], ScalarType::Int32),
                 field("note", vec![TypeWrapper::Nullable], ScalarType::String),
                 with_default,
+                field("i128", vec![], ScalarType::Int128),
+                field("u256", vec![], ScalarType::Uint256),
+                field("code", vec![], ScalarType::FixedString(3)),
+                field("v4", vec![], ScalarType::Ipv4),
+                field("v6", vec![], ScalarType::Ipv6),
+                field("at_point", vec![], ScalarType::Geo(GeoShape::Point)),
+                field("area", vec![], ScalarType::Geo(GeoShape::Polygon)),
             ],
             doc: None,
         };
@@ -383,7 +404,11 @@ mod tests {
             "price": "1234.50", "day": "2024-02-29", "at": "2024-05-01T12:00:00+02:00",
             "at_ms": "2024-05-01T12:00:00.123Z", "id": "550e8400-e29b-41d4-a716-446655440000",
             "tier": "gold", "doc": {"any": [1, 2]}, "home": {"city": "Oslo"},
-            "tags": ["a", null], "scores": {"x": 1}
+            "tags": ["a", null], "scores": {"x": 1},
+            "i128": "-170141183460469231731687303715884105728",
+            "u256": "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+            "code": "NOK", "v4": "10.0.0.1", "v6": "2001:db8::1", "at_point": [10.5, -3],
+            "area": [[[0, 0], [10, 0], [10, 10], [0, 0]], [[2, 2], [3, 3], [2, 3]]]
         })
     }
 
@@ -412,6 +437,15 @@ mod tests {
             problems(with("at", json!("2024-05-01 12:00:00"))),
             Vec::<String>::new()
         );
+        for (key, value) in [
+            ("i128", json!(-5)),
+            ("u256", json!(18446744073709551615u64)),
+            ("code", json!("")),
+            ("v6", json!("::ffff:10.0.0.1")),
+            ("area", json!([])),
+        ] {
+            assert_eq!(problems(with(key, value)), Vec::<String>::new(), "{key}");
+        }
     }
 
     #[test]
@@ -491,6 +525,46 @@ mod tests {
                 "field `scores[\"x\"]`: expected an integer",
             ),
             ("s", Value::Null, "field `s`: must not be null"),
+            (
+                "i128",
+                json!("170141183460469231731687303715884105728"),
+                "field `i128`: 170141183460469231731687303715884105728 is out of range for Int128 (-170141183460469231731687303715884105728 to 170141183460469231731687303715884105727)",
+            ),
+            (
+                "u256",
+                json!(1e80),
+                "field `u256`: expected an integer, found 1e+80",
+            ),
+            (
+                "code",
+                json!("NOKK"),
+                "field `code`: \"NOKK\" is 4 bytes long; FixedString(3) holds at most 3",
+            ),
+            (
+                "v4",
+                json!("10.0.0.256"),
+                "field `v4`: \"10.0.0.256\" is not an IPv4 address",
+            ),
+            (
+                "v6",
+                json!("10.0.0.1"),
+                "field `v6`: \"10.0.0.1\" is not an IPv6 address (write an IPv4 address mapped: ::ffff:a.b.c.d)",
+            ),
+            (
+                "at_point",
+                json!([1, 2, 3]),
+                "field `at_point`: [1,2,3] is not Point: expected [x, y]",
+            ),
+            (
+                "area",
+                json!([[[0, 0], [1, "a"]]]),
+                "field `area`: [1,\"a\"] is not Polygon: expected an array of arrays of [x, y] points",
+            ),
+            (
+                "area",
+                json!([[0, 0]]),
+                "field `area`: 0 is not Polygon",
+            ),
         ];
         for (key, value, expected) in cases {
             let found = problems(with(key, value.clone()));

@@ -49,6 +49,28 @@ impl From<wit::ScalarType> for model::ScalarType {
             W::Enum(members) => Self::Enum(lower_all(members)),
             W::Json => Self::Json,
             W::Nested(model) => Self::Nested(model),
+            W::Int128 => Self::Int128,
+            W::Int256 => Self::Int256,
+            W::Uint128 => Self::Uint128,
+            W::Uint256 => Self::Uint256,
+            W::FixedString(bytes) => Self::FixedString(bytes),
+            W::Ipv4 => Self::Ipv4,
+            W::Ipv6 => Self::Ipv6,
+            W::Geo(shape) => Self::Geo(shape.into()),
+        }
+    }
+}
+
+impl From<wit::GeoShape> for model::GeoShape {
+    fn from(shape: wit::GeoShape) -> Self {
+        use wit::GeoShape as W;
+        match shape {
+            W::Point => Self::Point,
+            W::Ring => Self::Ring,
+            W::LineString => Self::LineString,
+            W::MultiLineString => Self::MultiLineString,
+            W::Polygon => Self::Polygon,
+            W::MultiPolygon => Self::MultiPolygon,
         }
     }
 }

@@ -34,6 +34,12 @@ _SCALARS = {
     "date-time": "ScalarType_DateTime",
     "uuid": "ScalarType_Uuid",
     "json": "ScalarType_Json",
+    "int128": "ScalarType_Int128",
+    "int256": "ScalarType_Int256",
+    "uint128": "ScalarType_Uint128",
+    "uint256": "ScalarType_Uint256",
+    "ipv4": "ScalarType_Ipv4",
+    "ipv6": "ScalarType_Ipv6",
 }
 _WRAPPERS = {"array": "ARRAY", "map": "MAP", "nullable": "NULLABLE"}
 
@@ -49,6 +55,10 @@ def _scalar(s: defs.ScalarType) -> Any:
         return t.ScalarType_Enum([t.EnumMember(m.name, m.value) for m in s.arg])
     if s.kind == "nested":
         return t.ScalarType_Nested(s.arg)
+    if s.kind == "fixed-string":
+        return t.ScalarType_FixedString(s.arg)
+    if s.kind == "geo":
+        return t.ScalarType_Geo(getattr(t.GeoShape, s.arg.upper().replace("-", "_")))
     raise ValueError(f"unknown scalar type {s.kind}")
 
 

@@ -12,6 +12,8 @@ import dataclasses
 import decimal as _decimal
 import enum
 import inspect
+import ipaddress
+import re
 import types as _pytypes
 import typing
 import uuid
@@ -140,6 +142,9 @@ def _int_parser(kind: mt.IntKind) -> Callable[[Any], int]:
     low, high, name = kind.low, kind.high, kind.name
 
     def parse(v: Any) -> int:
+        if v.__class__ is str and _DIGITS.match(v):
+            # 64-bit and wider integers may arrive as strings of digits.
+            v = int(v)
         if v.__class__ is int and low <= v <= high:
             return int(v)
         if v.__class__ is int:
@@ -147,6 +152,66 @@ def _int_parser(kind: mt.IntKind) -> Callable[[Any], int]:
         raise _expected(f"an integer ({name})", v)
 
     return parse
+
+
+_DIGITS = re.compile(r"\s*[+-]?\d+\s*\Z")
+
+
+def _fixed_string_parser(spec: mt.FixedStringSpec) -> Callable[[Any], str]:
+    limit = spec.length
+
+    def parse(v: Any) -> str:
+        if v.__class__ is not str:
+            raise _expected("a string", v)
+        size = len(v.encode("utf-8"))
+        if size > limit:
+            raise ValueError(f"{v!r} is {size} bytes long; FixedString({limit}) holds at most {limit}")
+        return v
+
+    return parse
+
+
+def _parse_ipv4(v: Any) -> ipaddress.IPv4Address:
+    if v.__class__ is str:
+        try:
+            return ipaddress.IPv4Address(v)
+        except ValueError:
+            pass
+    raise _expected("an IPv4 address", v)
+
+
+def _parse_ipv6(v: Any) -> ipaddress.IPv6Address:
+    """An IPv6 address in IPv6 text; IPv4 addresses are written mapped (`::ffff:a.b.c.d`)."""
+    if v.__class__ is str:
+        try:
+            return ipaddress.IPv6Address(v)
+        except ValueError:
+            pass
+    raise _expected("an IPv6 address (IPv4 written mapped: ::ffff:a.b.c.d)", v)
+
+
+def _dump_str(v: Any) -> str:
+    return str(v)
+
+
+def _geo_info(marker: mt.GeoMarker) -> TypeInfo:
+    depth, shape = marker.depth, marker.shape
+
+    def point(v: Any) -> tuple[float, float]:
+        if v.__class__ in (list, tuple) and len(v) == 2:
+            x, y = v
+            if x.__class__ in (int, float) and y.__class__ in (int, float):
+                return (float(x), float(y))
+        raise _expected("a point [x, y]", v)
+
+    def parse_at(v: Any, level: int) -> Any:
+        if level == 0:
+            return point(v)
+        if v.__class__ is not list:
+            raise _expected(f"{shape} (nested lists of [x, y])", v)
+        return [parse_at(item, level - 1) for item in v]
+
+    return TypeInfo(_scalar("geo", shape), lambda v: parse_at(v, depth), _identity, dump_identity=True)
 
 
 def _parse_float(v: Any) -> float:
@@ -346,7 +411,15 @@ def _int_info(kind: mt.IntKind) -> TypeInfo:
     )
 
 
-_INT_INFOS = {k: _int_info(k) for k in (mt.int8, mt.int16, mt.int32, mt.int64, mt.uint8, mt.uint16, mt.uint32, mt.uint64)}
+_INT_INFOS = {
+    k: _int_info(k)
+    for k in (
+        mt.int8, mt.int16, mt.int32, mt.int64, mt.int128, mt.int256,
+        mt.uint8, mt.uint16, mt.uint32, mt.uint64, mt.uint128, mt.uint256,
+    )
+}
+_IPV4 = TypeInfo(_scalar("ipv4"), _parse_ipv4, _dump_str)
+_IPV6 = TypeInfo(_scalar("ipv6"), _parse_ipv6, _dump_str)
 
 
 def _list_info(inner: TypeInfo) -> TypeInfo:
@@ -426,6 +499,10 @@ def type_info(tp: Any) -> TypeInfo:
         return _DATETIME
     if tp is uuid.UUID:
         return _UUID
+    if tp is ipaddress.IPv4Address:
+        return _IPV4
+    if tp is ipaddress.IPv6Address:
+        return _IPV6
     if tp is Any:
         return _JSON
     if tp is _decimal.Decimal:
@@ -472,6 +549,9 @@ def _annotated(base: Any, markers: list[Any]) -> TypeInfo:
         parse, dump = _decimal_converters(spec)
         info = TypeInfo(_scalar("decimal", (spec.precision, spec.scale)), parse, dump)
         others = [m for m in others if m is not spec]
+    elif geo := [m for m in others if isinstance(m, mt.GeoMarker)]:
+        info = _geo_info(geo[0])
+        others = [m for m in others if m is not geo[0]]
     else:
         info = type_info(base)
     for marker in others:
@@ -490,6 +570,11 @@ def _annotated(base: Any, markers: list[Any]) -> TypeInfo:
             info = _with_leaf(info, ScalarType("date-time64", marker.precision), "DateTime64", "date-time")
         elif isinstance(marker, mt.JsonMarker):
             info = _JSON
+        elif isinstance(marker, mt.FixedStringSpec):
+            if base is not str:
+                raise SchemaError(f"FixedString[{marker.length}] needs a str, not {_name(base)}")
+            info = _with_leaf(info, ScalarType("fixed-string", marker.length), "FixedString", "string")
+            info = dataclasses.replace(info, parse=_fixed_string_parser(marker), parse_inline=None)
         elif isinstance(marker, mt.DecimalSpec):
             raise SchemaError(f"decimal({marker.precision}, {marker.scale}) needs a Decimal, not {_name(base)}")
         elif isinstance(marker, mt.AggregateState):

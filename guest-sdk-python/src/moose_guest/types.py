@@ -5,7 +5,7 @@
 | `str` | `String` |
 | `LowCardinality[str]` | `LowCardinality(String)` |
 | `int` | `Int64` |
-| `Int8` ... `Int64`, `UInt8` ... `UInt64` | sized integers |
+| `Int8` ... `Int256`, `UInt8` ... `UInt256` | sized integers |
 | `float` (or `Float64`), `Float32` | floats |
 | `bool` | `Boolean` |
 | `Annotated[Decimal, decimal(18, 4)]` | `Decimal(18, 4)` |
@@ -13,6 +13,9 @@
 | `datetime` | `DateTime` |
 | `DateTime64[3]` or `Annotated[datetime, datetime64(3)]` | `DateTime64(3)` |
 | `UUID` | `UUID` |
+| `FixedString[16]` | `FixedString(16)`: a `str` of at most 16 UTF-8 bytes |
+| `IPv4Address`, `IPv6Address` (from `ipaddress`) | `IPv4`, `IPv6` |
+| `Point`, `Ring`, `LineString`, `MultiLineString`, `Polygon`, `MultiPolygon` | the geo types: `(x, y)` tuples in nested lists |
 | an `Enum` subclass | `Enum8`/`Enum16` of its members |
 | `Json` (or `Any`) | `JSON` |
 | `Optional[T]`, `list[T]`, `dict[str, T]` | `Nullable(T)`, `Array(T)`, `Map(String, T)` |
@@ -47,6 +50,17 @@ __all__ = [
     "UInt16",
     "UInt32",
     "UInt64",
+    "Int128",
+    "Int256",
+    "UInt128",
+    "UInt256",
+    "FixedString",
+    "Point",
+    "Ring",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
     "Float32",
     "Float64",
     "int8",
@@ -57,6 +71,10 @@ __all__ = [
     "uint16",
     "uint32",
     "uint64",
+    "int128",
+    "int256",
+    "uint128",
+    "uint256",
     "float32",
     "float64",
 ]
@@ -86,6 +104,26 @@ class IntKind:
     name: str
     low: int
     high: int
+
+
+@dataclass(frozen=True)
+class FixedStringSpec:
+    """`FixedString(length)`: use `FixedString[16]`."""
+
+    length: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.length <= 2**32 - 1:
+            raise ValueError(f"FixedString[{self.length}]: the length is at least 1 byte")
+
+
+@dataclass(frozen=True)
+class GeoMarker:
+    """A geo column; use the aliases `Point` ... `MultiPolygon`. `shape` is the WIT name
+    (`point`, `ring`, `line-string`, ...) and `depth` how many lists enclose the points."""
+
+    shape: str
+    depth: int
 
 
 @dataclass(frozen=True)
@@ -179,6 +217,13 @@ Json = Annotated[Any, JsonMarker()]
 """Any JSON value, `JSON` in ClickHouse."""
 
 
+class FixedString:
+    """`FixedString[16]` is a `str` stored as `FixedString(16)`."""
+
+    def __class_getitem__(cls, length: int) -> Any:
+        return Annotated[str, FixedStringSpec(length)]
+
+
 class DateTime64:
     """`DateTime64[3]` is a `datetime` stored as `DateTime64(3)`."""
 
@@ -194,6 +239,10 @@ uint8 = IntKind("UInt8", 0, 2**8 - 1)
 uint16 = IntKind("UInt16", 0, 2**16 - 1)
 uint32 = IntKind("UInt32", 0, 2**32 - 1)
 uint64 = IntKind("UInt64", 0, 2**64 - 1)
+int128 = IntKind("Int128", -(2**127), 2**127 - 1)
+int256 = IntKind("Int256", -(2**255), 2**255 - 1)
+uint128 = IntKind("UInt128", 0, 2**128 - 1)
+uint256 = IntKind("UInt256", 0, 2**256 - 1)
 float32 = FloatKind("Float32")
 float64 = FloatKind("Float64")
 
@@ -205,5 +254,19 @@ UInt8 = Annotated[int, uint8]
 UInt16 = Annotated[int, uint16]
 UInt32 = Annotated[int, uint32]
 UInt64 = Annotated[int, uint64]
+Int128 = Annotated[int, int128]
+Int256 = Annotated[int, int256]
+UInt128 = Annotated[int, uint128]
+UInt256 = Annotated[int, uint256]
+
+Point = Annotated[tuple[float, float], GeoMarker("point", 0)]
+"""`Point`: `(x, y)`."""
+Ring = Annotated[list[tuple[float, float]], GeoMarker("ring", 1)]
+"""`Ring`: a polygon without holes."""
+LineString = Annotated[list[tuple[float, float]], GeoMarker("line-string", 1)]
+MultiLineString = Annotated[list[list[tuple[float, float]]], GeoMarker("multi-line-string", 2)]
+Polygon = Annotated[list[list[tuple[float, float]]], GeoMarker("polygon", 2)]
+"""`Polygon`: the outer ring, then the holes."""
+MultiPolygon = Annotated[list[list[list[tuple[float, float]]]], GeoMarker("multi-polygon", 3)]
 Float32 = Annotated[float, float32]
 Float64 = Annotated[float, float64]

@@ -65,6 +65,7 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
         let mut codec: Option<String> = None;
         let mut ttl: Option<String> = None;
         let mut low_cardinality = false;
+        let mut fixed_string: Option<u32> = None;
         let mut datetime64: Option<u8> = None;
         let mut aggregate = quote!(::core::option::Option::None);
         attrs::parse_moose(&field.attrs, |k, meta| match k {
@@ -102,6 +103,18 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
                 low_cardinality = true;
                 Ok(())
             }
+            "fixed_string" => {
+                let lit: LitInt = meta.value()?.parse()?;
+                let bytes: u32 = lit.base10_parse()?;
+                if bytes == 0 {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "fixed_string needs at least 1 byte",
+                    ));
+                }
+                fixed_string = Some(bytes);
+                Ok(())
+            }
             "datetime64" => {
                 let lit: LitInt = meta.value()?.parse()?;
                 let precision: u8 = lit.base10_parse()?;
@@ -114,8 +127,8 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
             other => Err(attrs::unknown_key(
                 meta,
                 other,
-                "key, default, codec, ttl, low_cardinality, datetime64, aggregate, \
-                 simple_aggregate",
+                "key, default, codec, ttl, low_cardinality, fixed_string, datetime64, \
+                 aggregate, simple_aggregate",
             )),
         })?;
         if serde.skip {
@@ -134,6 +147,12 @@ fn expand_struct(input: &DeriveInput, data: &DataStruct) -> syn::Result<TokenStr
         let mut data_type = quote_spanned!(span=> <#ty as ::moose_guest::MooseType>::data_type());
         if low_cardinality {
             data_type = quote!(::moose_guest::schema::low_cardinality(#data_type));
+            checks.push(quote_spanned!(span=>
+                ::moose_guest::schema::__derive::assert_string_leaf::<#ty>();
+            ));
+        }
+        if let Some(bytes) = fixed_string {
+            data_type = quote!(::moose_guest::schema::fixed_string(#data_type, #bytes));
             checks.push(quote_spanned!(span=>
                 ::moose_guest::schema::__derive::assert_string_leaf::<#ty>();
             ));

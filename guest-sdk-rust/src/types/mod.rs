@@ -7,12 +7,21 @@
 //! | [`Decimal<P, S>`] | `Decimal(P, S)` | string with exactly `S` decimals: `"12.50"` |
 //! | [`Uuid`] | `UUID` | hyphenated string |
 //! | [`Json`] | `JSON` | any JSON value |
+//! | `i128`, `u128` | `Int128`, `UInt128` | JSON number |
+//! | [`Int256`], [`UInt256`] | `Int256`, `UInt256` | string of digits (numbers are read too) |
+//! | `String` with `#[moose(fixed_string = N)]` | `FixedString(N)` | string of at most `N` bytes |
+//! | [`Ipv4Addr`](std::net::Ipv4Addr), [`Ipv6Addr`](std::net::Ipv6Addr) | `IPv4`, `IPv6` | `"10.0.0.1"`, `"2001:db8::1"` |
+//! | [`Point`], [`Ring`], [`LineString`], [`MultiLineString`], [`Polygon`], [`MultiPolygon`] | the geo types | `[x, y]` in nested arrays |
 
 mod decimal;
+mod geo;
 mod time;
+mod wide;
 
 pub use decimal::{Decimal, DecimalError};
+pub use geo::{LineString, MultiLineString, MultiPolygon, Point, Polygon, Ring};
 pub use time::{Date, DateTime, TimeParseError};
+pub use wide::{Int256, UInt256, WideIntError};
 
 /// Any JSON value, `JSON` in ClickHouse.
 pub type Json = serde_json::Value;

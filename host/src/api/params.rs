@@ -108,13 +108,34 @@ fn scalar_value(param: &ApiParam, text: &str) -> Result<Value, ParamProblem> {
             .map(Number::from)
             .or_else(|_| text.parse::<u64>().map(Number::from))
             .ok()
-            .or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
             .map(Value::Number)
+            .or_else(|| {
+                // Integers wider than 64 bits stay digits; JSON numbers would round them.
+                let wide = matches!(
+                    leaf,
+                    ScalarType::Int128
+                        | ScalarType::Int256
+                        | ScalarType::Uint128
+                        | ScalarType::Uint256
+                );
+                if wide {
+                    Some(Value::String(text.to_string()))
+                } else {
+                    text.parse::<f64>()
+                        .ok()
+                        .and_then(Number::from_f64)
+                        .map(Value::Number)
+                }
+            })
             .ok_or_else(|| ParamProblem::NotNumber(text.to_string()))?,
         _ => Value::String(text.to_string()),
     };
     check_scalar(leaf, &value)?;
-    if let Some(number) = value.as_f64() {
+    let number = match &value {
+        Value::String(digits) if leaf.is_number() => digits.parse::<f64>().ok(),
+        other => other.as_f64(),
+    };
+    if let Some(number) = number {
         if let Some(min) = param.min.filter(|min| number < *min) {
             return Err(ParamProblem::BelowMinimum {
                 text: text.to_string(),
@@ -232,5 +253,32 @@ mod tests {
         }
         let twice = parse(&[("customer", "a"), ("customer", "b")]).expect_err("twice");
         assert!(twice.contains("more than once"), "{twice}");
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_stay_exact_digits() {
+        let mut big = param("big", ScalarType::Uint256, true, None);
+        big.min = Some(10.0);
+        let declared = [big, param("ip", ScalarType::Ipv4, false, None)];
+        let parse = |query: &[(&str, &str)]| {
+            let query: Vec<(String, String)> = query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            parse_params(&declared, &query).map_err(|e| e.to_string())
+        };
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        assert_eq!(
+            parse(&[("big", max), ("ip", "10.0.0.1")]),
+            Ok(json!({"big": max, "ip": "10.0.0.1"}))
+        );
+        assert_eq!(parse(&[("big", "12")]), Ok(json!({"big": 12, "ip": null})));
+        let over = format!("{max}0");
+        let problem = parse(&[("big", &over)]).expect_err("out of range");
+        assert!(problem.contains("is out of range for UInt256"), "{problem}");
+        let below = parse(&[("big", "9")]).expect_err("below the minimum");
+        assert!(below.contains("below the minimum 10"), "{below}");
+        let ip = parse(&[("big", "12"), ("ip", "10.0.0.256")]).expect_err("bad address");
+        assert!(ip.contains("is not an IPv4 address"), "{ip}");
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use moose_model::types::{AppDef, EnumMember, Field};
+use moose_model::types::{AppDef, EnumMember, Field, GeoShape};
 
 fn app(models: Vec<Model>) -> App {
     App {
@@ -92,6 +92,33 @@ fn other_scalars_follow_the_wire_formats() {
         scalar(ScalarType::Enum(members)),
         json!({"type": "string", "enum": ["small", "large"]})
     );
+}
+
+#[test]
+fn wide_integers_addresses_fixed_strings_and_geo_types() {
+    // Beyond 64 bits a JSON number loses digits: strings of digits, numbers tolerated.
+    let wide = scalar(ScalarType::Uint256);
+    assert_eq!(wide["oneOf"][0], json!({"type": "integer"}));
+    assert_eq!(wide["oneOf"][1]["pattern"], DIGIT_STRING);
+    let description = wide["oneOf"][1]["description"].as_str().expect("text");
+    assert!(description.ends_with(
+        "0 to 115792089237316195423570985008687907853269984665640564039457584007913129639935."
+    ));
+    let param = scalar_schema(&app(vec![]), &ScalarType::Int128, Usage::Param);
+    assert_eq!(param["type"], "string");
+    assert_eq!(scalar(ScalarType::FixedString(3))["maxLength"], json!(3));
+    assert_eq!(
+        scalar(ScalarType::Ipv4),
+        json!({"type": "string", "format": "ipv4"})
+    );
+    assert_eq!(scalar(ScalarType::Ipv6)["format"], "ipv6");
+    let point = scalar(ScalarType::Geo(GeoShape::Point));
+    assert_eq!(
+        (point["minItems"].clone(), point["maxItems"].clone()),
+        (json!(2), json!(2))
+    );
+    let polygon = scalar(ScalarType::Geo(GeoShape::Polygon));
+    assert_eq!(polygon["items"]["items"], point);
 }
 
 #[test]

@@ -411,6 +411,13 @@ fn wire_format(leaf: &ScalarType) -> Option<&'static str> {
         }
         ScalarType::Decimal(_) => Some("a decimal string such as `\"12.50\"`"),
         ScalarType::Uuid => Some("a UUID string"),
+        ScalarType::Int128 | ScalarType::Int256 | ScalarType::Uint128 | ScalarType::Uint256 => {
+            Some("a number, or a string of digits to keep values beyond 64 bits exact")
+        }
+        ScalarType::FixedString(_) => Some("a string of at most that many bytes"),
+        ScalarType::Ipv4 => Some("dotted text such as `\"10.0.0.1\"`"),
+        ScalarType::Ipv6 => Some("text such as `\"2001:db8::1\"` (IPv4 as `\"::ffff:10.0.0.1\"`)"),
+        ScalarType::Geo(_) => Some("`[x, y]` points in nested arrays"),
         _ => None,
     }
 }
@@ -448,7 +455,9 @@ fn param_required(param: &moose_model::types::ApiParam) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use moose_model::types::{ApiParam, AppDef, DecimalSpec, EnumMember, Field, IngestDef};
+    use moose_model::types::{
+        ApiParam, AppDef, DecimalSpec, EnumMember, Field, GeoShape, IngestDef,
+    };
 
     const NOTHING_RESERVED: Reserved = Reserved {
         keywords: &[],
@@ -515,6 +524,10 @@ pub(crate) mod tests {
             Field::new("uid", ty(vec![], ScalarType::Uuid)),
             Field::new("tier", ty(vec![], tiers.clone())),
             Field::new("extra", ty(vec![], ScalarType::Json)),
+            Field::new("big", ty(vec![], ScalarType::Int256)),
+            Field::new("code", ty(vec![], ScalarType::FixedString(2))),
+            Field::new("ip", ty(vec![], ScalarType::Ipv6)),
+            Field::new("area", ty(vec![], ScalarType::Geo(GeoShape::Polygon))),
             Field::new(
                 "ship_to",
                 ty(vec![], ScalarType::Nested("Address@1.1".into())),

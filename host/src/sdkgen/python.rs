@@ -13,7 +13,8 @@ use super::{
 };
 use moose_model::app::App;
 use moose_model::types::{
-    ApiParam, DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering, TypeWrapper,
+    ApiParam, DataType, DecimalSpec, EnumMember, GeoShape, IntType, ScalarType, TypeLowering,
+    TypeWrapper,
 };
 
 /// The fixed part of every client: errors, requests, batching, exact parsing.
@@ -369,6 +370,20 @@ impl TypeLowering for PyTypes<'_> {
     fn nested(&mut self, model: &str) -> String {
         self.surface.type_name(model)
     }
+    fn fixed_string(&mut self, _: u32) -> String {
+        "str".into()
+    }
+    fn ipv4(&mut self) -> String {
+        "str".into()
+    }
+    fn ipv6(&mut self) -> String {
+        "str".into()
+    }
+    fn geo(&mut self, shape: GeoShape) -> String {
+        (0..shape.depth()).fold("Sequence[float]".into(), |inner, _| {
+            format!("List[{inner}]")
+        })
+    }
     fn array(&mut self, item: String) -> String {
         format!("List[{item}]")
     }
@@ -459,6 +474,9 @@ mod tests {
             "        \"ok\": bool,\n",
             "        \"price\": str,\n",
             "        \"extra\": Dict[str, Any],\n",
+            "        \"big\": int,\n",
+            "        \"code\": str,\n",
+            "        \"area\": List[List[Sequence[float]]],\n",
             "        \"ship_to\": Address_v1_1,\n",
             "        \"stops\": List[Address_v1_1],\n",
             "        \"tags\": List[Optional[str]],\n",

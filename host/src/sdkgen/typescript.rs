@@ -12,7 +12,8 @@ use super::{
 };
 use moose_model::app::App;
 use moose_model::types::{
-    ApiParam, DataType, DecimalSpec, EnumMember, IntType, ScalarType, TypeLowering, TypeWrapper,
+    ApiParam, DataType, DecimalSpec, EnumMember, GeoShape, IntType, ScalarType, TypeLowering,
+    TypeWrapper,
 };
 
 /// The fixed part of every client: options, errors, requests, batching, exact parsing.
@@ -382,6 +383,20 @@ impl TypeLowering for TsTypes<'_> {
     fn nested(&mut self, model: &str) -> String {
         self.surface.type_name(model)
     }
+    fn fixed_string(&mut self, _: u32) -> String {
+        "string".into()
+    }
+    fn ipv4(&mut self) -> String {
+        "string".into()
+    }
+    fn ipv6(&mut self) -> String {
+        "string".into()
+    }
+    fn geo(&mut self, shape: GeoShape) -> String {
+        (0..shape.depth()).fold("[number, number]".into(), |inner, _| {
+            format!("Array<{inner}>")
+        })
+    }
     fn array(&mut self, item: String) -> String {
         if self.params {
             format!("ReadonlyArray<{item}>")
@@ -492,6 +507,10 @@ mod tests {
             "  day: string;\n",
             "  tier: \"small\" | \"it's \\\"big\\\"\";\n",
             "  extra: Record<string, unknown>;\n",
+            "  big: WideInt;\n",
+            "  code: string;\n",
+            "  ip: string;\n",
+            "  area: Array<Array<[number, number]>>;\n",
             "  ship_to: Address_v1_1;\n",
             "  stops: Array<Address_v1_1>;\n",
             "  tags: Array<string | null>;\n",

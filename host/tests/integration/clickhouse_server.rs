@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use moose_model::app::App;
 use moose_model::types::{
-    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, IngestDef, Model, ScalarType,
-    TableDef, TableEngine, TypeWrapper, ViewDef,
+    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, GeoShape, IngestDef, Model,
+    ScalarType, TableDef, TableEngine, TypeWrapper, ViewDef,
 };
 use moose_olap::{ddl, OlapClient, OlapConfig, OlapError, OlapQueryService, QueryLimits};
 use moose_pipeline::sync::TableWriter;
@@ -316,6 +316,7 @@ fn every_type_app() -> App {
         field("ints", vec![W::Array], S::Int32),
         field("names", vec![W::Array, W::Nullable], S::String),
         field("maybe", vec![W::Nullable], S::Int32),
+        field("code", vec![], S::FixedString(3)),
     ];
     let mut def = AppDef {
         models: vec![Model::new("Everything", fields)],
@@ -352,13 +353,14 @@ async fn stores_and_reads_back_every_type_the_server_has() {
             "u64": 9007199254740991u64, "f32": 0.5, "f64": 1.25, "price": 12.3456,
             "day": "2024-05-01", "at": "2024-05-01T12:34:56Z",
             "uid": "61f0c404-5cb3-11e7-907b-a6006ad3dba0", "size": "it's big", "wide": "far",
-            "ints": [1, -2, 3], "names": ["x", null], "maybe": null
+            "ints": [1, -2, 3], "names": ["x", null], "maybe": null, "code": "NOK"
         }),
         json!({
             "id": "b", "i8": 1, "i16": 2, "i32": 3, "i64": 4, "u8": 5, "u16": 6, "u32": 7,
             "u64": 8, "f32": -1.5, "f64": 1e-3, "price": -0.5, "day": "1999-12-31",
             "at": "2000-01-01T00:00:00.250Z", "uid": "00000000-0000-0000-0000-000000000001",
-            "size": "small", "wide": "far", "ints": [], "names": [], "maybe": 42
+            "size": "small", "wide": "far", "ints": [], "names": [], "maybe": 42,
+            "code": "EUR"
         }),
     ];
     let ndjson: String = rows_in.iter().map(|r| format!("{r}\n")).collect();
@@ -556,7 +558,15 @@ async fn refuses_an_app_with_types_the_server_lacks_before_creating_anything() {
             ),
             Model::new(
                 "Event",
-                vec![key("id", S::String), field("payload", vec![], S::Json)],
+                vec![
+                    key("id", S::String),
+                    field("payload", vec![], S::Json),
+                    field("big", vec![], S::Uint256),
+                    field("ip", vec![W::Nullable], S::Ipv6),
+                    field("area", vec![], S::Geo(GeoShape::Polygon)),
+                    field("route", vec![], S::Geo(GeoShape::LineString)),
+                    field("code", vec![], S::FixedString(2)),
+                ],
             ),
         ],
         ..AppDef::default()
@@ -569,8 +579,12 @@ async fn refuses_an_app_with_types_the_server_lacks_before_creating_anything() {
     if version == "18.16.1" {
         assert_eq!(
             error,
-            "ClickHouse 18.16.1 cannot store Event.payload JSON: JSON needs ClickHouse 25.3 or \
-             newer; Order.paid Bool: Bool needs ClickHouse 21.12 or newer; Order.tags \
+            "ClickHouse 18.16.1 cannot store Event.area Polygon: \
+             Point/Ring/Polygon/MultiPolygon needs ClickHouse 22.3 or newer; Event.big UInt256: \
+             Int128/Int256/UInt128/UInt256 needs ClickHouse 21.7 or newer; Event.ip \
+             Nullable(IPv6): IPv4/IPv6 needs ClickHouse 19.3 or newer; Event.payload JSON: JSON \
+             needs ClickHouse 25.3 or newer; Event.route LineString: LineString/MultiLineString \
+             needs ClickHouse 24.6 or newer; Order.paid Bool: Bool needs ClickHouse 21.12 or newer; Order.tags \
              Map(String, String): Map needs ClickHouse 21.8 or newer; Order.ts DateTime64(3): \
              DateTime64 needs ClickHouse 20.1 or newer"
         );

@@ -665,6 +665,15 @@ impl<'a> Checker<'a> {
                 if param.data_type.wrappers.contains(&TypeWrapper::Map) {
                     self.problem(&param_subject, "a query parameter cannot be a map");
                 }
+                if let ScalarType::Geo(shape) = &param.data_type.leaf {
+                    self.problem(
+                        &param_subject,
+                        format!(
+                            "a query parameter cannot be a {}; pass its coordinates as numbers",
+                            shape.name()
+                        ),
+                    );
+                }
                 if param.required && param.default.is_some() {
                     self.problem(&param_subject, "is required and also has a default");
                 }

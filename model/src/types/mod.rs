@@ -52,6 +52,70 @@ pub enum ScalarType {
     Json,
     /// A nested record: the name of another model of the app.
     Nested(String),
+    /// 128- and 256-bit integers; records carry them as JSON numbers or strings of digits.
+    Int128,
+    Int256,
+    Uint128,
+    Uint256,
+    /// `FixedString(n)`: a string of at most `n` bytes.
+    FixedString(u32),
+    /// An IPv4 address in dotted form.
+    Ipv4,
+    /// An IPv6 address in IPv6 text; IPv4 addresses are written mapped (`::ffff:10.0.0.1`).
+    Ipv6,
+    /// A ClickHouse geo type.
+    Geo(GeoShape),
+}
+
+/// The geo types: a point, and arrays of points nested one to three levels deep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GeoShape {
+    /// `Point`: `[x, y]`.
+    Point,
+    /// `Ring`: a polygon without holes, an array of points.
+    Ring,
+    /// `LineString`: an array of points.
+    LineString,
+    /// `MultiLineString`: an array of line strings.
+    MultiLineString,
+    /// `Polygon`: the outer ring, then the holes.
+    Polygon,
+    /// `MultiPolygon`: an array of polygons.
+    MultiPolygon,
+}
+
+impl GeoShape {
+    /// Every shape.
+    pub const ALL: [GeoShape; 6] = [
+        GeoShape::Point,
+        GeoShape::Ring,
+        GeoShape::LineString,
+        GeoShape::MultiLineString,
+        GeoShape::Polygon,
+        GeoShape::MultiPolygon,
+    ];
+
+    /// The ClickHouse name: `Point`, `Ring`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            GeoShape::Point => "Point",
+            GeoShape::Ring => "Ring",
+            GeoShape::LineString => "LineString",
+            GeoShape::MultiLineString => "MultiLineString",
+            GeoShape::Polygon => "Polygon",
+            GeoShape::MultiPolygon => "MultiPolygon",
+        }
+    }
+
+    /// How many arrays enclose the `[x, y]` points: 0 for a point, 3 for a multi-polygon.
+    pub fn depth(self) -> usize {
+        match self {
+            GeoShape::Point => 0,
+            GeoShape::Ring | GeoShape::LineString => 1,
+            GeoShape::MultiLineString | GeoShape::Polygon => 2,
+            GeoShape::MultiPolygon => 3,
+        }
+    }
 }
 
 /// A type constructor with one type argument. Map keys are always strings.

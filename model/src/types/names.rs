@@ -4,8 +4,8 @@ use crate::sql::quote_string;
 
 use super::lower::{IntType, TypeLowering};
 use super::{
-    AggregateKind, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableEngine,
-    TypeWrapper,
+    AggregateKind, DataType, DecimalSpec, EnumMember, Field, GeoShape, Model, ScalarType,
+    TableEngine, TypeWrapper,
 };
 
 /// ClickHouse's names of the types.
@@ -55,6 +55,18 @@ impl TypeLowering for ClickHouseNames {
     fn nested(&mut self, model: &str) -> String {
         model.to_string()
     }
+    fn fixed_string(&mut self, bytes: u32) -> String {
+        format!("FixedString({bytes})")
+    }
+    fn ipv4(&mut self) -> String {
+        "IPv4".into()
+    }
+    fn ipv6(&mut self) -> String {
+        "IPv6".into()
+    }
+    fn geo(&mut self, shape: GeoShape) -> String {
+        shape.name().into()
+    }
     fn array(&mut self, item: String) -> String {
         format!("Array({item})")
     }
@@ -91,6 +103,10 @@ impl ScalarType {
                 | ScalarType::Uint16
                 | ScalarType::Uint32
                 | ScalarType::Uint64
+                | ScalarType::Int128
+                | ScalarType::Int256
+                | ScalarType::Uint128
+                | ScalarType::Uint256
                 | ScalarType::Float32
                 | ScalarType::Float64
         )

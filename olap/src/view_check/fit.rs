@@ -121,6 +121,18 @@ fn family(name: &str) -> Option<Family> {
     }
 }
 
+/// What a geo type is stored as: `Point` is a `Tuple(Float64, Float64)`, the others
+/// arrays of the shape one level down.
+fn geo_storage(name: &str) -> Option<&'static str> {
+    match name {
+        "Point" => Some("Tuple(Float64, Float64)"),
+        "Ring" | "LineString" => Some("Array(Point)"),
+        "Polygon" | "MultiLineString" => Some("Array(Ring)"),
+        "MultiPolygon" => Some("Array(Polygon)"),
+        _ => None,
+    }
+}
+
 /// The type without spaces outside quotes, so `Tuple(a String, b UInt8)` and
 /// `Tuple(a String,b UInt8)` compare equal.
 fn normalized(text: &str) -> String {
@@ -138,6 +150,12 @@ pub fn fits(source: &str, target: &str) -> bool {
         return true;
     }
     let (s, t) = (TypeText::parse(source), TypeText::parse(target));
+    if let Some(source) = geo_storage(s.name) {
+        return fits(source, target);
+    }
+    if let Some(target) = geo_storage(t.name) {
+        return fits(source, target);
+    }
     match (s.name, t.name) {
         // `NULL` in a SELECT: a default in any column.
         ("Nothing", _) => true,
@@ -184,6 +202,19 @@ mod tests {
         ));
         assert!(fits("Tuple(a String, b UInt8)", "Tuple(a String,b UInt8)"));
         assert!(fits("Enum8('a b' = 1)", "Enum8('a b' = 1)"));
+    }
+
+    #[test]
+    fn geo_types_fit_what_they_are_stored_as() {
+        assert!(fits("Tuple(Float64, Float64)", "Point"));
+        assert!(fits("Array(Tuple(Float64, Float64))", "Ring"));
+        assert!(fits("Ring", "LineString"));
+        assert!(fits("Array(Array(Tuple(Float64, Float64)))", "Polygon"));
+        assert!(fits("MultiPolygon", "Array(Polygon)"));
+        assert!(!fits("Point", "Ring"));
+        assert!(!fits("Array(Tuple(String, Float64))", "Ring"));
+        assert!(fits("Int32", "Int256"));
+        assert!(!fits("String", "IPv4"));
     }
 
     #[test]

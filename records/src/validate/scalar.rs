@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
-use moose_model::types::{DecimalSpec, EnumMember, IntType};
+use moose_model::types::{DecimalSpec, EnumMember, GeoShape, IntType};
 
 /// How a scalar value is checked.
 #[derive(Debug)]
@@ -19,6 +19,10 @@ pub(super) enum Check {
     Uuid,
     Enum(Vec<EnumMember>),
     Json,
+    FixedString(u32),
+    Ipv4,
+    Ipv6,
+    Geo(GeoShape),
 }
 
 /// Why a value does not fit its scalar type; the message names the value and the type.
@@ -33,10 +37,10 @@ pub enum ValueError {
     },
     #[error("{value} is out of range for {ty} ({min} to {max})")]
     IntegerOutOfRange {
-        value: i128,
+        value: String,
         ty: String,
-        min: i128,
-        max: i128,
+        min: &'static str,
+        max: &'static str,
     },
     #[error("{0:e} is out of range for Float32")]
     FloatOutOfRange(f64),
@@ -74,6 +78,20 @@ pub enum ValueError {
     },
     #[error("nested records are checked as records")]
     NestedRecord,
+    #[error("{text:?} is {bytes} bytes long; FixedString({limit}) holds at most {limit}")]
+    TooLong {
+        text: String,
+        bytes: usize,
+        limit: u32,
+    },
+    #[error("{found} is not {shape}: expected {expected}")]
+    NotAShape {
+        /// What the value is at the place that does not fit.
+        found: String,
+        shape: &'static str,
+        /// The form of the shape, e.g. `[x, y]`.
+        expected: &'static str,
+    },
 }
 
 fn expected(expected: &'static str, value: &Value) -> ValueError {
@@ -134,6 +152,34 @@ impl Check {
                 Value::Object(_) => Ok(()),
                 other => Err(expected("a JSON object", other)),
             },
+            Check::FixedString(limit) => {
+                let text = string(value)?;
+                if text.len() <= *limit as usize {
+                    Ok(())
+                } else {
+                    Err(ValueError::TooLong {
+                        text: text.to_string(),
+                        bytes: text.len(),
+                        limit: *limit,
+                    })
+                }
+            }
+            Check::Ipv4 => {
+                let text = string(value)?;
+                text.parse::<std::net::Ipv4Addr>()
+                    .map(drop)
+                    .map_err(|_| unreadable(text, "an IPv4 address"))
+            }
+            Check::Ipv6 => {
+                let text = string(value)?;
+                text.parse::<std::net::Ipv6Addr>().map(drop).map_err(|_| {
+                    unreadable(
+                        text,
+                        "an IPv6 address (write an IPv4 address mapped: ::ffff:a.b.c.d)",
+                    )
+                })
+            }
+            Check::Geo(shape) => geo(value, *shape, shape.depth()),
         }
     }
 }
@@ -149,29 +195,52 @@ fn string(value: &Value) -> Result<&str, ValueError> {
     value.as_str().ok_or_else(|| expected("a string", value))
 }
 
-/// Integers as JSON numbers, or as strings of digits (how JavaScript sends 64-bit values).
+/// Integers as JSON numbers, or as strings of digits (how JavaScript sends 64-bit values
+/// and how ClickHouse writes them in JSON).
 fn int_in(value: &Value, int: IntType) -> Result<(), ValueError> {
-    let (min, max) = (int.min(), int.max());
-    let parsed: Option<i128> = match value {
-        Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+    let text = match value {
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        Value::String(s) => s.trim().to_string(),
+        _ => String::new(),
     };
-    match parsed {
-        Some(n) if (min..=max).contains(&n) => Ok(()),
-        Some(value) => Err(ValueError::IntegerOutOfRange {
-            value,
+    match int.admits(&text) {
+        Some(true) => Ok(()),
+        Some(false) => Err(ValueError::IntegerOutOfRange {
+            value: text,
             ty: int.name(),
-            min,
-            max,
+            min: int.min(),
+            max: int.max(),
         }),
         None => Err(ValueError::Expected {
             expected: "an integer",
             found: describe(value),
         }),
+    }
+}
+
+/// A point `[x, y]` inside `depth` levels of arrays.
+fn geo(value: &Value, shape: GeoShape, depth: usize) -> Result<(), ValueError> {
+    let not_shape = |found: &Value| ValueError::NotAShape {
+        found: describe(found),
+        shape: shape.name(),
+        expected: match shape.depth() {
+            0 => "[x, y]",
+            1 => "an array of [x, y] points",
+            2 => "an array of arrays of [x, y] points",
+            _ => "an array of arrays of arrays of [x, y] points",
+        },
+    };
+    let Value::Array(items) = value else {
+        return Err(not_shape(value));
+    };
+    if depth > 0 {
+        return items
+            .iter()
+            .try_for_each(|item| geo(item, shape, depth - 1));
+    }
+    match items.as_slice() {
+        [x, y] if x.is_number() && y.is_number() => Ok(()),
+        _ => Err(not_shape(value)),
     }
 }
 
@@ -268,6 +337,9 @@ fn describe(value: &Value) -> String {
     match value {
         Value::Number(n) => n.to_string(),
         Value::String(s) => format!("{s:?}"),
+        Value::Array(items) if items.len() <= 4 && items.iter().all(|i| !i.is_array()) => {
+            Value::Array(items.clone()).to_string()
+        }
         other => kind(other).to_string(),
     }
 }

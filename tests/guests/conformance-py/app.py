@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Optional
 from uuid import UUID
 
@@ -17,7 +18,9 @@ from stdlib_probe import probe
 from moose_guest import (
     App,
     DateTime64,
+    FixedString,
     Float32,
+    Int128,
     Int8,
     Int16,
     Int32,
@@ -28,6 +31,9 @@ from moose_guest import (
     UInt16,
     UInt32,
     UInt64,
+    UInt256,
+    Point,
+    Polygon,
     decimal,
 )
 
@@ -75,6 +81,13 @@ class Everything:
     m: dict[str, float]
     m_arr: dict[str, list[UInt8]]
     inners: list[Inner]
+    i128: Int128
+    u256: UInt256
+    fs: FixedString[4]
+    v4: IPv4Address
+    v6: IPv6Address
+    pt: Point
+    poly: Polygon
 
 
 def identity(record: Everything) -> Everything:

@@ -39,6 +39,13 @@ export const Everything = model("Everything", {
   m: t.map(t.float64()),
   m_arr: t.map(t.array(t.uint8())),
   inners: t.array(t.nested(Inner)),
+  i128: t.int128(),
+  u256: t.uint256(),
+  fs: t.fixedString(4),
+  v4: t.ipv4(),
+  v6: t.ipv6(),
+  pt: t.point(),
+  poly: t.polygon(),
 });
 export type Everything = Infer<typeof Everything>;
 

@@ -152,6 +152,16 @@ impl Normalizer {
             | S::Uint16
             | S::Uint32
             | S::Uint64 => integer(value),
+            S::Int128 | S::Int256 | S::Uint128 | S::Uint256 => match value {
+                Value::String(digits) => Value::String(format!("int {digits}")),
+                other => integer(other),
+            },
+            S::Geo(_) => geo(value),
+            // Compared as addresses: `::ffff:10.0.0.1` and `::ffff:a00:1` are one address.
+            S::Ipv6 => match value.as_str().map(str::parse::<std::net::Ipv6Addr>) {
+                Some(Ok(address)) => Value::String(address.to_string()),
+                _ => mismatch(format!("not an IPv6 address: {value}")),
+            },
             S::Float32 => match value.as_f64() {
                 Some(f) => Value::from(f as f32 as f64),
                 None => mismatch(format!("not a number: {value}")),
@@ -166,7 +176,12 @@ impl Normalizer {
                 Some(s) => Value::String(s.to_ascii_lowercase()),
                 None => mismatch(format!("not a string: {value}")),
             },
-            S::String | S::LowCardinalityString | S::Date | S::Enum(_) => match value {
+            S::String
+            | S::LowCardinalityString
+            | S::Date
+            | S::Enum(_)
+            | S::FixedString(_)
+            | S::Ipv4 => match value {
                 Value::String(_) => value.clone(),
                 _ => mismatch(format!("not a string: {value}")),
             },
@@ -177,6 +192,15 @@ impl Normalizer {
             S::Json => json(value),
             S::Nested(model) => self.record(model, value),
         }
+    }
+}
+
+/// Nested arrays of coordinates, every coordinate as a float.
+fn geo(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => items.iter().map(geo).collect(),
+        Value::Number(n) => n.as_f64().map_or(Value::Null, Value::from),
+        other => mismatch(format!("not a coordinate: {other}")),
     }
 }
 

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use moose_host::config::ClickHouseSection;
 use moose_model::app::App;
 use moose_model::types::{
-    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TableDef,
-    TableEngine, TypeWrapper, ViewDef,
+    AggregationDef, AppDef, DataType, DecimalSpec, EnumMember, Field, GeoShape, Model, ScalarType,
+    TableDef, TableEngine, TypeWrapper, ViewDef,
 };
 use moose_olap::embedded::{default_python, write_server};
 use moose_olap::{
@@ -223,6 +223,15 @@ fn all_types_app() -> App {
             field("n", wrapped(vec![W::Nullable], S::Int32)),
             field("j", scalar(S::Json)),
             with_default,
+            field("i128", scalar(S::Int128)),
+            field("u256", scalar(S::Uint256)),
+            field("code", scalar(S::FixedString(3))),
+            field("v4", scalar(S::Ipv4)),
+            field("v6", wrapped(vec![W::Nullable], S::Ipv6)),
+            field("at", scalar(S::Geo(GeoShape::Point))),
+            field("route", scalar(S::Geo(GeoShape::LineString))),
+            field("area", scalar(S::Geo(GeoShape::Polygon))),
+            field("areas", scalar(S::Geo(GeoShape::MultiPolygon))),
         ],
     );
     let mut def = empty_def();

@@ -83,6 +83,15 @@ async fn ddl_applies_twice_and_creates_every_type() {
         ("n", "Nullable(Int32)"),
         ("j", "JSON"),
         ("def", "String"),
+        ("i128", "Int128"),
+        ("u256", "UInt256"),
+        ("code", "FixedString(3)"),
+        ("v4", "IPv4"),
+        ("v6", "Nullable(IPv6)"),
+        ("at", "Point"),
+        ("route", "LineString"),
+        ("area", "Polygon"),
+        ("areas", "MultiPolygon"),
     ];
     for (name, ty) in expected {
         assert_eq!(columns[name]["type"], json!(ty), "column {name}");
@@ -92,7 +101,7 @@ async fn ddl_applies_twice_and_creates_every_type() {
         columns["def"]["comment"],
         json!("filled when absent; it's documented")
     );
-    assert_eq!(columns.len(), 29);
+    assert_eq!(columns.len(), 38);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +111,7 @@ async fn rows_of_every_type_round_trip() {
     ddl::apply(&client, &ddl::plan(&app, client.database()).expect("plan"))
         .await
         .expect("ddl");
-    let first = json!({
+    let mut first = json!({
         "id": 1, "s": "tab\there \"quoted\" \\ é", "lc": "x", "lcn": null,
         "i8": -128, "i16": -32768, "i32": -2147483648i64, "i64": i64::MIN,
         "u8": 255, "u16": 65535, "u32": 4294967295u64, "u64": u64::MAX,
@@ -114,8 +123,18 @@ async fn rows_of_every_type_round_trip() {
         "addrs": [{"lat": 0.5, "lon": 0.25}], "n": null,
         "j": {"a": {"b": [1, 2]}, "c": "s"}, "def": "given"
     });
+    extend(
+        &mut first,
+        json!({
+            "i128": "-170141183460469231731687303715884105728",
+            "u256": "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+            "code": "NOK", "v4": "255.255.255.255", "v6": "2001:db8::1", "at": [1.5, -2.25],
+            "route": [[0, 0], [1, 1]], "area": [[[0, 0], [10, 0], [10, 10], [0, 0]], [[2, 2], [3, 3], [2, 3]]],
+            "areas": [[[[0, 0], [1, 0], [0, 0]]], [[[5, 5], [6, 5], [5, 5]]]]
+        }),
+    );
     // Offsets are converted to UTC, a number is accepted for a decimal, `def` is omitted.
-    let second = json!({
+    let mut second = json!({
         "id": 2, "s": "", "lc": "", "lcn": "v",
         "i8": 127, "i16": 32767, "i32": 2147483647, "i64": i64::MAX,
         "u8": 0, "u16": 0, "u32": 0, "u64": 0,
@@ -125,6 +144,13 @@ async fn rows_of_every_type_round_trip() {
         "arr": [], "m": {}, "addr": {"street": "", "zip": "75001", "geo": {"lat": 0.0, "lon": 0.0}},
         "addrs": [], "n": 7, "j": {}
     });
+    extend(
+        &mut second,
+        json!({
+            "i128": 5, "u256": 0, "code": "", "v4": "0.0.0.0", "v6": "::ffff:10.0.0.1", "at": [0, 0],
+            "route": [], "area": [], "areas": []
+        }),
+    );
     let ndjson = format!("{first}\n{second}\n");
     client
         .insert_json("Everything", ndjson, 2)
@@ -132,16 +158,66 @@ async fn rows_of_every_type_round_trip() {
         .expect("insert every type");
 
     let service = service(&client, QueryLimits::default());
-    let rows = guest_query(&service, "SELECT * FROM Everything ORDER BY id", &[])
-        .await
-        .expect("select");
+    // Integers beyond 64 bits are compared as text below: a JSON number that long is no
+    // serde_json number.
+    let rows = guest_query(
+        &service,
+        "SELECT * EXCEPT (i128, u256) FROM Everything ORDER BY id",
+        &[],
+    )
+    .await
+    .expect("select");
     let mut expected_first = first.clone();
     expected_first["d"] = json!(12.5);
     let mut expected_second = second.clone();
     expected_second["ts"] = json!("2024-05-01T12:00:00Z");
     expected_second["ts3"] = json!("2024-05-01T23:59:59.999Z");
     expected_second["def"] = json!("dflt");
+    // FixedString pads with zero bytes.
+    expected_second["code"] = json!("\0\0\0");
+    for row in [&mut expected_first, &mut expected_second] {
+        let row = row.as_object_mut().expect("a row");
+        row.remove("i128");
+        row.remove("u256");
+    }
     assert_rows(rows, vec![expected_first, expected_second]);
+    let wide = guest_query(
+        &service,
+        "SELECT toString(i128) AS i128, toString(u256) AS u256 FROM Everything ORDER BY id",
+        &[],
+    )
+    .await
+    .expect("select wide integers");
+    assert_eq!(
+        wide,
+        vec![
+            json!({"i128": first["i128"], "u256": first["u256"]}),
+            json!({"i128": "5", "u256": "0"})
+        ]
+    );
+    // Guests read them exactly: the rows carry every digit.
+    let batch = tokio::task::spawn_blocking({
+        let service = service.clone();
+        move || service.query("SELECT i128, u256 FROM Everything WHERE id = 1", &[])
+    })
+    .await
+    .expect("query thread")
+    .expect("select");
+    assert_eq!(
+        String::from_utf8(batch.data).expect("utf-8"),
+        format!(
+            r#"{{"i128":{},"u256":{}}}"#,
+            first["i128"].as_str().expect("digits"),
+            first["u256"].as_str().expect("digits")
+        )
+    );
+}
+
+/// Adds the fields of `more` to `row` (one `json!` of every field overflows the macro).
+fn extend(row: &mut Value, more: Value) {
+    if let (Some(row), Value::Object(more)) = (row.as_object_mut(), more) {
+        row.extend(more);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,14 @@ pub struct Everything {
     pub m: BTreeMap<String, f64>,
     pub m_arr: BTreeMap<String, Vec<u8>>,
     pub inners: Vec<Inner>,
+    pub i128: i128,
+    pub u256: moose_guest::types::UInt256,
+    #[moose(fixed_string = 4)]
+    pub fs: String,
+    pub v4: std::net::Ipv4Addr,
+    pub v6: std::net::Ipv6Addr,
+    pub pt: moose_guest::types::Point,
+    pub poly: moose_guest::types::Polygon,
 }
 
 fn identity(record: Everything) -> Everything {
