@@ -379,6 +379,15 @@ fn checks_api_parameters() {
     app.def.apis[0].name = "bad name".into();
     assert_problem(&app, "min 50 is greater than max 5");
     assert_problem(&app, "`bad name` is not a valid route name");
+
+    let mut app = shop();
+    let param = &mut app.def.apis[0].params[0];
+    param.data_type.leaf = ScalarType::Geo(crate::types::GeoShape::Point);
+    (param.min, param.max) = (None, None);
+    assert_problem(
+        &app,
+        "parameter `limit`: a query parameter cannot be a Point; pass its coordinates as numbers",
+    );
 }
 
 /// `Order` with a `uniq` state of `id`.
