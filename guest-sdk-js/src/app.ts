@@ -143,6 +143,10 @@ export interface TableConfig<T> {
   /** Columns ClickHouse computes after the model's, which records never carry:
    * `{ day: computed.materialized(t.date(), "toDate(ts)") }`. `SELECT *` leaves them out. */
   computed?: Record<string, ComputedColumnConfig>;
+  /** The table exists already and belongs to someone else: plans and migrations never
+   * create, alter or drop it (`moose dev` creates it only where it is missing, as a local
+   * mirror). Declare its columns as they are. */
+  externallyManaged?: boolean;
 }
 
 /** Which parts a pipeline has; all of them by default. */
@@ -653,6 +657,7 @@ function tableDef<S extends Shape>(
         expression: c.expression,
         doc: c.type.options.doc,
       })),
+      externallyManaged: config.externallyManaged ?? false,
     },
   };
 }

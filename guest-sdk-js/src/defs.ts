@@ -113,6 +113,7 @@ export interface TableOptions {
   indexes: TableIndex[];
   projections: Projection[];
   computed: ComputedColumn[];
+  externallyManaged: boolean;
 }
 
 export interface TableDef {

@@ -17,6 +17,7 @@ test("the quickstart describes the same app as the Rust quickstart", () => {
   });
   const options = {
     partitionBy: none, primaryKey: [], sampleBy: none, ttl: none, settings: [], indexes: [], projections: [], computed: [],
+    externallyManaged: false,
   };
   assert.deepEqual(withoutDocs(app.describe()), {
     models: [
@@ -198,7 +199,10 @@ test("tables describe their engine columns, storage options and column codecs an
       { name: "day", dataType: plain("date"), kind: "materialized", expression: "toDate(ts)", doc: undefined },
       { name: "shout", dataType: plain("string"), kind: "alias", expression: "upper(note)", doc: "The note, loud." },
     ],
+    externallyManaged: false,
   });
+  storage.table("Theirs", Event, { externallyManaged: true });
+  assert.equal(storage.describe().tables[2]?.options.externallyManaged, true);
   assert.deepEqual(replaced?.engine, { tag: "replacing-merge-tree", val: { version: "version", isDeleted: "sign" } });
   assert.deepEqual(replaced?.options.indexes, []);
 });

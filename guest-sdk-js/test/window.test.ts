@@ -120,7 +120,7 @@ function rows(out: Batch): unknown[] {
 
 const noOptions = {
   partitionBy: undefined, primaryKey: [], sampleBy: undefined, ttl: undefined, settings: [], indexes: [], projections: [],
-  computed: [],
+  computed: [], externallyManaged: false,
 };
 
 test("windowed aggregations are described with their window, target table and state version", () => {

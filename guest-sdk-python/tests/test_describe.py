@@ -42,6 +42,7 @@ NO_OPTIONS = {
     "indexes": [],
     "projections": [],
     "computed": [],
+    "externally_managed": False,
 }
 
 TIER = {"enum": [{"name": "small", "value": 1}, {"name": "medium", "value": 2}, {"name": "large", "value": 3}]}
@@ -333,7 +334,9 @@ class StorageOptionsTest(unittest.TestCase):
             ),
         )
         app.table("Replaced", Event, TableConfig(engine=ReplacingMergeTree("version", "sign")))
+        app.table("Theirs", Event, TableConfig(externally_managed=True))
         d = to_json(app.describe())
+        self.assertEqual(d["tables"][2]["options"], {**NO_OPTIONS, "externally_managed": True})
         fields = d["models"][0]["fields"]
         self.assertEqual(
             [(f["name"], f["codec"], f["ttl"]) for f in fields],
@@ -345,7 +348,7 @@ class StorageOptionsTest(unittest.TestCase):
                 ("note", None, "ts + INTERVAL 1 DAY"),
             ],
         )
-        events, replaced = d["tables"]
+        events, replaced, _ = d["tables"]
         self.assertEqual(events["engine"], {"versioned-collapsing-merge-tree": {"sign": "sign", "version": "version"}})
         self.assertEqual(
             events["options"],
@@ -377,6 +380,7 @@ class StorageOptionsTest(unittest.TestCase):
                         "doc": "The note, loud.",
                     },
                 ],
+                "externally_managed": False,
             },
         )
         self.assertEqual(replaced["engine"], {"replacing-merge-tree": {"version": "version", "is_deleted": "sign"}})

@@ -200,6 +200,7 @@ impl From<TableOptions> for wit::TableOptions {
                     doc: c.doc,
                 })
                 .collect(),
+            externally_managed: o.externally_managed,
         }
     }
 }

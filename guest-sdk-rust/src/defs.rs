@@ -333,6 +333,8 @@ pub struct TableOptions {
     pub projections: Vec<Projection>,
     /// Columns computed by ClickHouse, after the model's.
     pub computed: Vec<ComputedColumn>,
+    /// The table belongs to someone else: never created by plans, altered or dropped.
+    pub externally_managed: bool,
 }
 
 /// A table.

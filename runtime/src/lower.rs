@@ -201,6 +201,7 @@ impl From<wit::TableOptions> for model::TableOptions {
                     doc: c.doc,
                 })
                 .collect(),
+            externally_managed: o.externally_managed,
         }
     }
 }

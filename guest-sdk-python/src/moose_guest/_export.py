@@ -105,6 +105,7 @@ def _options(o: defs.TableOptions) -> Any:
             t.ComputedColumn(c.name, _data_type(c.data_type), getattr(t.ComputedKind, c.kind.upper()), c.expression, c.doc)
             for c in o.computed
         ],
+        o.externally_managed,
     )
 
 

@@ -157,7 +157,10 @@ class TableConfig:
     - `projections`: `Projection("by_user", "SELECT * ORDER BY user_id")`;
     - `computed`: columns ClickHouse computes after the model's, which records never carry
       (`{"day": Materialized(date, "toDate(ts)"), "loud": Alias(str, "upper(note)")}`);
-      `SELECT *` leaves them out.
+      `SELECT *` leaves them out;
+    - `externally_managed`: the table exists already and belongs to someone else: plans and
+      migrations never create, alter or drop it (`moose dev` creates it only where it is
+      missing, as a local mirror). Declare its columns as they are.
     """
 
     order_by: tuple[str, ...] = ()
@@ -177,6 +180,7 @@ class TableConfig:
         indexes: Iterable[TableIndex] = (),
         projections: Iterable[Projection] = (),
         computed: Optional[dict[str, Union[Materialized, Alias]]] = None,
+        externally_managed: bool = False,
     ) -> None:
         object.__setattr__(self, "order_by", tuple(order_by))
         object.__setattr__(self, "engine", engine if engine is not None else MergeTree())
@@ -189,6 +193,7 @@ class TableConfig:
             tuple(indexes),
             tuple(projections),
             tuple(c.column(name) for name, c in (computed or {}).items()),
+            externally_managed,
         )
         object.__setattr__(self, "options", options)
 

@@ -224,6 +224,7 @@ class TableOptions:
     indexes: tuple[TableIndex, ...] = ()
     projections: tuple[Projection, ...] = ()
     computed: tuple[ComputedColumn, ...] = ()
+    externally_managed: bool = False
 
 
 @dataclass(frozen=True)

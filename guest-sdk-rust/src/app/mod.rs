@@ -161,6 +161,14 @@ impl TableConfig {
         self
     }
 
+    /// The table exists already and belongs to someone else: plans and migrations never
+    /// create, alter or drop it (`moose dev` creates it only where it is missing, as a
+    /// local mirror). Declare its columns as they are.
+    pub fn externally_managed(mut self) -> Self {
+        self.options.externally_managed = true;
+        self
+    }
+
     /// A table setting, `SETTINGS name = value` (`value` as ClickHouse spells it).
     pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.settings.push((name.into(), value.into()));

@@ -225,7 +225,16 @@ pub fn diff(applied: &InfraMap, desired: &InfraMap) -> Vec<Change> {
         }
     }
 
+    // Someone else's tables are never created, altered or dropped, whichever side says so.
+    let external = |name: &str| {
+        [applied, desired]
+            .iter()
+            .any(|map| map.tables.get(name).is_some_and(|t| t.external))
+    };
     for (name, change) in compare(&applied.tables, &desired.tables) {
+        if external(name) {
+            continue;
+        }
         match change {
             Compared::Added(t) => tables.push(Change::new(
                 Op::Create,
@@ -891,6 +900,33 @@ mod tests {
                 "~ table T: add column `at` DateTime: not nullable and no default, existing rows get the type's zero value (possible rename of `ts`) [DESTRUCTIVE]",
                 "~ table T: drop column `ts` DateTime (possible rename to `at`) [DESTRUCTIVE]",
             ]
+        );
+    }
+
+    #[test]
+    fn externally_managed_tables_are_never_created_altered_or_dropped() {
+        let mut external = table(vec![column("id", "String")], &["id"]);
+        external.external = true;
+        let mut changed = table(vec![column("id", "String"), column("n", "Int64")], &["n"]);
+        changed.external = true;
+        let managed = table(vec![column("id", "String")], &["id"]);
+        let cases = [
+            (InfraMap::default(), with_table("T", external.clone())),
+            (with_table("T", external.clone()), InfraMap::default()),
+            (with_table("T", external.clone()), with_table("T", changed)),
+            (
+                with_table("T", managed.clone()),
+                with_table("T", external.clone()),
+            ),
+            (with_table("T", external), with_table("T", managed.clone())),
+        ];
+        for (old, new) in cases {
+            assert_eq!(lines(&diff(&old, &new)), Vec::<String>::new());
+        }
+        // The same table, managed, is created.
+        assert_eq!(
+            lines(&diff(&InfraMap::default(), &with_table("T", managed))).len(),
+            1
         );
     }
 

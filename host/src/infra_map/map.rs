@@ -80,6 +80,9 @@ pub struct TableSpec {
     /// Projections, in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub projections: Vec<Projection>,
+    /// Someone else's table: plans never create, alter or drop it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
 }
 
 impl TableSpec {
@@ -102,6 +105,7 @@ impl TableSpec {
             settings: BTreeMap::new(),
             indexes: vec![],
             projections: vec![],
+            external: false,
         }
     }
 
@@ -466,5 +470,6 @@ fn table_spec(app: &App, table: &TableDef, kind: TableKind) -> Result<TableSpec,
             .collect(),
         indexes: options.indexes.clone(),
         projections: options.projections.clone(),
+        external: options.externally_managed,
     })
 }

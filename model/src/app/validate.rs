@@ -614,6 +614,12 @@ impl<'a> Checker<'a> {
     fn aggregation_target(&mut self, subject: &str, target: &'a TableDef) {
         let subject = format!("{subject}, target table `{}`", target.name);
         self.table(&subject, target);
+        if target.options.externally_managed {
+            self.problem(
+                &subject,
+                "is written by the aggregation and cannot be externally managed",
+            );
+        }
         if target.source_stream.is_some() {
             self.problem(
                 &subject,

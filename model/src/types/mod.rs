@@ -291,6 +291,9 @@ pub struct TableOptions {
     pub projections: Vec<Projection>,
     /// Columns computed by ClickHouse, after the model's.
     pub computed: Vec<ComputedColumn>,
+    /// The table belongs to someone else: plans and migrations never create, alter or
+    /// drop it; `moose dev` creates it where it is missing.
+    pub externally_managed: bool,
 }
 
 /// A ClickHouse table.

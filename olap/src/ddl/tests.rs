@@ -538,6 +538,7 @@ fn options_app() -> (App, TableDef) {
                     doc: None,
                 },
             ],
+            externally_managed: false,
         },
         ..table("Event", "Event", &["id", "ts"], TableEngine::MergeTree)
     };

@@ -62,6 +62,7 @@ fn storage_app() -> App {
                 doc: None,
             },
         ],
+        externally_managed: false,
     };
     let sorted = |t: TableDef| TableDef {
         order_by: vec!["id".into(), "ts".into()],

@@ -505,6 +505,7 @@ fn accepts_every_engine_and_table_option() {
             expression: "toDate(ts)".into(),
             doc: None,
         }],
+        externally_managed: false,
     };
     let engines = [
         TableEngine::ReplacingMergeTree(Replacing {
