@@ -5,6 +5,7 @@ pub mod assemble;
 pub mod auth;
 pub mod builder;
 pub mod cli;
+pub mod codegen;
 pub mod config;
 pub mod image;
 pub mod infra;

@@ -31,10 +31,12 @@ pub mod compat;
 pub mod ddl;
 pub mod embedded;
 pub mod error;
+pub mod introspect;
 pub mod query;
 pub mod settings;
 pub mod store;
 pub mod supervise;
+pub mod type_text;
 pub mod view_check;
 pub mod writer;
 

@@ -1,11 +1,15 @@
-//! `moose init`: a new app from the quickstart template.
+//! `moose init`: a new app from the quickstart template, or from the tables of an existing
+//! ClickHouse database (`--from-clickhouse`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use crate::codegen::{app_source, Declarations};
 use crate::config::CONFIG_FILE;
 use moose_model::app::Language;
+use moose_olap::introspect::introspect;
+use moose_olap::{ClickHouseSection, OlapClient, OlapConfig};
 
 /// The quickstart is the template, so the template always builds.
 const RUST_LIB: &str = include_str!("../../../examples/quickstart/src/lib.rs");
@@ -64,6 +68,23 @@ pub struct Args {
     /// App name; defaults to the directory's name.
     #[arg(long)]
     name: Option<String>,
+    /// Read the models and tables from this ClickHouse server (HTTP URL) instead of
+    /// starting from the quickstart. Its password is read from `MOOSE_SEED_PASSWORD`.
+    #[arg(long, value_name = "URL")]
+    from_clickhouse: Option<String>,
+    /// The database to read (with `--from-clickhouse`); the app's `[clickhouse] database`.
+    #[arg(long, default_value = "default", requires = "from_clickhouse")]
+    database: String,
+    /// Read only these tables (with `--from-clickhouse`; default: every MergeTree-family
+    /// table of the database).
+    #[arg(long = "table", value_name = "TABLE", requires = "from_clickhouse")]
+    tables: Vec<String>,
+    /// The user to read as (with `--from-clickhouse`).
+    #[arg(long, default_value = "default", requires = "from_clickhouse")]
+    user: String,
+    /// Ask for uncompressed answers, for endpoints without ClickHouse's block compression.
+    #[arg(long, requires = "from_clickhouse")]
+    uncompressed: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -84,7 +105,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     {
         bail!("{} already exists and is not empty", args.dir.display());
     }
-    let files = match args.language {
+    let existing = match &args.from_clickhouse {
+        Some(url) => Some(read_database(&args, url)?),
+        None => None,
+    };
+    let mut files = match args.language {
         Language::Rust => rust_files(&name, &crate_name)?,
         Language::TypeScript => {
             let sdk = sdk_dir("MOOSE_SDK_JS", JS_SDK_DIR, "JS")?;
@@ -104,6 +129,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &[("{{name}}", &crate_name.replace('_', "-"))],
         ),
     };
+    if let Some((source_path, source)) = &existing {
+        for (path, contents) in &mut files {
+            if path == source_path {
+                *contents = source.clone();
+            } else if *path == CONFIG_FILE {
+                contents.push_str(&format!(
+                    "\n[clickhouse]\n# The database the tables were read from.\ndatabase = {}\n",
+                    toml_string(&args.database)
+                ));
+            }
+        }
+    }
     for (path, contents) in files {
         let path = args.dir.join(path);
         if let Some(parent) = path.parent() {
@@ -119,6 +156,69 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.dir.display()
     );
     Ok(())
+}
+
+/// The app source for the tables of `args.database` at `url`, in `args.language`.
+fn read_database(args: &Args, url: &str) -> anyhow::Result<(&'static str, String)> {
+    let mut config = OlapConfig::external(&ClickHouseSection::default(), url);
+    config.database = args.database.clone();
+    config.user = args.user.clone();
+    config.password = std::env::var("MOOSE_SEED_PASSWORD").unwrap_or_default();
+    config.lz4 = !args.uncompressed;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let read = tokio.block_on(async {
+        let client = OlapClient::new(config)?;
+        client
+            .ping()
+            .await
+            .with_context(|| format!("ClickHouse at {url} does not answer"))?;
+        anyhow::Ok(introspect(&client, &args.tables).await?)
+    })?;
+    for skipped in &read.skipped {
+        eprintln!("Skipped {skipped}.");
+    }
+    if read.tables.is_empty() {
+        bail!(
+            "database `{}` has no MergeTree-family table to read",
+            args.database
+        );
+    }
+    let origin = format!(
+        "database `{}` at {}",
+        args.database,
+        without_credentials(url)
+    );
+    let declarations = Declarations {
+        models: &read.models,
+        tables: &read.tables,
+        origin: &origin,
+    };
+    let source = app_source(args.language, declarations)
+        .map_err(|e| anyhow::anyhow!("{e}; read those tables into a TypeScript or Python app"))?;
+    eprintln!(
+        "Read {} tables of database `{}`: {}.",
+        read.tables.len(),
+        args.database,
+        read.tables
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(source)
+}
+
+/// `url` without a `user:password@` part.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) => format!("{scheme}://{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 fn crate_name(name: &str) -> anyhow::Result<String> {

@@ -1,5 +1,6 @@
 //! `moose query`, `moose seed` and `moose truncate` on the dev store of a running
-//! `moose dev` (the quickstart), as a user runs them from the app's directory.
+//! `moose dev` (the quickstart), as a user runs them from the app's directory; and
+//! `moose init --from-clickhouse` on an existing database.
 
 use std::process::{Command, Output};
 
@@ -166,6 +167,130 @@ fn truncate_and_seed_refuse_an_external_store() {
         assert!(
             said.contains("only writes to the dev store") && said.contains("http://127.0.0.1:1"),
             "{said}"
+        );
+    }
+}
+
+/// `moose init --from-clickhouse` reads a database with every column type, table option
+/// and engine argument into an app in each language; each builds, and `moose plan` against
+/// the database changes nothing: the tables are externally managed.
+#[test]
+fn init_from_clickhouse_writes_apps_that_build_and_plan_no_change() {
+    use moose_olap::embedded::{EmbeddedClickHouse, EmbeddedOptions};
+    let data = tempfile::tempdir().expect("temp dir");
+    let engine = EmbeddedClickHouse::start_with(data.path(), EmbeddedOptions::default())
+        .unwrap_or_else(|e| panic!("starting the engine: {e}"));
+    let url = engine.url().to_string();
+    let sql = |text: &str| clickhouse_text(&url, "default", text, "TabSeparated");
+    sql("CREATE DATABASE legacy");
+    sql("CREATE TABLE legacy.events (
+            id UInt64 COMMENT 'The event.',
+            name String,
+            kind LowCardinality(String),
+            maybe Nullable(String),
+            i8 Int8,
+            i128 Int128,
+            u256 UInt256,
+            f Float32,
+            ok Bool,
+            price Decimal(18, 4),
+            d Date,
+            at DateTime,
+            at3 DateTime64(3),
+            uid UUID,
+            level Enum8('low' = 1, 'high' = 2),
+            tags Array(String),
+            attrs Map(String, UInt32),
+            home Tuple(street String, zip Nullable(String)),
+            code FixedString(3),
+            v4 IPv4,
+            v6 IPv6,
+            pt Point,
+            area Polygon,
+            lines MultiLineString,
+            payload JSON,
+            note String DEFAULT 'none' CODEC(ZSTD(3)),
+            day Date MATERIALIZED toDate(at),
+            ver UInt64,
+            INDEX name_bf name TYPE bloom_filter(0.01) GRANULARITY 2
+        ) ENGINE = ReplacingMergeTree(ver)
+        PARTITION BY toYYYYMM(at) ORDER BY (id, at) TTL at + INTERVAL 100 YEAR
+        SETTINGS index_granularity = 4096");
+    sql("CREATE TABLE legacy.daily (
+            day Date,
+            users AggregateFunction(uniq, String),
+            top SimpleAggregateFunction(max, UInt64)
+        ) ENGINE = AggregatingMergeTree ORDER BY day");
+    sql("CREATE VIEW legacy.recent AS SELECT id FROM legacy.events");
+    sql("INSERT INTO legacy.daily SELECT today(), uniqState('a'), 1");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Rust builds reuse the quickstart's compiled dependencies.
+    let target = moose_tests::repo_root().join("examples/quickstart/target");
+    let run = |args: &[&str]| {
+        Command::new(moose_bin())
+            .args(args)
+            .current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", &target)
+            .env("MOOSE_CLICKHOUSE_COMPRESSION", "none")
+            .output()
+            .expect("moose runs")
+    };
+    for language in ["rust", "ts", "python"] {
+        let app = format!("legacy-{language}");
+        let init = run(&[
+            "init",
+            &app,
+            "--language",
+            language,
+            "--from-clickhouse",
+            &url,
+            "--database",
+            "legacy",
+            "--uncompressed",
+        ]);
+        let said = String::from_utf8_lossy(&init.stderr);
+        assert!(init.status.success(), "{language}: {said}");
+        assert!(
+            said.contains("Read 2 tables of database `legacy`: daily, events."),
+            "{said}"
+        );
+        assert!(
+            said.contains("Skipped recent: a View is not a MergeTree-family table."),
+            "{said}"
+        );
+
+        let plan = run(&["plan", &app, "--clickhouse-url", &url]);
+        let out = String::from_utf8_lossy(&plan.stdout);
+        assert!(
+            plan.status.success(),
+            "{language}: {out}\n{}",
+            String::from_utf8_lossy(&plan.stderr)
+        );
+        assert!(out.contains("No changes."), "{language}: {out}");
+        // The tables are as they were.
+        let columns = clickhouse_text(
+            &url,
+            "legacy",
+            "SELECT count() FROM system.columns WHERE database = 'legacy' AND table = 'events'",
+            "TabSeparated",
+        );
+        assert_eq!(columns.trim(), "28", "{language}");
+    }
+    let source = std::fs::read_to_string(dir.path().join("legacy-ts/app.ts")).expect("app.ts");
+    for expected in [
+        "\"users\": t.uint64().aggregateState(\"uniq\", t.string()),",
+        "\"top\": t.uint64().simpleAggregate(\"max\"),",
+        "\"level\": t.enum({ \"low\": 1, \"high\": 2 }),",
+        "\"home\": t.nested(EventsHome),",
+        "engine: engines.replacingMergeTree(\"ver\")",
+        "ttl: \"at + toIntervalYear(100)\"",
+        "settings: { \"index_granularity\": 4096 }",
+        "computed: { \"day\": computed.materialized(t.date(), \"toDate(at)\") }",
+    ] {
+        assert!(
+            source.contains(expected),
+            "missing {expected:?} in\n{source}"
         );
     }
 }
