@@ -145,7 +145,9 @@ impl ColumnProperty {
 }
 
 /// `ALTER TABLE ... MODIFY COLUMN <column> DEFAULT x | MATERIALIZED x | ALIAS x |
-/// COMMENT 'x' | CODEC(x) | TTL x`, or `REMOVE <property>` when `value` is none or blank.
+/// COMMENT 'x' | CODEC(x) | TTL x`, or `REMOVE <property>` when `value` is none or blank;
+/// a new `MATERIALIZED` expression is followed by `MATERIALIZE COLUMN`, so stored values
+/// follow it.
 pub fn modify_column_property(
     target: &Target,
     table: &str,
@@ -172,6 +174,16 @@ pub fn modify_column_property(
     };
     let action = format!("MODIFY COLUMN {} {action}", quote_ident(column));
     match property {
+        // Stored values keep the old expression until their parts are rewritten.
+        ColumnProperty::Materialized if value.is_some_and(|v| !v.trim().is_empty()) => {
+            let mut statements = alter_table(target, table, &action);
+            statements.extend(alter_storage(
+                target,
+                table,
+                &format!("MATERIALIZE COLUMN {}", quote_ident(column)),
+            ));
+            statements
+        }
         ColumnProperty::Default
         | ColumnProperty::Materialized
         | ColumnProperty::Alias

@@ -661,6 +661,20 @@ fn alters_table_options_on_the_tables_that_store_rows() {
         ["ALTER TABLE `db`.`T` MODIFY COLUMN `c` REMOVE MATERIALIZED"]
     );
     assert_eq!(
+        modify_column_property(
+            &cluster,
+            "T",
+            "c",
+            ColumnProperty::Materialized,
+            Some("a + 1")
+        ),
+        [
+            "ALTER TABLE `db`.`T_local` ON CLUSTER `main` MODIFY COLUMN `c` MATERIALIZED a + 1",
+            "ALTER TABLE `db`.`T` ON CLUSTER `main` MODIFY COLUMN `c` MATERIALIZED a + 1",
+            "ALTER TABLE `db`.`T_local` ON CLUSTER `main` MATERIALIZE COLUMN `c`",
+        ]
+    );
+    assert_eq!(
         modify_column_property(&single, "T", "c", ColumnProperty::Ttl, Some("now()")),
         ["ALTER TABLE `db`.`T` MODIFY COLUMN `c` TTL now()"]
     );
