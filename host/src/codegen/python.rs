@@ -187,6 +187,9 @@ impl Writer {
         if let Some(codec) = &field.codec {
             options.push(format!("codec={}", quoted(codec)));
         }
+        if let Some(ttl) = &field.ttl {
+            options.push(format!("ttl={}", quoted(ttl)));
+        }
         if options.is_empty() {
             format!("    {ident}: {annotation}\n")
         } else {
@@ -333,6 +336,15 @@ pub fn source(d: Declarations<'_>) -> String {
                 })
                 .collect();
             config.push(format!("indexes=[{}]", indexes.join(", ")));
+        }
+        if !options.projections.is_empty() {
+            writer.imports.insert("moose_guest.Projection");
+            let projections: Vec<String> = options
+                .projections
+                .iter()
+                .map(|p| format!("Projection({}, {})", quoted(&p.name), quoted(&p.select)))
+                .collect();
+            config.push(format!("projections=[{}]", projections.join(", ")));
         }
         if !options.computed.is_empty() {
             let mut columns = Vec::new();

@@ -149,6 +149,9 @@ impl Writer {
         if let Some(codec) = &field.codec {
             attributes.push(format!("codec = {}", quoted(codec)));
         }
+        if let Some(ttl) = &field.ttl {
+            attributes.push(format!("ttl = {}", quoted(ttl)));
+        }
         if let Some(aggregate) = &field.aggregate {
             match &aggregate.kind {
                 AggregateKind::State(arguments) => {
@@ -303,6 +306,13 @@ pub fn source(d: Declarations<'_>) -> Result<String, String> {
                 quoted(&index.expression),
                 quoted(&index.kind),
                 index.granularity
+            ));
+        }
+        for projection in &options.projections {
+            config.push_str(&format!(
+                "\n            .projection({}, {})",
+                quoted(&projection.name),
+                quoted(&projection.select)
             ));
         }
         for computed in &options.computed {

@@ -17,6 +17,7 @@ fn declarations() -> (Vec<Model>, Vec<TableDef>) {
     note.default = Some("'none'".into());
     note.doc = Some("Free text.".into());
     note.codec = Some("ZSTD(3)".into());
+    note.ttl = Some("at + INTERVAL 1 DAY".into());
     let models = vec![
         Model::new(
             "events_geo",
@@ -79,6 +80,10 @@ fn declarations() -> (Vec<Model>, Vec<TableDef>) {
                 kind: "bloom_filter(0.01)".into(),
                 granularity: 1,
             }],
+            projections: vec![moose_model::types::Projection {
+                name: "by_ip".into(),
+                select: "SELECT * ORDER BY ip".into(),
+            }],
             computed: vec![ComputedColumn {
                 name: "day".into(),
                 data_type: ty(vec![], S::Date),
@@ -126,7 +131,8 @@ fn rust_models_and_tables() {
             "    pub ip: std::net::Ipv6Addr,\n",
             "    #[serde(rename = \"User Id\")]\n    pub user_id: std::collections::BTreeMap<String, moose_guest::types::Int256>,\n",
             "    #[moose(aggregate(\"uniq\", String))]\n    pub visits: u64,\n",
-            "    /// Free text.\n    #[moose(default = \"'none'\", codec = \"ZSTD(3)\")]\n    pub note: String,\n",
+            "    /// Free text.\n    #[moose(default = \"'none'\", codec = \"ZSTD(3)\", ttl = \"at + INTERVAL 1 DAY\")]\n    pub note: String,\n",
+            ".projection(\"by_ip\", \"SELECT * ORDER BY ip\")",
             "pub enum EventsLevel {\n    #[serde(rename = \"a b\")]\n    AB = 5,\n}",
             "TableEngine::ReplacingMergeTree(moose_guest::Replacing { version: Some(\"at\".into()), is_deleted: None })",
             ".order_by([\"id\", \"at\"])",
@@ -153,7 +159,8 @@ fn typescript_models_and_tables() {
             "  \"where\": t.array(t.nested(EventsGeo)),\n",
             "  \"User Id\": t.map(t.int256()),\n",
             "  \"visits\": t.uint64().aggregateState(\"uniq\", t.string()),\n",
-            "  \"note\": t.string().default(\"'none'\").codec(\"ZSTD(3)\").doc(\"Free text.\"),\n",
+            "  \"note\": t.string().default(\"'none'\").codec(\"ZSTD(3)\").ttl(\"at + INTERVAL 1 DAY\").doc(\"Free text.\"),\n",
+            "projections: [{ name: \"by_ip\", select: \"SELECT * ORDER BY ip\" }]",
             "engine: engines.replacingMergeTree(\"at\")",
             "settings: { \"storage_policy\": \"it's\" }",
             "computed: { \"day\": computed.materialized(t.date(), \"toDate(at)\") }",
@@ -178,7 +185,8 @@ fn python_models_and_tables() {
             "    where: list[EventsGeo]\n",
             "    user_id: dict[str, Int256] = field(name=\"User Id\")\n",
             "    visits: Annotated[UInt64, AggregateState(\"uniq\", str)]\n",
-            "    note: str = field(doc=\"Free text.\", clickhouse_default=\"'none'\", codec=\"ZSTD(3)\")\n",
+            "    note: str = field(doc=\"Free text.\", clickhouse_default=\"'none'\", codec=\"ZSTD(3)\", ttl=\"at + INTERVAL 1 DAY\")\n",
+            "projections=[Projection(\"by_ip\", \"SELECT * ORDER BY ip\")]",
             "engine=ReplacingMergeTree(\"at\", None)",
             "settings={\"storage_policy\": \"it's\"}",
             "computed={\"day\": Materialized(date, \"toDate(at)\")}",

@@ -113,6 +113,9 @@ fn field(field: &Field) -> String {
     if let Some(codec) = &field.codec {
         out.push_str(&format!(".codec({})", quoted(codec)));
     }
+    if let Some(ttl) = &field.ttl {
+        out.push_str(&format!(".ttl({})", quoted(ttl)));
+    }
     if let Some(doc) = &field.doc {
         out.push_str(&format!(".doc({})", quoted(doc)));
     }
@@ -241,6 +244,20 @@ pub fn source(d: Declarations<'_>) -> String {
                 })
                 .collect();
             config.push(format!("indexes: [{}]", indexes.join(", ")));
+        }
+        if !options.projections.is_empty() {
+            let projections: Vec<String> = options
+                .projections
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{{ name: {}, select: {} }}",
+                        quoted(&p.name),
+                        quoted(&p.select)
+                    )
+                })
+                .collect();
+            config.push(format!("projections: [{}]", projections.join(", ")));
         }
         if !options.computed.is_empty() {
             let columns: Vec<String> = options

@@ -1,9 +1,10 @@
 //! An existing database read back as models and tables (`moose init --from-clickhouse`).
 //!
 //! Each MergeTree-family table becomes a model of its columns (types, defaults, comments,
-//! codecs, aggregate columns) and an externally managed table of that model (engine, sort
-//! key, partition key, primary key, sampling key, TTL, settings, data-skipping indexes,
-//! computed columns). Other tables and views are listed as skipped, with the reason.
+//! codecs, TTLs, aggregate columns) and an externally managed table of that model (engine,
+//! sort key, partition key, primary key, sampling key, TTL, settings, data-skipping
+//! indexes, projections, computed columns). Other tables and views are listed as skipped,
+//! with the reason.
 
 mod types;
 
@@ -15,14 +16,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use moose_model::types::{
-    AggregateColumn, AggregateKind, ComputedColumn, ComputedKind, Field, Model, Replacing,
-    TableDef, TableEngine, TableIndex, TableOptions, VersionedCollapsing,
+    AggregateColumn, AggregateKind, ComputedColumn, ComputedKind, Field, Model, Projection,
+    Replacing, TableDef, TableEngine, TableIndex, TableOptions, VersionedCollapsing,
 };
 
 use crate::client::OlapClient;
 use crate::ddl::quote_ident;
 use crate::error::OlapError;
-use crate::type_text::{split_top_level, TypeText};
+use crate::type_text::{split_top_level, Quotes, TypeText};
 
 /// What a database holds, in the app's terms.
 #[derive(Debug, Default)]
@@ -45,6 +46,7 @@ struct TableRow {
     partition_key: String,
     sampling_key: String,
     comment: String,
+    create_table_query: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,7 +77,7 @@ pub async fn introspect(client: &OlapClient, only: &[String]) -> Result<Introspe
     let tables: Vec<TableRow> = rows(
         client,
         "SELECT name, engine, engine_full, sorting_key, primary_key, partition_key, \
-         sampling_key, comment FROM system.tables \
+         sampling_key, comment, create_table_query FROM system.tables \
          WHERE database = currentDatabase() AND NOT is_temporary ORDER BY name",
     )
     .await?;
@@ -119,12 +121,16 @@ pub async fn introspect(client: &OlapClient, only: &[String]) -> Result<Introspe
             continue;
         };
         let columns = columns_of.remove(table.name.as_str()).unwrap_or_default();
+        let elements = elements(&table.create_table_query);
         let mut fields = Vec::new();
         let mut computed = Vec::new();
         for column in columns {
             let hint = format!("{}{}", pascal_case(&table.name), pascal_case(&column.name));
             match read_column(client, &mut reader, &table.name, column, &hint).await {
-                Ok(Read::Field(field)) => fields.push(field),
+                Ok(Read::Field(mut field)) => {
+                    field.ttl = elements.column_ttls.get(&field.name).cloned();
+                    fields.push(field);
+                }
                 Ok(Read::Computed(column)) => computed.push(column),
                 Err(problem) => problems.push(format!(
                     "{}.{} {}: {problem}",
@@ -159,7 +165,7 @@ pub async fn introspect(client: &OlapClient, only: &[String]) -> Result<Introspe
                     granularity: u32::try_from(i.granularity).unwrap_or(u32::MAX),
                 })
                 .collect(),
-            projections: vec![],
+            projections: elements.projections,
             computed,
             externally_managed: true,
         };
@@ -290,6 +296,79 @@ async fn merged_type(client: &OlapClient, table: &str, column: &str) -> Result<S
         .ok_or_else(|| OlapError::Schema(format!("`{table}`.`{column}`: no merged type")))
 }
 
+/// What a table's `CREATE` statement alone tells: column TTLs and projections.
+#[derive(Debug, Default, PartialEq)]
+struct Elements {
+    column_ttls: BTreeMap<String, String>,
+    projections: Vec<Projection>,
+}
+
+/// Reads the column list of `CREATE TABLE name (columns, INDEX ..., PROJECTION ...) ...`.
+fn elements(create: &str) -> Elements {
+    let mut out = Elements::default();
+    let Some(open) = create.find('(') else {
+        return out;
+    };
+    // The body ends at the parenthesis closing the first one.
+    let mut quotes = Quotes::default();
+    let mut depth = 0usize;
+    let mut close = None;
+    for (index, c) in create[open..].char_indices() {
+        if quotes.quoted(c) {
+            continue;
+        }
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + index);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return out;
+    };
+    for element in split_top_level(&create[open + 1..close], ',') {
+        let element = one_line(element);
+        if let Some(rest) = element.strip_prefix("PROJECTION ") {
+            if let Some((name, body)) = rest.split_once(' ') {
+                let select = body.trim().trim_start_matches('(').trim_end_matches(')');
+                out.projections.push(Projection {
+                    name: name.trim_matches('`').to_string(),
+                    select: select.trim().to_string(),
+                });
+            }
+        } else if element.starts_with('`') {
+            let parts = split_top_level(&element, ' ');
+            if let Some(at) = parts.iter().position(|p| *p == "TTL") {
+                let name = parts[0].trim_matches('`').to_string();
+                out.column_ttls.insert(name, parts[at + 1..].join(" "));
+            }
+        }
+    }
+    out
+}
+
+/// `text` with each run of whitespace outside quotes as one space.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quotes = Quotes::default();
+    for c in text.trim().chars() {
+        if !quotes.quoted(c) && c.is_whitespace() {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("( ", "(").replace(" )", ")")
+}
+
 /// The engine, with its column arguments; `None` outside the MergeTree family.
 fn engine(name: &str, full: &str) -> Option<TableEngine> {
     let base = name.strip_prefix("Replicated").unwrap_or(name);
@@ -403,6 +482,24 @@ mod tests {
             Some(TableEngine::SummingMergeTree(vec!["a".into(), "b".into()]))
         );
         assert_eq!(engine("Memory", "Memory"), None);
+    }
+
+    #[test]
+    fn column_ttls_and_projections_from_the_create_statement() {
+        let create = "CREATE TABLE db.events\n(\n    `id` UInt64,\n    `note` String \
+             COMMENT 'a, (b)' CODEC(ZSTD(1)) TTL ts + toIntervalDay(1),\n    `ts` DateTime,\n    \
+             INDEX note_bf note TYPE bloom_filter(0.01) GRANULARITY 1,\n    PROJECTION by_ts\n    (\n        \
+             SELECT *\n        ORDER BY ts\n    )\n)\nENGINE = MergeTree\nORDER BY id";
+        assert_eq!(
+            elements(create),
+            Elements {
+                column_ttls: BTreeMap::from([("note".into(), "ts + toIntervalDay(1)".into())]),
+                projections: vec![Projection {
+                    name: "by_ts".into(),
+                    select: "SELECT * ORDER BY ts".into()
+                }],
+            }
+        );
     }
 
     #[test]

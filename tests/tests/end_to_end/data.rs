@@ -209,13 +209,14 @@ fn init_from_clickhouse_writes_apps_that_build_and_plan_no_change() {
             area Polygon,
             lines MultiLineString,
             payload JSON,
-            note String DEFAULT 'none' CODEC(ZSTD(3)),
+            note String DEFAULT 'none' CODEC(ZSTD(3)) TTL at + INTERVAL 50 YEAR,
             day Date MATERIALIZED toDate(at),
             ver UInt64,
-            INDEX name_bf name TYPE bloom_filter(0.01) GRANULARITY 2
+            INDEX name_bf name TYPE bloom_filter(0.01) GRANULARITY 2,
+            PROJECTION by_name (SELECT * ORDER BY name)
         ) ENGINE = ReplacingMergeTree(ver)
         PARTITION BY toYYYYMM(at) ORDER BY (id, at) TTL at + INTERVAL 100 YEAR
-        SETTINGS index_granularity = 4096");
+        SETTINGS index_granularity = 4096, deduplicate_merge_projection_mode = 'rebuild'");
     sql("CREATE TABLE legacy.daily (
             day Date,
             users AggregateFunction(uniq, String),
@@ -285,8 +286,10 @@ fn init_from_clickhouse_writes_apps_that_build_and_plan_no_change() {
         "\"home\": t.nested(EventsHome),",
         "engine: engines.replacingMergeTree(\"ver\")",
         "ttl: \"at + toIntervalYear(100)\"",
-        "settings: { \"index_granularity\": 4096 }",
+        "settings: { \"index_granularity\": 4096, \"deduplicate_merge_projection_mode\": \"rebuild\" }",
         "computed: { \"day\": computed.materialized(t.date(), \"toDate(at)\") }",
+        "\"note\": t.string().default(\"'none'\").codec(\"ZSTD(3)\").ttl(\"at + toIntervalYear(50)\"),",
+        "projections: [{ name: \"by_name\", select: \"SELECT * ORDER BY name\" }]",
     ] {
         assert!(
             source.contains(expected),
