@@ -443,7 +443,11 @@ impl<'a> Checker<'a> {
             return;
         };
         let field = |name: &str| model.fields.iter().find(|f| f.name == name);
-        if table.order_by.is_empty() && !model.fields.iter().any(|f| f.key) {
+        // Someone else's table may be unsorted (`ORDER BY tuple()`).
+        if table.order_by.is_empty()
+            && !model.fields.iter().any(|f| f.key)
+            && !table.options.externally_managed
+        {
             self.problem(
                 subject,
                 format!(

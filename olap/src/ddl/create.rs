@@ -150,7 +150,8 @@ pub fn create_table(
         });
     }
     let order_by = app.order_by(table);
-    if order_by.is_empty() {
+    // Someone else's table may be unsorted: `ORDER BY ()`.
+    if order_by.is_empty() && !table.options.externally_managed {
         return Err(OlapError::Schema(format!(
             "{subject}: no order-by columns and model `{}` has no key fields",
             table.model

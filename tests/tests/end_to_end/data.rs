@@ -222,6 +222,7 @@ fn init_from_clickhouse_writes_apps_that_build_and_plan_no_change() {
             users AggregateFunction(uniq, String),
             top SimpleAggregateFunction(max, UInt64)
         ) ENGINE = AggregatingMergeTree ORDER BY day");
+    sql("CREATE TABLE legacy.lines (line String) ENGINE = MergeTree ORDER BY tuple()");
     sql("CREATE VIEW legacy.recent AS SELECT id FROM legacy.events");
     sql("INSERT INTO legacy.daily SELECT today(), uniqState('a'), 1");
 
@@ -253,7 +254,7 @@ fn init_from_clickhouse_writes_apps_that_build_and_plan_no_change() {
         let said = String::from_utf8_lossy(&init.stderr);
         assert!(init.status.success(), "{language}: {said}");
         assert!(
-            said.contains("Read 2 tables of database `legacy`: daily, events."),
+            said.contains("Read 3 tables of database `legacy`: daily, events, lines."),
             "{said}"
         );
         assert!(
