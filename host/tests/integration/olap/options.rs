@@ -378,3 +378,68 @@ async fn options_the_server_refuses_stop_the_app_before_anything_is_created() {
     .await;
     assert_eq!(tables, Vec::<Value>::new());
 }
+
+/// An externally managed table: `moose dev`'s migration creates it where it is missing (a
+/// local mirror) and otherwise never touches it, whatever its declaration says; an
+/// existing one keeps its own columns and rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn externally_managed_tables_are_mirrored_when_missing_and_never_altered() {
+    use ScalarType as S;
+    let client = client("t_external").await;
+    // Someone else's table, already there, with a column the app does not declare.
+    client
+        .execute("CREATE TABLE Theirs (id String, extra UInt8) ENGINE = MergeTree ORDER BY id")
+        .await
+        .expect("their table");
+    client
+        .insert_json("Theirs", "{\"id\":\"a\",\"extra\":7}\n", 1)
+        .await
+        .expect("their row");
+    let external = |name: &str| TableDef {
+        options: TableOptions {
+            externally_managed: true,
+            ..TableOptions::default()
+        },
+        ..table(name, "Row", TableEngine::MergeTree)
+    };
+    let mut def = empty_def();
+    def.models = vec![model("Row", vec![key("id", scalar(S::String))])];
+    def.tables = vec![external("Theirs"), external("Mirror")];
+    let app = app(def);
+    let first = migrate_dev(&client, &app, &mut |_| {})
+        .await
+        .expect("first start");
+    assert!(first.changes.is_empty(), "{:?}", first.changes);
+    // The missing one is mirrored; the existing one is as it was.
+    assert!(create_sql(&client, "Mirror").await.contains("`id` String"));
+    assert_eq!(
+        rows(&client, "SELECT id, extra FROM Theirs").await,
+        [json!({"id": "a", "extra": 7})]
+    );
+
+    // A changed declaration (a new column, another engine) changes nothing either.
+    let mut changed = app.clone();
+    changed.def.models[0]
+        .fields
+        .push(field("n", scalar(S::Int64)));
+    changed.def.tables[1].engine = TableEngine::ReplacingMergeTree(Replacing::default());
+    let again = migrate_dev(&client, &changed, &mut |_| {})
+        .await
+        .expect("second start");
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    let mirror = create_sql(&client, "Mirror").await;
+    assert!(
+        !mirror.contains("`n`") && mirror.contains("ENGINE = MergeTree"),
+        "{mirror}"
+    );
+
+    // Dropped from the app, it stays.
+    let mut dropped = changed.clone();
+    dropped.def.tables.clear();
+    let gone = migrate_dev(&client, &dropped, &mut |_| {})
+        .await
+        .expect("third start");
+    assert!(gone.changes.is_empty(), "{:?}", gone.changes);
+    assert_eq!(count(&client, "Theirs").await, 1);
+    assert!(create_sql(&client, "Mirror").await.contains("`id` String"));
+}
