@@ -171,25 +171,6 @@ def _fixed_string_parser(spec: mt.FixedStringSpec) -> Callable[[Any], str]:
     return parse
 
 
-def _parse_ipv4(v: Any) -> ipaddress.IPv4Address:
-    if v.__class__ is str:
-        try:
-            return ipaddress.IPv4Address(v)
-        except ValueError:
-            pass
-    raise _expected("an IPv4 address", v)
-
-
-def _parse_ipv6(v: Any) -> ipaddress.IPv6Address:
-    """An IPv6 address in IPv6 text; IPv4 addresses are written mapped (`::ffff:a.b.c.d`)."""
-    if v.__class__ is str:
-        try:
-            return ipaddress.IPv6Address(v)
-        except ValueError:
-            pass
-    raise _expected("an IPv6 address (IPv4 written mapped: ::ffff:a.b.c.d)", v)
-
-
 def _dump_str(v: Any) -> str:
     return str(v)
 
@@ -301,13 +282,24 @@ def _dump_datetime(v: datetime) -> str:
     return text[:-6] + "Z"
 
 
-def _parse_uuid(v: Any) -> uuid.UUID:
-    if v.__class__ is str:
-        try:
-            return uuid.UUID(v)
-        except ValueError:
-            pass
-    raise _expected("a UUID", v)
+def _from_text(make: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
+    """A parser of strings that `make` reads (raising `ValueError` otherwise)."""
+
+    def parse(v: Any) -> Any:
+        if v.__class__ is str:
+            try:
+                return make(v)
+            except ValueError:
+                pass
+        raise _expected(what, v)
+
+    return parse
+
+
+_parse_uuid = _from_text(uuid.UUID, "a UUID")
+_parse_ipv4 = _from_text(ipaddress.IPv4Address, "an IPv4 address")
+# IPv6 text only; IPv4 addresses are written mapped, as ClickHouse stores them.
+_parse_ipv6 = _from_text(ipaddress.IPv6Address, "an IPv6 address (IPv4 written mapped: ::ffff:a.b.c.d)")
 
 
 def _dump_uuid(v: Any) -> str:

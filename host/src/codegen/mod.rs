@@ -9,7 +9,7 @@ mod rust;
 mod typescript;
 
 use moose_model::app::Language;
-use moose_model::types::{Model, TableDef};
+use moose_model::types::{Model, TableDef, TableOptions};
 
 /// The models (nested ones first) and tables an app declares.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +69,52 @@ fn snake_identifier(name: &str) -> String {
 /// languages).
 fn quoted(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
+}
+
+/// `["a", "b"]`: a list of strings, in the syntax of all three languages.
+fn strings(values: &[String]) -> String {
+    let values: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+    format!("[{}]", values.join(", "))
+}
+
+/// A setting's value as the SDKs take it: numbers as numbers, strings unquoted (the SDKs
+/// quote them again).
+fn setting_value(value: &str) -> String {
+    if value.parse::<f64>().is_ok() {
+        value.to_string()
+    } else {
+        match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            Some(text) => quoted(&text.replace("\\'", "'").replace("\\\\", "\\")),
+            None => quoted(value),
+        }
+    }
+}
+
+/// The table options TypeScript and Python write alike, as `(option, literal)`: the
+/// option's snake_case name (TypeScript renames it) and a literal in the syntax both share.
+fn plain_options(options: &TableOptions) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(partition) = &options.partition_by {
+        out.push(("partition_by", quoted(partition)));
+    }
+    if !options.primary_key.is_empty() {
+        out.push(("primary_key", strings(&options.primary_key)));
+    }
+    if let Some(sample) = &options.sample_by {
+        out.push(("sample_by", quoted(sample)));
+    }
+    if let Some(ttl) = &options.ttl {
+        out.push(("ttl", quoted(ttl)));
+    }
+    if !options.settings.is_empty() {
+        let settings: Vec<String> = options
+            .settings
+            .iter()
+            .map(|(name, value)| format!("{}: {}", quoted(name), setting_value(value)))
+            .collect();
+        out.push(("settings", format!("{{ {} }}", settings.join(", "))));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use moose_model::types::{
     TableEngine, TypeLowering,
 };
 
-use super::{quoted, snake_identifier, type_name, Declarations};
+use super::{plain_options, quoted, snake_identifier, strings, type_name, Declarations};
 
 /// Python's keywords and the names an app module imports.
 const RESERVED: &[&str] = &[
@@ -202,11 +202,6 @@ impl Writer {
     }
 }
 
-fn strings(values: &[String]) -> String {
-    let values: Vec<String> = values.iter().map(|v| quoted(v)).collect();
-    format!("[{}]", values.join(", "))
-}
-
 fn engine(engine: &TableEngine, imports: &mut BTreeSet<&'static str>) -> String {
     let option = |value: &Option<String>| value.as_deref().map_or("None".into(), quoted);
     let (import, text) = match engine {
@@ -242,18 +237,6 @@ fn engine(engine: &TableEngine, imports: &mut BTreeSet<&'static str>) -> String 
     };
     imports.insert(import);
     text
-}
-
-/// A setting's value as the SDK takes it: numbers as numbers, strings unquoted.
-fn setting_value(value: &str) -> String {
-    if value.parse::<i64>().is_ok() || value.parse::<f64>().is_ok() {
-        value.to_string()
-    } else {
-        match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-            Some(text) => quoted(&text.replace("\\'", "'").replace("\\\\", "\\")),
-            None => quoted(value),
-        }
-    }
 }
 
 /// The source of `app.py`.
@@ -300,25 +283,8 @@ pub fn source(d: Declarations<'_>) -> String {
             "engine={}",
             engine(&table.engine, &mut writer.imports)
         ));
-        if let Some(partition) = &options.partition_by {
-            config.push(format!("partition_by={}", quoted(partition)));
-        }
-        if !options.primary_key.is_empty() {
-            config.push(format!("primary_key={}", strings(&options.primary_key)));
-        }
-        if let Some(sample) = &options.sample_by {
-            config.push(format!("sample_by={}", quoted(sample)));
-        }
-        if let Some(ttl) = &options.ttl {
-            config.push(format!("ttl={}", quoted(ttl)));
-        }
-        if !options.settings.is_empty() {
-            let settings: Vec<String> = options
-                .settings
-                .iter()
-                .map(|(name, value)| format!("{}: {}", quoted(name), setting_value(value)))
-                .collect();
-            config.push(format!("settings={{{}}}", settings.join(", ")));
+        for (option, literal) in plain_options(options) {
+            config.push(format!("{option}={literal}"));
         }
         if !options.indexes.is_empty() {
             writer.imports.insert("moose_guest.TableIndex");

@@ -5,7 +5,7 @@ use moose_model::types::{
     Model, ScalarType, TableEngine, TypeLowering,
 };
 
-use super::{quoted, snake_identifier, type_name, Declarations};
+use super::{quoted, snake_identifier, strings, type_name, Declarations};
 
 /// Rust's keywords, which a field needs as a raw identifier.
 const KEYWORDS: &[&str] = &[
@@ -211,11 +211,6 @@ fn doc_comment(doc: &str, indent: &str) -> String {
     doc.lines()
         .map(|line| format!("{indent}/// {line}\n"))
         .collect()
-}
-
-fn strings(values: &[String]) -> String {
-    let values: Vec<String> = values.iter().map(|v| quoted(v)).collect();
-    format!("[{}]", values.join(", "))
 }
 
 fn engine(engine: &TableEngine) -> String {

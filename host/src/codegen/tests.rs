@@ -188,7 +188,7 @@ fn python_models_and_tables() {
             "    note: str = field(doc=\"Free text.\", clickhouse_default=\"'none'\", codec=\"ZSTD(3)\", ttl=\"at + INTERVAL 1 DAY\")\n",
             "projections=[Projection(\"by_ip\", \"SELECT * ORDER BY ip\")]",
             "engine=ReplacingMergeTree(\"at\", None)",
-            "settings={\"storage_policy\": \"it's\"}",
+            "settings={ \"storage_policy\": \"it's\" }",
             "computed={\"day\": Materialized(date, \"toDate(at)\")}",
             "externally_managed=True",
         ],

@@ -5,7 +5,7 @@ use moose_model::types::{
     TableEngine, TypeLowering,
 };
 
-use super::{quoted, type_name, Declarations};
+use super::{plain_options, quoted, strings, type_name, Declarations};
 
 struct TsTypes;
 
@@ -157,18 +157,6 @@ fn engine(engine: &TableEngine) -> String {
     }
 }
 
-/// A setting's value as the SDK takes it: numbers as numbers, strings unquoted.
-fn setting_value(value: &str) -> String {
-    if value.parse::<f64>().is_ok() {
-        value.to_string()
-    } else {
-        match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-            Some(text) => quoted(&text.replace("\\'", "'").replace("\\\\", "\\")),
-            None => quoted(value),
-        }
-    }
-}
-
 /// The source of `app.ts`.
 pub fn source(d: Declarations<'_>) -> String {
     let mut out = format!(
@@ -204,30 +192,17 @@ pub fn source(d: Declarations<'_>) -> String {
         let options = &table.options;
         let mut config = vec![];
         if !table.order_by.is_empty() {
-            let columns: Vec<String> = table.order_by.iter().map(|c| quoted(c)).collect();
-            config.push(format!("orderBy: [{}]", columns.join(", ")));
+            config.push(format!("orderBy: {}", strings(&table.order_by)));
         }
         config.push(format!("engine: {}", engine(&table.engine)));
-        if let Some(partition) = &options.partition_by {
-            config.push(format!("partitionBy: {}", quoted(partition)));
-        }
-        if !options.primary_key.is_empty() {
-            let columns: Vec<String> = options.primary_key.iter().map(|c| quoted(c)).collect();
-            config.push(format!("primaryKey: [{}]", columns.join(", ")));
-        }
-        if let Some(sample) = &options.sample_by {
-            config.push(format!("sampleBy: {}", quoted(sample)));
-        }
-        if let Some(ttl) = &options.ttl {
-            config.push(format!("ttl: {}", quoted(ttl)));
-        }
-        if !options.settings.is_empty() {
-            let settings: Vec<String> = options
-                .settings
-                .iter()
-                .map(|(name, value)| format!("{}: {}", quoted(name), setting_value(value)))
-                .collect();
-            config.push(format!("settings: {{ {} }}", settings.join(", ")));
+        for (option, literal) in plain_options(options) {
+            let name = match option {
+                "partition_by" => "partitionBy",
+                "primary_key" => "primaryKey",
+                "sample_by" => "sampleBy",
+                other => other,
+            };
+            config.push(format!("{name}: {literal}"));
         }
         if !options.indexes.is_empty() {
             let indexes: Vec<String> = options
