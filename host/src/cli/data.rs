@@ -15,7 +15,7 @@ use super::olap;
 use crate::config::Project;
 use crate::infra_map::{state, InfraMap, TableKind};
 use moose_olap::ddl::quote_ident;
-use moose_olap::{OlapClient, OlapConfig, OlapStore};
+use moose_olap::{OlapClient, OlapStore};
 
 /// The longest a `moose query` statement may run, in seconds (ClickHouse's
 /// `max_execution_time`).
@@ -144,21 +144,17 @@ pub fn truncate(args: TruncateArgs) -> anyhow::Result<()> {
 pub fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let project = Project::load(&args.dir)?;
     refuse_external(&project, "seed")?;
-    let section = &project.config.clickhouse;
-    let mut source_config = OlapConfig::external(section, &args.from);
-    source_config.user = args.user.clone();
-    source_config.password = std::env::var("MOOSE_SEED_PASSWORD").unwrap_or_default();
-    source_config.cluster = None;
-    source_config.lz4 = !args.uncompressed;
-    if let Some(database) = &args.database {
-        source_config.database = database.clone();
-    }
+    let section = project.config.clickhouse.clone();
     run_on_store(&project, None, |client| async move {
-        let source = OlapClient::new(source_config)?;
-        source
-            .ping()
-            .await
-            .with_context(|| format!("ClickHouse at {} does not answer", args.from))?;
+        let database = args.database.as_deref().unwrap_or(&section.database);
+        let source = super::olap::source(
+            &section,
+            &args.from,
+            database,
+            &args.user,
+            args.uncompressed,
+        )
+        .await?;
         let map = applied_map(&client).await?;
         let tables = if args.tables.is_empty() {
             map.tables

@@ -9,7 +9,7 @@ use crate::codegen::{app_source, Declarations};
 use crate::config::CONFIG_FILE;
 use moose_model::app::Language;
 use moose_olap::introspect::introspect;
-use moose_olap::{ClickHouseSection, OlapClient, OlapConfig};
+use moose_olap::ClickHouseSection;
 
 /// The quickstart is the template, so the template always builds.
 const RUST_LIB: &str = include_str!("../../../examples/quickstart/src/lib.rs");
@@ -160,20 +160,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The app source for the tables of `args.database` at `url`, in `args.language`.
 fn read_database(args: &Args, url: &str) -> anyhow::Result<(&'static str, String)> {
-    let mut config = OlapConfig::external(&ClickHouseSection::default(), url);
-    config.database = args.database.clone();
-    config.user = args.user.clone();
-    config.password = std::env::var("MOOSE_SEED_PASSWORD").unwrap_or_default();
-    config.lz4 = !args.uncompressed;
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let read = tokio.block_on(async {
-        let client = OlapClient::new(config)?;
-        client
-            .ping()
-            .await
-            .with_context(|| format!("ClickHouse at {url} does not answer"))?;
+        let client = super::olap::source(
+            &ClickHouseSection::default(),
+            url,
+            &args.database,
+            &args.user,
+            args.uncompressed,
+        )
+        .await?;
         anyhow::Ok(introspect(&client, &args.tables).await?)
     })?;
     for skipped in &read.skipped {

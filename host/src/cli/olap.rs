@@ -8,7 +8,36 @@ use anyhow::Context;
 
 use crate::config::Project;
 use moose_olap::view_check::{self, ViewCheck};
-use moose_olap::{OlapClient, OlapConfig, OlapStore};
+use moose_olap::{ClickHouseSection, OlapClient, OlapConfig, OlapStore};
+
+/// A client of the ClickHouse `config` names (at `url`), once it answers.
+pub async fn answering(config: OlapConfig, url: &str) -> anyhow::Result<OlapClient> {
+    let client = OlapClient::new(config)?;
+    client
+        .ping()
+        .await
+        .with_context(|| format!("ClickHouse at {url} does not answer"))?;
+    Ok(client)
+}
+
+/// A client of a ClickHouse to read from (`moose seed`, `moose init --from-clickhouse`):
+/// `database` at `url` as `user`, whose password is in `MOOSE_SEED_PASSWORD`, on one
+/// server, compressed unless `uncompressed`.
+pub async fn source(
+    section: &ClickHouseSection,
+    url: &str,
+    database: &str,
+    user: &str,
+    uncompressed: bool,
+) -> anyhow::Result<OlapClient> {
+    let mut config = OlapConfig::external(section, url);
+    config.database = database.to_string();
+    config.user = user.to_string();
+    config.password = std::env::var("MOOSE_SEED_PASSWORD").unwrap_or_default();
+    config.cluster = None;
+    config.lz4 = !uncompressed;
+    answering(config, url).await
+}
 
 /// The client of the server to use, and the embedded engine started for it (shut it
 /// down when done). `purpose` ends the line printed when an engine is started.
@@ -19,11 +48,7 @@ pub async fn connect(
 ) -> anyhow::Result<(OlapClient, Option<OlapStore>)> {
     let section = &project.config.clickhouse;
     if let Some(url) = url.or(section.url.as_deref()) {
-        let client = OlapClient::new(OlapConfig::external(section, url))?;
-        client
-            .ping()
-            .await
-            .with_context(|| format!("ClickHouse at {url} does not answer"))?;
+        let client = answering(OlapConfig::external(section, url), url).await?;
         return Ok((client, None));
     }
     let state_dir = project.state_dir();

@@ -43,7 +43,8 @@ fn type_name(name: &str) -> String {
     }
 }
 
-/// A snake_case identifier for column `name`; `None` when it is already one.
+/// A snake_case identifier for column `name` (`User Id` → `user_id`), never starting with
+/// a digit.
 fn snake_identifier(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for (i, c) in name.chars().enumerate() {
