@@ -71,6 +71,20 @@ impl IntType {
         Some(negative <= self.signed && (magnitude.len(), magnitude) <= (bound.len(), bound))
     }
 
+    /// Whether `value` is in range: the check of a JSON number, without its text. Every
+    /// `i128` fits a signed type of 128 bits or more, every non-negative one an unsigned.
+    pub fn admits_value(self, value: i128) -> bool {
+        if self.bits >= 128 {
+            return self.signed || value >= 0;
+        }
+        let (min, max) = if self.signed {
+            (-(1i128 << (self.bits - 1)), (1i128 << (self.bits - 1)) - 1)
+        } else {
+            (0, (1i128 << self.bits) - 1)
+        };
+        (min..=max).contains(&value)
+    }
+
     /// Wider than JavaScript's safe integers (`Int64` and wider).
     pub fn is_wide(self) -> bool {
         self.bits > 32
@@ -220,5 +234,30 @@ mod tests {
         let uint256 = int(256, false);
         assert_eq!(uint256.admits(&format!("1{}", "0".repeat(78))), Some(false));
         assert_eq!(uint256.admits(uint256.max()), Some(true));
+        // Numbers and their text agree, at and past every bound a 64-bit value can reach.
+        for bits in [8u16, 16, 32, 64, 128, 256] {
+            for signed in [true, false] {
+                let ty = int(bits, signed);
+                for value in [
+                    i128::from(i64::MIN),
+                    -129,
+                    -1,
+                    0,
+                    127,
+                    128,
+                    255,
+                    256,
+                    i128::from(i64::MAX),
+                    i128::from(u64::MAX),
+                ] {
+                    assert_eq!(
+                        Some(ty.admits_value(value)),
+                        ty.admits(&value.to_string()),
+                        "{} {value}",
+                        ty.name()
+                    );
+                }
+            }
+        }
     }
 }

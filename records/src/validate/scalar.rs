@@ -198,15 +198,22 @@ fn string(value: &Value) -> Result<&str, ValueError> {
 /// Integers as JSON numbers, or as strings of digits (how JavaScript sends 64-bit values
 /// and how ClickHouse writes them in JSON).
 fn int_in(value: &Value, int: IntType) -> Result<(), ValueError> {
-    let text = match value {
-        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        _ => String::new(),
+    let verdict = match value {
+        Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .map(|n| int.admits_value(n)),
+        Value::String(s) => int.admits(s.trim()),
+        _ => None,
     };
-    match int.admits(&text) {
+    match verdict {
         Some(true) => Ok(()),
         Some(false) => Err(ValueError::IntegerOutOfRange {
-            value: text,
+            value: match value {
+                Value::String(s) => s.trim().to_string(),
+                other => other.to_string(),
+            },
             ty: int.name(),
             min: int.min(),
             max: int.max(),
