@@ -372,12 +372,8 @@ fn one_line(text: &str) -> String {
 /// The engine, with its column arguments; `None` outside the MergeTree family.
 fn engine(name: &str, full: &str) -> Option<TableEngine> {
     let base = name.strip_prefix("Replicated").unwrap_or(name);
-    let clause = TypeText::parse(
-        full.split(" PARTITION BY ")
-            .next()?
-            .split(" ORDER BY ")
-            .next()?,
-    );
+    // The engine and its arguments are the clause's first word.
+    let clause = TypeText::parse(split_top_level(full, ' ').first()?);
     let mut args: Vec<String> = clause
         .args
         .iter()
@@ -476,6 +472,16 @@ mod tests {
                 "ReplicatedCollapsingMergeTree('/clickhouse/tables/{shard}/db/t', '{replica}', sign) PARTITION BY x ORDER BY id"
             ),
             Some(TableEngine::CollapsingMergeTree("sign".into()))
+        );
+        assert_eq!(
+            engine(
+                "ReplacingMergeTree",
+                "ReplacingMergeTree(ver) PRIMARY KEY (id) ORDER BY (id, at) SAMPLE BY id"
+            ),
+            Some(TableEngine::ReplacingMergeTree(Replacing {
+                version: Some("ver".into()),
+                is_deleted: None
+            }))
         );
         assert_eq!(
             engine("SummingMergeTree", "SummingMergeTree((a, b)) ORDER BY id"),
