@@ -3,10 +3,12 @@
 // component:
 //
 //   node node_modules/@moose/guest/bin/moose-build.mjs --wit WIT_DIR --world moose-app --out OUT.wasm
+//       [--dev-source SOURCE.js --runtime-cache DIR]
 //
 // 1. finds the entry (package.json `"moose": {"entry": ...}`, else app.ts, src/app.ts,
 //    app.js, src/app.js);
-// 2. type-checks TypeScript (strict, with the project's tsconfig.json if any);
+// 2. type-checks TypeScript (strict, with the project's tsconfig.json if any) while
+//    esbuild bundles in its own process; a type error fails the build;
 // 3. bundles the entry and a generated export module into one ES module (esbuild); when
 //    the code uses `Intl` or `toLocale*String`, which the component's engine lacks, the
 //    bundle also carries FormatJS's Intl polyfills (DateTimeFormat with every time zone,
@@ -16,16 +18,28 @@
 //    with its place in the user's source;
 // 5. runs componentize-js on the bundle.
 //
+// With `--dev-source` (`moose dev`), steps 3 and 5 change: the app is bundled as a
+// CommonJS module without the SDK and written to SOURCE.js, and OUT.wasm is the
+// development runtime (world `moose-dev-runtime`: the engine, the SDK and, when the app
+// uses them, the Intl polyfills) that evaluates it when instantiated. The runtime is built
+// once per SDK, WIT and locale set into DIR and copied from there; an edit costs the type
+// check and the bundle.
+//
 // User errors print as `path:line:col: error: message` on stderr and exit with 1.
 
-import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const HOST_MODULE = "moose:app/host@0.1.0";
+const DEV_SOURCE_MODULE = "moose:app/dev-source@0.1.0";
+const DEV_WORLD = "moose-dev-runtime";
+/** What an app's development bundle imports from the runtime rather than carrying. */
+const RUNTIME_MODULES = ["@moose/guest", "@moose/guest/guest", "@moose/guest/sandbox", HOST_MODULE];
 /** The name of the generated export module in bundles and stack traces. */
 const ENTRY_NAME = "moose-entry.js";
 const ENTRY_CANDIDATES = ["app.ts", "src/app.ts", "app.js", "src/app.js"];
@@ -40,17 +54,22 @@ class UserError extends Error {
   }
 }
 
+const USAGE = "moose-build.mjs --wit WIT_DIR --world WORLD --out OUT.wasm [--dev-source SOURCE.js --runtime-cache DIR]";
+
 function parseArgs(argv) {
   const options = {};
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
-    if (!["--wit", "--world", "--out"].includes(flag) || value === undefined) {
-      throw new UserError([`error: usage: moose-build.mjs --wit WIT_DIR --world WORLD --out OUT.wasm (got ${flag})`]);
+    if (!["--wit", "--world", "--out", "--dev-source", "--runtime-cache"].includes(flag) || value === undefined) {
+      throw new UserError([`error: usage: ${USAGE} (got ${flag})`]);
     }
     options[flag.slice(2)] = flag === "--world" ? value : resolve(value);
   }
   for (const required of ["wit", "world", "out"]) {
     if (options[required] === undefined) throw new UserError([`error: --${required} is required`]);
+  }
+  if ((options["dev-source"] === undefined) !== (options["runtime-cache"] === undefined)) {
+    throw new UserError([`error: --dev-source and --runtime-cache go together: ${USAGE}`]);
   }
   return options;
 }
@@ -219,27 +238,19 @@ const stubHost = {
   },
 };
 
-/** The bundled module: for componentize-js, or with `checkFile`, for Node.js with the
- * host imports stubbed and an inline source map. */
-async function bundle(project, entry, checkFile, locales) {
-  const esbuild = require("esbuild");
-  const result = await esbuild
+/** Runs esbuild with the options every bundle shares; build errors become user errors
+ * naming the file and line. */
+async function esbuild(project, options) {
+  const result = await require("esbuild")
     .build({
-      stdin: { contents: entrySource(entry, locales !== undefined), resolveDir: project, sourcefile: ENTRY_NAME, loader: "js" },
       bundle: true,
-      format: "esm",
       platform: "neutral",
       mainFields: ["module", "main"],
       target: "es2022",
       write: false,
       logLevel: "silent",
-      ...(checkFile !== undefined
-        ? { plugins: [stubHost], sourcemap: "inline", sourcesContent: false, outfile: checkFile }
-        : {
-            external: [HOST_MODULE],
-            legalComments: "none",
-            plugins: locales === undefined ? [] : [intlPolyfills(locales)],
-          }),
+      legalComments: "none",
+      ...options,
     })
     .catch((e) => {
       if (!Array.isArray(e.errors)) throw e;
@@ -250,6 +261,108 @@ async function bundle(project, entry, checkFile, locales) {
       );
     });
   return result.outputFiles[0].text;
+}
+
+/** The bundled module: for componentize-js, or with `checkFile`, for Node.js with the
+ * host imports stubbed and an inline source map. */
+function bundle(project, entry, checkFile, locales) {
+  return esbuild(project, {
+    stdin: { contents: entrySource(entry, locales !== undefined), resolveDir: project, sourcefile: ENTRY_NAME, loader: "js" },
+    format: "esm",
+    ...(checkFile !== undefined
+      ? { plugins: [stubHost], sourcemap: "inline", sourcesContent: false, outfile: checkFile }
+      : { external: [HOST_MODULE], plugins: locales === undefined ? [] : [intlPolyfills(locales)] }),
+  });
+}
+
+/** The app alone as a CommonJS module, for the development runtime: the SDK and the host
+ * imports come from the runtime. */
+function devBundle(project, entry) {
+  return esbuild(project, { entryPoints: [entry], format: "cjs", external: RUNTIME_MODULES });
+}
+
+/** The development runtime's export module: it evaluates the app's development bundle
+ * (see {@link devBundle}) on an instance's first call. */
+function runtimeSource(intl) {
+  return [
+    `import "@moose/guest/sandbox";`,
+    ...(intl ? [`import ${JSON.stringify(INTL_MODULE)};`] : []),
+    `import * as host from ${JSON.stringify(HOST_MODULE)};`,
+    `import { source } from ${JSON.stringify(DEV_SOURCE_MODULE)};`,
+    `import * as sdk from "@moose/guest";`,
+    `import * as sdkGuest from "@moose/guest/guest";`,
+    `const modules = { "@moose/guest": sdk, "@moose/guest/guest": sdkGuest, "@moose/guest/sandbox": {}, ${JSON.stringify(HOST_MODULE)}: host };`,
+    `function require(name) {`,
+    `  if (Object.hasOwn(modules, name)) return modules[name];`,
+    `  throw new Error("Cannot find module '" + name + "' in the development runtime");`,
+    `}`,
+    `let app;`,
+    `function loaded() {`,
+    `  if (app === undefined) {`,
+    `    const module = { exports: {} };`,
+    `    new Function("require", "module", "exports", source() + "\\n//# sourceURL=app.js")(require, module, module.exports);`,
+    `    app = sdkGuest.exportGuest(module.exports, host);`,
+    `  }`,
+    `  return app;`,
+    `}`,
+    `export const guest = {`,
+    ...["describe", "process", "handleApi", "windowInit", "windowAccumulate", "windowMerge", "windowEmit"].map(
+      (call) => `  ${call}: (...args) => loaded().${call}(...args),`,
+    ),
+    `};`,
+  ].join("\n");
+}
+
+/** Every file under `dir`, sorted, as paths relative to it. */
+function filesUnder(dir, prefix = "") {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((e) => (e.isDirectory() ? filesUnder(dir, join(prefix, e.name)) : e.isFile() ? [join(prefix, e.name)] : []));
+}
+
+/** The package.json of installed package `name`, found from its resolved entry. */
+function packageManifest(name) {
+  let dir = dirname(fileURLToPath(import.meta.resolve(name)));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, "package.json");
+}
+
+/** The development runtime for `locales` (none: without Intl), from `options["runtime-cache"]`
+ * or built into it: keyed by the SDK's sources, componentize-js, the WIT and the locales. */
+async function devRuntime(project, options, locales) {
+  const hash = createHash("sha256");
+  const hashFiles = (dir) => {
+    for (const file of filesUnder(dir)) hash.update(`${file}\0`).update(readFileSync(join(dir, file)));
+  };
+  hashFiles(join(sdkDir, "src"));
+  hashFiles(options.wit);
+  hash.update(readFileSync(join(sdkDir, "package.json")));
+  hash.update(readFileSync(packageManifest("@bytecodealliance/componentize-js")));
+  hash.update(runtimeSource(locales !== undefined));
+  hash.update(JSON.stringify(locales ?? null));
+  const cache = options["runtime-cache"];
+  const runtime = join(cache, `js-${hash.digest("hex").slice(0, 32)}.wasm`);
+  if (existsSync(runtime)) return runtime;
+  process.stderr.write("  building the TypeScript development runtime (once per SDK version)...\n");
+  await mkdir(cache, { recursive: true });
+  const workDir = await mkdtemp(join(tmpdir(), "moose-runtime-"));
+  const partial = `${runtime}.${process.pid}.partial`;
+  try {
+    const code = await esbuild(project, {
+      stdin: { contents: runtimeSource(locales !== undefined), resolveDir: project, sourcefile: "moose-dev-runtime.js", loader: "js" },
+      format: "esm",
+      external: [HOST_MODULE, DEV_SOURCE_MODULE],
+      plugins: locales === undefined ? [] : [intlPolyfills(locales)],
+    });
+    const bundleFile = join(workDir, "runtime.js");
+    await writeFile(bundleFile, code);
+    await componentize(bundleFile, { ...options, world: DEV_WORLD, out: partial });
+    await rename(partial, runtime);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+    await rm(partial, { force: true });
+  }
+  return runtime;
 }
 
 /** `path:line:col` of the first stack frame in the user's code, if any. */
@@ -313,19 +426,29 @@ function checkToolchain() {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  const dev = options["dev-source"] !== undefined;
   checkToolchain();
   const project = realpathSync(process.cwd());
   const entry = findEntry(project);
-  if (/\.[cm]?tsx?$/.test(entry)) {
-    const errors = typeCheck(project, entry);
-    if (errors.length > 0) throw new UserError(errors);
-  }
   const workDir = await mkdtemp(join(tmpdir(), "moose-build-"));
   try {
     const checkFile = join(workDir, "check.mjs");
-    let [componentCode, nodeCode] = await Promise.all([bundle(project, entry), bundle(project, entry, checkFile)]);
-    if (usesIntl(componentCode)) componentCode = await bundle(project, entry, undefined, intlLocales(project));
+    // esbuild bundles in its own process while the type check runs in this one.
+    const bundles = Promise.all([dev ? devBundle(project, entry) : bundle(project, entry), bundle(project, entry, checkFile)]);
+    bundles.catch(() => {});
+    if (/\.[cm]?tsx?$/.test(entry)) {
+      const errors = typeCheck(project, entry);
+      if (errors.length > 0) throw new UserError(errors);
+    }
+    let [componentCode, nodeCode] = await bundles;
+    const locales = usesIntl(componentCode) ? intlLocales(project) : undefined;
     await declareApp(nodeCode, checkFile, project, entry);
+    if (dev) {
+      await copyFile(await devRuntime(project, options, locales), options.out);
+      await writeFile(options["dev-source"], componentCode);
+      return;
+    }
+    if (locales !== undefined) componentCode = await bundle(project, entry, undefined, locales);
     const bundleFile = join(workDir, "component.js");
     await writeFile(bundleFile, componentCode);
     await componentize(bundleFile, options);

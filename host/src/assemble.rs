@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::builder::{self, BuildError};
+use crate::builder::{self, BuildError, BuiltComponent, Profile};
 use crate::config::Project;
 use moose_model::app::{
     self, App, ComponentInfo, ComponentPart, Language, MergeError, ValidationErrors,
@@ -50,20 +50,22 @@ pub struct Assembled {
     pub components: Vec<GuestComponent>,
 }
 
-/// Builds, loads and describes every component of `project`, then merges and validates.
+/// Builds (for `profile`), loads and describes every component of `project`, then merges
+/// and validates.
 pub fn assemble(
     project: &Project,
     runtime: &Runtime,
+    profile: Profile,
     mut report: impl FnMut(Step<'_>),
 ) -> Result<Assembled, AssembleError> {
     let mut loaded = Vec::new();
     for dir in project.component_dirs() {
-        let built = builder::build(&dir)?;
+        let built = builder::build(&dir, profile)?;
         report(Step::Built {
             component: &built.name,
             elapsed: built.build_time,
         });
-        let component = runtime.load(&built.name, &built.wasm)?;
+        let component = load_built(runtime, &built)?;
         let info = loaded_info(
             built.name,
             built.language,
@@ -74,6 +76,23 @@ pub fn assemble(
         loaded.push((info, component));
     }
     describe_loaded(&project.config.app.name, loaded, report)
+}
+
+/// Loads a built component: a development runtime with its app source, or a component.
+pub fn load_built(
+    runtime: &Runtime,
+    built: &BuiltComponent,
+) -> Result<GuestComponent, RuntimeError> {
+    match &built.dev_source {
+        Some(path) => {
+            let source = std::fs::read_to_string(path).map_err(|source| RuntimeError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            runtime.load_dev(&built.name, &built.wasm, source.into())
+        }
+        None => runtime.load(&built.name, &built.wasm),
+    }
 }
 
 /// What is known of a loaded component before it has described what it runs.

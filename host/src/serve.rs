@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiState;
 use crate::assemble::{assemble, Step};
+use crate::builder::Profile;
 use crate::config::{Project, StreamingBackend};
 use crate::infra::{infra, Infra};
 use crate::infra_map;
@@ -122,7 +123,7 @@ pub async fn start_with(
             }
         };
         match &launch {
-            Launch::Sources => anyhow::Ok(assemble(project, &runtime, report)?),
+            Launch::Sources => anyhow::Ok(assemble(project, &runtime, Profile::Dev, report)?),
             Launch::Artifact { artifact, .. } => Ok(artifact.assemble(&runtime, report)?),
         }
     })?;

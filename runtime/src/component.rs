@@ -81,7 +81,8 @@ pub struct LoadInfo {
     pub load_time: Duration,
     /// Size of the `.wasm` file in bytes.
     pub wasm_size: u64,
-    /// Hex SHA-256 of the `.wasm` file.
+    /// Hex SHA-256 of the `.wasm` file; for a development runtime, of that digest followed
+    /// by the app source.
     pub digest: String,
 }
 
@@ -102,6 +103,7 @@ pub struct GuestComponent {
     deadline_ticks: u64,
     query: Arc<dyn QueryService>,
     info: LoadInfo,
+    dev_source: Option<Arc<str>>,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -117,6 +119,8 @@ pub(super) struct ComponentParts {
     pub query: Arc<dyn QueryService>,
     pub info: LoadInfo,
     pub ticker: Arc<EpochTicker>,
+    /// The app a development runtime evaluates.
+    pub dev_source: Option<Arc<str>>,
 }
 
 impl GuestComponent {
@@ -132,6 +136,7 @@ impl GuestComponent {
             deadline_ticks: parts.deadline_ticks,
             query: parts.query,
             info: parts.info,
+            dev_source: parts.dev_source,
             _ticker: parts.ticker,
         }
     }
@@ -299,7 +304,12 @@ impl GuestComponent {
 
     fn new_instance(&self) -> Result<Instance, CallError> {
         let io = GuestIo::new(self.name.clone(), self.log);
-        let state = HostState::new(io.clone(), self.memory_limit, self.query.clone());
+        let state = HostState::new(
+            io.clone(),
+            self.memory_limit,
+            self.query.clone(),
+            self.dev_source.clone(),
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.deadline_ticks);

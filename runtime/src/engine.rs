@@ -1,6 +1,7 @@
 //! The one wasmtime [`Engine`] of a host: pooling allocation, epoch interruption and a
 //! background thread that advances the epoch.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
+use super::function_cache::{FunctionCache, FUNCTION_CACHE_LIMIT};
 use super::guest_io::LogLimits;
 use super::limits::OutputLimits;
 use super::RuntimeError;
@@ -28,6 +30,9 @@ pub struct RuntimeConfig {
     pub log: LogLimits,
     /// Bounds on what one call may return.
     pub output: OutputLimits,
+    /// Where compiled functions are kept between compilations (see
+    /// [`crate::FunctionCache`]); `None` compiles every function of every component.
+    pub function_cache: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -39,6 +44,7 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             log: LogLimits::default(),
             output: OutputLimits::default(),
+            function_cache: None,
         }
     }
 }
@@ -77,6 +83,19 @@ pub fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         .cranelift_opt_level(OptLevel::Speed)
         .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES))
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if let Some(dir) = &config.function_cache {
+        // The cache only saves time: without it, every function is compiled.
+        match FunctionCache::open(dir, FUNCTION_CACHE_LIMIT) {
+            Ok(cache) => {
+                wasm.enable_incremental_compilation(Arc::new(cache))
+                    .map_err(|source| RuntimeError::Engine { source })?;
+            }
+            Err(error) => tracing::warn!(
+                dir = %dir.display(),
+                "compiling without the compiled-function cache: {error}"
+            ),
+        }
+    }
     Engine::new(&wasm).map_err(|source| RuntimeError::Engine { source })
 }
 

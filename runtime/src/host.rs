@@ -19,12 +19,19 @@ pub struct HostState {
     table: ResourceTable,
     pub(super) limiter: MemoryLimiter,
     query: Arc<dyn QueryService>,
+    /// What `moose:app/dev-source.source` answers: the app a development runtime evaluates.
+    dev_source: Option<Arc<str>>,
 }
 
 impl HostState {
     /// State for one instance whose logs, stdout and stderr go to `io`. WASI gets no
     /// preopened directories, no environment, no arguments and no network.
-    pub fn new(io: GuestIo, memory_limit: usize, query: Arc<dyn QueryService>) -> Self {
+    pub fn new(
+        io: GuestIo,
+        memory_limit: usize,
+        query: Arc<dyn QueryService>,
+        dev_source: Option<Arc<str>>,
+    ) -> Self {
         let wasi = WasiCtx::builder()
             .stdout(io.stdout())
             .stderr(io.stderr())
@@ -38,6 +45,18 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
             query,
+            dev_source,
+        }
+    }
+
+    /// The app source of a development runtime; an error for a component loaded without one.
+    pub(super) fn dev_source(&self) -> wasmtime::Result<String> {
+        match &self.dev_source {
+            Some(source) => Ok(source.to_string()),
+            None => Err(wasmtime::Error::msg(
+                "this component is a development runtime (world `moose-dev-runtime`) and was \
+                 loaded without an app source; build it with `moose build` for production",
+            )),
         }
     }
 }

@@ -33,6 +33,7 @@ mod bindings;
 mod cache;
 mod component;
 mod engine;
+mod function_cache;
 mod guest_io;
 mod handle;
 mod host;
@@ -58,6 +59,7 @@ pub use bindings::{LogLevel, QueryParam};
 pub use cache::{compatibility_hash, LoadSource};
 pub use component::{CallError, GuestComponent, LoadInfo};
 pub use engine::RuntimeConfig;
+pub use function_cache::{FunctionCache, FUNCTION_CACHE_LIMIT};
 pub use guest_io::LogLimits;
 pub use handle::{handle, ComponentHandle};
 pub use limits::{MemoryLimitExceeded, OutputLimitExceeded, OutputLimits};
@@ -68,6 +70,9 @@ use cache::ArtifactCache;
 use component::ComponentParts;
 use engine::EpochTicker;
 use host::HostState;
+
+/// The interface through which a development runtime gets its app (see `wit/moose.wit`).
+const DEV_SOURCE_INTERFACE: &str = "moose:app/dev-source@0.1.0";
 
 /// Why the runtime could not start or load a component.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +132,14 @@ impl Runtime {
             |state| state,
         )
         .map_err(|source| RuntimeError::Link { source })?;
+        linker
+            .instance(DEV_SOURCE_INTERFACE)
+            .and_then(|mut dev| {
+                dev.func_wrap("source", |store, (): ()| {
+                    Ok((HostState::dev_source(store.data())?,))
+                })
+            })
+            .map_err(|source| RuntimeError::Link { source })?;
         let ticker = Arc::new(EpochTicker::start(engine.clone(), config.epoch_tick)?);
         Ok(Self {
             engine,
@@ -150,7 +163,24 @@ impl Runtime {
     /// it against the host imports.
     pub fn load(&self, name: &str, wasm: &Path) -> Result<GuestComponent, RuntimeError> {
         let loaded = self.cache.load(&self.engine, wasm)?;
-        self.link(name, wasm, loaded)
+        self.link(name, wasm, loaded, None)
+    }
+
+    /// Loads a language's development runtime `wasm` (world `moose-dev-runtime`, from the
+    /// precompiled cache when possible) with the app `source` it evaluates. The runtime is
+    /// the same for every edit of an app, so only its first load compiles.
+    pub fn load_dev(
+        &self,
+        name: &str,
+        wasm: &Path,
+        source: Arc<str>,
+    ) -> Result<GuestComponent, RuntimeError> {
+        let mut loaded = self.cache.load(&self.engine, wasm)?;
+        let mut digest = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut digest, loaded.digest.as_bytes());
+        sha2::Digest::update(&mut digest, source.as_bytes());
+        loaded.digest = hex::encode(sha2::Digest::finalize(digest));
+        self.link(name, wasm, loaded, Some(source))
     }
 
     /// Loads the component `wasm` of a production artifact without using the cache:
@@ -198,15 +228,17 @@ impl Runtime {
             elapsed: started.elapsed(),
             digest,
         };
-        self.link(name, wasm, loaded)
+        self.link(name, wasm, loaded, None)
     }
 
-    /// Links a loaded component against the host imports.
+    /// Links a loaded component against the host imports; `dev_source` is the app of a
+    /// development runtime.
     fn link(
         &self,
         name: &str,
         wasm: &Path,
         loaded: cache::Loaded,
+        dev_source: Option<Arc<str>>,
     ) -> Result<GuestComponent, RuntimeError> {
         let imports_error = |source| RuntimeError::Imports {
             component: name.to_string(),
@@ -234,6 +266,7 @@ impl Runtime {
                 digest: loaded.digest,
             },
             ticker: self.ticker.clone(),
+            dev_source,
         }))
     }
 }

@@ -35,7 +35,7 @@ pub fn built_guest(dir: &str) -> BuiltComponent {
     if let Some(built) = cache.get(dir) {
         return built.clone();
     }
-    let built = builder::build(&repo_root().join(dir))
+    let built = builder::build(&repo_root().join(dir), builder::Profile::Release)
         .unwrap_or_else(|error| panic!("building {dir}: {error}"));
     cache.insert(dir.to_string(), built.clone());
     built
@@ -226,6 +226,11 @@ impl DevHost {
                 Err(_) => panic!("the host printed no line with {text:?} within {timeout:?}"),
             }
         }
+    }
+
+    /// The lines the host printed since the last read, without waiting.
+    pub fn printed(&self) -> Vec<String> {
+        self.stdout.try_iter().collect()
     }
 
     /// Waits up to `timeout` for the hot reload of `component` to end; returns the lines

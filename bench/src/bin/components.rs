@@ -59,8 +59,9 @@ fn main() -> anyhow::Result<()> {
         "language", "size", "compile", "cached load", "instantiate"
     );
     for (language, app, native) in LANGUAGES {
-        let built = moose_host::builder::build(&repo.join(app))
-            .with_context(|| format!("building {app}"))?;
+        let built =
+            moose_host::builder::build(&repo.join(app), moose_host::builder::Profile::Release)
+                .with_context(|| format!("building {app}"))?;
         let (component, row) = measure_loading(&runtime, &built)?;
         println!("{language:<8} {row}");
         subjects.push(Subject {

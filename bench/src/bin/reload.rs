@@ -8,7 +8,7 @@
 //! `amount_cents = 100 + k` is in the table (polled every 20 ms). The caches are warm: the
 //! host has built each component once before the first edit, as after any start.
 //!
-//! Run: `cargo run --release -p moose-bench --bin reload [-- --edits N]`
+//! Run: `cargo run --release -p moose-bench --bin reload [-- --edits N] [--language NAME]`
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,11 +46,15 @@ const EDIT_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn main() -> anyhow::Result<()> {
     let mut edits = 5;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--edits" => edits = args.next().context("--edits N")?.parse()?,
-            other => bail!("unknown argument {other}; usage: reload [--edits N]"),
+            "--language" => only = Some(args.next().context("--language NAME")?),
+            other => bail!(
+                "unknown argument {other}; usage: reload [--edits N] [--language Rust|TypeScript|Python]"
+            ),
         }
     }
     moose_bench::release_moose()?;
@@ -60,6 +64,12 @@ fn main() -> anyhow::Result<()> {
         "language", "median s", "max s"
     );
     for (language, app, file, line) in QUICKSTARTS {
+        if only
+            .as_deref()
+            .is_some_and(|only| !only.eq_ignore_ascii_case(language))
+        {
+            continue;
+        }
         let times = measure(app, file, line, language, edits)?;
         let mut sorted = times.clone();
         sorted.sort_by(f64::total_cmp);
@@ -132,7 +142,11 @@ fn measure(
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        times.push(saved.elapsed().as_secs_f64());
+        let took = saved.elapsed().as_secs_f64();
+        times.push(took);
+        for step in host.printed().iter().filter(|l| l.contains(": build ")) {
+            println!("  {language} edit {k}: {took:.2} s; {step}");
+        }
     }
     posting.store(false, Ordering::Relaxed);
     let _ = poster.join();

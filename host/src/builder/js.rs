@@ -1,17 +1,18 @@
 //! TypeScript and JavaScript components: the project depends on the JS guest SDK
 //! (`@moose/guest`), whose build script type-checks, bundles with esbuild and runs
-//! componentize-js.
+//! componentize-js; for [`Profile::Dev`] it bundles the app's source for the SDK's
+//! development runtime, which it builds once into [`crate::config::dev_runtime_dir`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{build_with_tool, file_name, BuildError, BuiltComponent, WORLD};
+use super::{build_with_tool, file_name, BuildError, BuiltComponent, Output, Profile, WORLD};
 use moose_model::app::Language;
 
 /// The SDK's build script, relative to the project.
 const BUILD_SCRIPT: &str = "node_modules/@moose/guest/bin/moose-build.mjs";
 
-pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
+pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError> {
     let name = package_name(dir)?;
     install_dependencies(dir)?;
     let sdk = dir
@@ -28,15 +29,24 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         &file_name(&name),
         &[dir.to_path_buf(), sdk],
         "node",
+        profile,
         |wit, out| {
             let mut command = Command::new("node");
             command
                 .arg(BUILD_SCRIPT)
                 .arg("--wit")
                 .arg(wit)
-                .args(["--world", WORLD])
-                .arg("--out")
-                .arg(out);
+                .args(["--world", WORLD]);
+            match out {
+                Output::Component(wasm) => command.arg("--out").arg(wasm),
+                Output::Dev { runtime, source } => command
+                    .arg("--out")
+                    .arg(runtime)
+                    .arg("--dev-source")
+                    .arg(source)
+                    .arg("--runtime-cache")
+                    .arg(crate::config::dev_runtime_dir()),
+            };
             command
         },
     )

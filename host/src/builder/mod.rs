@@ -65,9 +65,25 @@ pub struct BuiltComponent {
     pub language: Language,
     pub source: PathBuf,
     pub wasm: PathBuf,
+    /// The app source `wasm` evaluates when it is a development runtime ([`Profile::Dev`]).
+    pub dev_source: Option<PathBuf>,
     pub build_time: Duration,
     /// The sources were unchanged since the last build, which was reused.
     pub fresh: bool,
+}
+
+/// What a build is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Self-contained components, the app snapshotted into them: `moose build` and the
+    /// commands that describe an app.
+    Release,
+    /// `moose dev`: a TypeScript or Python app is built as its bundled source, which the
+    /// language's development runtime (engine and SDK, built once per SDK and WIT version
+    /// into [`crate::config::dev_runtime_dir`]) evaluates when instantiated. An edit then
+    /// costs a type check and a bundle, and loading reuses the compiled runtime. Rust
+    /// builds the same either way.
+    Dev,
 }
 
 /// Detects the language of the component in `dir`.
@@ -85,11 +101,11 @@ pub fn detect(dir: &Path) -> Result<Language, BuildError> {
     }
 }
 
-/// Builds the component in `dir` in release mode.
-pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
+/// Builds the component in `dir` for `profile`.
+pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError> {
     match detect(dir)? {
         Language::Rust => rust::build(dir),
-        Language::TypeScript => js::build(dir),
+        Language::TypeScript => js::build(dir, profile),
         Language::Python => python::build(dir),
     }
 }
@@ -123,27 +139,57 @@ impl OutputDir {
     fn wasm(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.wasm"))
     }
+
+    /// The development build: the runtime component and the app source it evaluates.
+    fn dev(&self, name: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{name}.dev-runtime.wasm")),
+            self.dir.join(format!("{name}.dev-source")),
+        )
+    }
 }
 
-/// Builds a JS or Python component with `command` unless its inputs are unchanged since
-/// the last successful build, whose output is then reused.
+/// Where a build writes: a component, or a development runtime and its app source.
+pub(crate) enum Output<'a> {
+    Component(&'a Path),
+    Dev { runtime: &'a Path, source: &'a Path },
+}
+
+/// Builds a JS or Python component for `profile` with `command` (given the WIT directory
+/// and where to write) unless its inputs are unchanged since the last successful build of
+/// that profile, whose output is then reused.
 fn build_with_tool(
     language: Language,
     dir: &Path,
     name: &str,
     inputs: &[PathBuf],
     tool: &'static str,
-    command: impl FnOnce(&Path, &Path) -> Command,
+    profile: Profile,
+    command: impl FnOnce(&Path, Output<'_>) -> Command,
 ) -> Result<BuiltComponent, BuildError> {
     let started = Instant::now();
     let out = OutputDir::prepare(dir)?;
-    let wasm = out.wasm(name);
-    let stamp = fingerprint::Stamp::new(&out.dir, name);
+    let (wasm, dev_source, stamp_name) = match profile {
+        Profile::Release => (out.wasm(name), None, name.to_string()),
+        Profile::Dev => {
+            let (runtime, source) = out.dev(name);
+            (runtime, Some(source), format!("{name}.dev"))
+        }
+    };
+    let stamp = fingerprint::Stamp::new(&out.dir, &stamp_name);
     let digest = fingerprint::digest(inputs, WIT);
-    let fresh = wasm.is_file() && stamp.matches(digest);
+    let outputs_exist = wasm.is_file() && dev_source.as_ref().is_none_or(|s| s.is_file());
+    let fresh = outputs_exist && stamp.matches(digest);
     if !fresh {
         stamp.clear();
-        let status = command(&out.wit(), &wasm)
+        let output = match &dev_source {
+            None => Output::Component(&wasm),
+            Some(source) => Output::Dev {
+                runtime: &wasm,
+                source,
+            },
+        };
+        let status = command(&out.wit(), output)
             .current_dir(dir)
             .status()
             .map_err(|source| BuildError::Spawn {
@@ -157,12 +203,17 @@ fn build_with_tool(
                 dir: dir.to_path_buf(),
             });
         }
-        if !wasm.is_file() {
-            return Err(BuildError::NoArtifact {
-                language,
-                dir: dir.to_path_buf(),
-                reason: format!("{tool} exited successfully but wrote no {}", wasm.display()),
-            });
+        for written in std::iter::once(&wasm).chain(&dev_source) {
+            if !written.is_file() {
+                return Err(BuildError::NoArtifact {
+                    language,
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "{tool} exited successfully but wrote no {}",
+                        written.display()
+                    ),
+                });
+            }
         }
         stamp.record(digest);
     }
@@ -171,6 +222,7 @@ fn build_with_tool(
         language,
         source: dir.to_path_buf(),
         wasm,
+        dev_source,
         build_time: started.elapsed(),
         fresh,
     })

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{build_with_tool, file_name, BuildError, BuiltComponent, WORLD};
+use super::{build_with_tool, file_name, BuildError, BuiltComponent, Output, Profile, WORLD};
 use moose_model::app::Language;
 
 /// The Python SDK's sources, unless `MOOSE_SDK_PYTHON` says otherwise; part of the
@@ -38,15 +38,18 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         &file_name(&name),
         &[dir.to_path_buf(), sdk],
         "python",
+        Profile::Release,
         |wit, out| {
             let mut command = Command::new(&python);
             command
                 .args(["-m", "moose_guest.build", "--wit"])
                 .arg(wit)
-                .args(["--world", WORLD])
-                .arg("--out")
-                .arg(out)
-                .arg(&project);
+                .args(["--world", WORLD]);
+            match out {
+                Output::Component(wasm) => command.arg("--out").arg(wasm),
+                Output::Dev { .. } => unreachable!("Python builds no development runtime"),
+            };
+            command.arg(&project);
             command
         },
     )

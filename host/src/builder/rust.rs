@@ -85,6 +85,7 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         language: Language::Rust,
         source: dir.to_path_buf(),
         wasm,
+        dev_source: None,
         build_time: started.elapsed(),
         fresh: false,
     })

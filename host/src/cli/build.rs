@@ -7,6 +7,7 @@ use anyhow::Context;
 use super::olap;
 use super::render::{render, Section};
 use crate::assemble::{assemble, Step};
+use crate::builder::Profile;
 use crate::config::Project;
 use crate::image::{self, ImageOptions, ImageReport};
 use moose_runtime::LoadSource;
@@ -35,7 +36,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let project = Project::load(&args.dir)?;
     let runtime = super::offline_runtime(&project)?;
-    let assembled = assemble(&project, &runtime, |step| match step {
+    let assembled = assemble(&project, &runtime, Profile::Release, |step| match step {
         Step::Built { component, elapsed } => {
             eprintln!("  built     {component} in {:.2?}", elapsed)
         }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::assemble::assemble;
 use crate::auth;
+use crate::builder::Profile;
 use crate::config::Project;
 use crate::sdkgen::{self, Language};
 
@@ -47,7 +48,7 @@ pub fn run(what: What) -> anyhow::Result<()> {
 fn sdk(args: SdkArgs) -> anyhow::Result<()> {
     let project = Project::load(&args.dir)?;
     let runtime = super::offline_runtime(&project)?;
-    let assembled = assemble(&project, &runtime, |_| {})?;
+    let assembled = assemble(&project, &runtime, Profile::Release, |_| {})?;
     let files = sdkgen::generate(&assembled.app, args.language)?;
     for path in sdkgen::write(&args.out, &files)? {
         println!("wrote {}", path.display());

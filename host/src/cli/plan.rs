@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::olap;
 use crate::assemble::assemble;
+use crate::builder::Profile;
 use crate::config::Project;
 use crate::infra_map::{
     plan_changes, state, InfraMap, MigrationPlan, PlannedChange, Safety, PLAN_FORMAT,
@@ -31,7 +32,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let project = Project::load(&args.dir)?;
     let runtime = super::offline_runtime(&project)?;
-    let app = assemble(&project, &runtime, |_| {})?.app;
+    let app = assemble(&project, &runtime, Profile::Release, |_| {})?.app;
     let desired = InfraMap::from_app(&app)?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -227,9 +227,35 @@ impl RuntimeSection {
                 max_line_bytes: bytes(self.max_log_line_bytes, 0),
                 max_lines_per_call: self.max_log_lines_per_call,
             },
+            function_cache: Some(function_cache_dir()),
             ..RuntimeConfig::default()
         }
     }
+}
+
+/// The machine-wide cache shared by all apps, which anything in it may be rebuilt from:
+/// `$XDG_CACHE_HOME/moose`, else `$HOME/.cache/moose`.
+pub fn cache_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/"), PathBuf::from)
+                .join(".cache")
+        });
+    cache.join("moose")
+}
+
+/// Compiled functions of components (wasmtime's incremental compilation cache).
+pub fn function_cache_dir() -> PathBuf {
+    cache_dir().join("functions")
+}
+
+/// The development runtimes of the TypeScript and Python SDKs (see
+/// [`crate::builder::Profile::Dev`]), one per SDK and WIT version.
+pub fn dev_runtime_dir() -> PathBuf {
+    cache_dir().join("dev-runtimes")
 }
 
 /// Environment variables that override `moose.config.toml` when set and not empty, and

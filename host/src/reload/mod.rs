@@ -28,7 +28,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiEndpoint, ApiEndpoints, ApiState};
-use crate::builder;
+use crate::assemble::load_built;
+use crate::builder::{self, Profile};
 use crate::config::Project;
 use crate::infra::Infra;
 use crate::infra_map;
@@ -231,7 +232,7 @@ impl Reloader {
         let old = self.app.components[index].clone();
         let started = Instant::now();
         let dir = old.source.clone();
-        let built = tokio::task::spawn_blocking(move || builder::build(&dir))
+        let built = tokio::task::spawn_blocking(move || builder::build(&dir, Profile::Dev))
             .await
             .context("the build did not complete")??;
         let build = started.elapsed();
@@ -248,9 +249,8 @@ impl Reloader {
 
         let started = Instant::now();
         let runtime = self.runtime.clone();
-        let wasm = built.wasm.clone();
-        let name = built.name.clone();
-        let component = tokio::task::spawn_blocking(move || runtime.load(&name, &wasm))
+        let loading = built.clone();
+        let component = tokio::task::spawn_blocking(move || load_built(&runtime, &loading))
             .await
             .context("loading did not complete")??;
         let component = Arc::new(component);

@@ -2,7 +2,9 @@
 //! orders stream in is rebuilt and swapped in between batches without losing a record (in
 //! TypeScript, Rust and Python), an edit that does not build leaves the old version
 //! serving, and an edit that adds a column and an ingest pipeline migrates the tables and
-//! serves the new route, catalog and OpenAPI document without a restart.
+//! serves the new route, catalog and OpenAPI document without a restart. A TypeScript
+//! edit rebuilds only the app's source: the development runtime that evaluates it is
+//! reused, and is refused without an app source.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -245,6 +247,62 @@ fn an_edited_rust_function_is_swapped_in_between_batches_without_losing_records(
 #[test]
 fn an_edited_python_function_is_swapped_in_between_batches_without_losing_records() {
     swap_while_ingesting(&PYTHON);
+}
+
+#[test]
+fn a_typescript_edit_rebuilds_the_app_source_and_reuses_the_development_runtime() {
+    let host = DevHost::start(TYPESCRIPT.app);
+    let build = host.dir.path().join(".moose/build");
+    let runtime = build.join("quickstart-ts.dev-runtime.wasm");
+    let source = build.join("quickstart-ts.dev-source");
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let (runtime_before, source_before) = (read(&runtime), read(&source));
+    edit(
+        &host,
+        TYPESCRIPT.source,
+        TYPESCRIPT.tier_before,
+        TYPESCRIPT.tier_after,
+    );
+    let lines = host.wait_for_reload(TYPESCRIPT.component, RELOAD_TIMEOUT);
+    println!("{}", lines.last().expect("the reload's steps"));
+    assert!(
+        runtime_before == read(&runtime),
+        "the edit rebuilt the development runtime"
+    );
+    let source_after = String::from_utf8(read(&source)).expect("UTF-8 source");
+    assert!(
+        source_before != source_after.as_bytes(),
+        "the app source was not rebuilt"
+    );
+    assert!(
+        source_after.contains("order.amount < 500"),
+        "{source_after}"
+    );
+    // The edited source serves: an order of 200.00 is now "small".
+    let order = json!({"id": "o1", "customer": "c", "amount": 200.0, "ts": "2024-05-01T10:00:00Z"});
+    assert_eq!(host.post_records("/ingest/Order", &[order]).0, 200);
+    host.wait_for_count(
+        "SELECT count() AS n FROM OrderEnriched WHERE tier = 'small'",
+        1,
+    );
+
+    // The runtime alone is not an app.
+    let runtime_only = moose_runtime::Runtime::new(
+        moose_runtime::RuntimeConfig::default(),
+        host.dir.path().join(".moose/test-cache"),
+        std::sync::Arc::new(moose_runtime::NoQueryService),
+    )
+    .expect("runtime")
+    .load("runtime-only", &runtime)
+    .expect("the runtime loads");
+    let error = runtime_only
+        .describe()
+        .expect_err("no app to describe")
+        .to_string();
+    assert!(error.contains("loaded without an app source"), "{error}");
+    assert!(host.stop(), "the host stops cleanly");
 }
 
 #[test]
