@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{build_with_tool, file_name, BuildError, BuiltComponent, Output, Profile, WORLD};
+use super::{build_with_tool, file_name, BuildError, BuiltComponent, Profile};
 use moose_model::app::Language;
 
 /// The SDK's build script, relative to the project.
@@ -23,6 +23,8 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
             dir: dir.to_path_buf(),
             source,
         })?;
+    let mut script = Command::new("node");
+    script.arg(BUILD_SCRIPT);
     build_with_tool(
         Language::TypeScript,
         dir,
@@ -30,25 +32,7 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
         &[dir.to_path_buf(), sdk],
         "node",
         profile,
-        |wit, out| {
-            let mut command = Command::new("node");
-            command
-                .arg(BUILD_SCRIPT)
-                .arg("--wit")
-                .arg(wit)
-                .args(["--world", WORLD]);
-            match out {
-                Output::Component(wasm) => command.arg("--out").arg(wasm),
-                Output::Dev { runtime, source } => command
-                    .arg("--out")
-                    .arg(runtime)
-                    .arg("--dev-source")
-                    .arg(source)
-                    .arg("--runtime-cache")
-                    .arg(crate::config::dev_runtime_dir()),
-            };
-            command
-        },
+        script,
     )
 }
 

@@ -78,11 +78,12 @@ pub enum Profile {
     /// Self-contained components, the app snapshotted into them: `moose build` and the
     /// commands that describe an app.
     Release,
-    /// `moose dev`: a TypeScript or Python app is built as its bundled source, which the
-    /// language's development runtime (engine and SDK, built once per SDK and WIT version
-    /// into [`crate::config::dev_runtime_dir`]) evaluates when instantiated. An edit then
-    /// costs a type check and a bundle, and loading reuses the compiled runtime. Rust
-    /// builds the same either way.
+    /// `moose dev`: a TypeScript or Python app is built as its source (bundled, or its
+    /// modules), which the language's development runtime (engine and SDK, built once per
+    /// SDK and WIT version, and for Python per set of imported outside modules, into
+    /// [`crate::config::dev_runtime_dir`]) evaluates when instantiated. An edit then costs
+    /// the checks and the bundle, and loading reuses the compiled runtime. Rust builds the
+    /// same either way.
     Dev,
 }
 
@@ -106,7 +107,7 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
     match detect(dir)? {
         Language::Rust => rust::build(dir),
         Language::TypeScript => js::build(dir, profile),
-        Language::Python => python::build(dir),
+        Language::Python => python::build(dir, profile),
     }
 }
 
@@ -149,15 +150,11 @@ impl OutputDir {
     }
 }
 
-/// Where a build writes: a component, or a development runtime and its app source.
-pub(crate) enum Output<'a> {
-    Component(&'a Path),
-    Dev { runtime: &'a Path, source: &'a Path },
-}
-
-/// Builds a JS or Python component for `profile` with `command` (given the WIT directory
-/// and where to write) unless its inputs are unchanged since the last successful build of
-/// that profile, whose output is then reused.
+/// Builds a JS or Python component for `profile` with the SDK's build script, `script`
+/// (a command to which the arguments every SDK build script takes are added: `--wit`,
+/// `--world`, `--out` and, for [`Profile::Dev`], `--dev-source` and `--runtime-cache`),
+/// unless its inputs are unchanged since the last successful build of that profile,
+/// whose output is then reused.
 fn build_with_tool(
     language: Language,
     dir: &Path,
@@ -165,7 +162,7 @@ fn build_with_tool(
     inputs: &[PathBuf],
     tool: &'static str,
     profile: Profile,
-    command: impl FnOnce(&Path, Output<'_>) -> Command,
+    mut script: Command,
 ) -> Result<BuiltComponent, BuildError> {
     let started = Instant::now();
     let out = OutputDir::prepare(dir)?;
@@ -182,14 +179,20 @@ fn build_with_tool(
     let fresh = outputs_exist && stamp.matches(digest);
     if !fresh {
         stamp.clear();
-        let output = match &dev_source {
-            None => Output::Component(&wasm),
-            Some(source) => Output::Dev {
-                runtime: &wasm,
-                source,
-            },
-        };
-        let status = command(&out.wit(), output)
+        script
+            .arg("--wit")
+            .arg(out.wit())
+            .args(["--world", WORLD])
+            .arg("--out")
+            .arg(&wasm);
+        if let Some(source) = &dev_source {
+            script
+                .arg("--dev-source")
+                .arg(source)
+                .arg("--runtime-cache")
+                .arg(crate::config::dev_runtime_dir());
+        }
+        let status = script
             .current_dir(dir)
             .status()
             .map_err(|source| BuildError::Spawn {

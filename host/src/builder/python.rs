@@ -1,18 +1,20 @@
 //! Python components: built by the Python guest SDK (`python -m moose_guest.build`),
 //! which checks the user's modules and runs componentize-py, from the build environment
-//! `guest-sdk-python/setup-build-env.sh` creates.
+//! `guest-sdk-python/setup-build-env.sh` creates; for [`Profile::Dev`] it writes the
+//! project's modules for the SDK's development runtime, built once per set of imported
+//! modules into [`crate::config::dev_runtime_dir`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{build_with_tool, file_name, BuildError, BuiltComponent, Output, Profile, WORLD};
+use super::{build_with_tool, file_name, BuildError, BuiltComponent, Profile};
 use moose_model::app::Language;
 
 /// The Python SDK's sources, unless `MOOSE_SDK_PYTHON` says otherwise; part of the
 /// fingerprint so an SDK change rebuilds components.
 const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-python");
 
-pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
+pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError> {
     let name = project_name(dir)?;
     let python = build_python();
     if !python.is_file() {
@@ -32,26 +34,16 @@ pub fn build(dir: &Path) -> Result<BuiltComponent, BuildError> {
         dir: dir.to_path_buf(),
         source,
     })?;
+    let mut script = Command::new(&python);
+    script.args(["-m", "moose_guest.build"]).arg(&project);
     build_with_tool(
         Language::Python,
         dir,
         &file_name(&name),
         &[dir.to_path_buf(), sdk],
         "python",
-        Profile::Release,
-        |wit, out| {
-            let mut command = Command::new(&python);
-            command
-                .args(["-m", "moose_guest.build", "--wit"])
-                .arg(wit)
-                .args(["--world", WORLD]);
-            match out {
-                Output::Component(wasm) => command.arg("--out").arg(wasm),
-                Output::Dev { .. } => unreachable!("Python builds no development runtime"),
-            };
-            command.arg(&project);
-            command
-        },
+        profile,
+        script,
     )
 }
 

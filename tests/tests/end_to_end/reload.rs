@@ -2,9 +2,9 @@
 //! orders stream in is rebuilt and swapped in between batches without losing a record (in
 //! TypeScript, Rust and Python), an edit that does not build leaves the old version
 //! serving, and an edit that adds a column and an ingest pipeline migrates the tables and
-//! serves the new route, catalog and OpenAPI document without a restart. A TypeScript
-//! edit rebuilds only the app's source: the development runtime that evaluates it is
-//! reused, and is refused without an app source.
+//! serves the new route, catalog and OpenAPI document without a restart. A TypeScript or
+//! Python edit rebuilds only the app's source: the development runtime that evaluates it
+//! is reused, and is refused without an app source.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -251,21 +251,27 @@ fn an_edited_python_function_is_swapped_in_between_batches_without_losing_record
 
 #[test]
 fn a_typescript_edit_rebuilds_the_app_source_and_reuses_the_development_runtime() {
-    let host = DevHost::start(TYPESCRIPT.app);
+    edit_rebuilds_the_app_source_only(&TYPESCRIPT);
+}
+
+#[test]
+fn a_python_edit_rebuilds_the_app_source_and_reuses_the_development_runtime() {
+    edit_rebuilds_the_app_source_only(&PYTHON);
+}
+
+/// Edits `app` under `moose dev`: the app source is rebuilt and serves, the development
+/// runtime file is left as it was, and that runtime alone refuses to describe an app.
+fn edit_rebuilds_the_app_source_only(app: &Quickstart) {
+    let host = DevHost::start(app.app);
     let build = host.dir.path().join(".moose/build");
-    let runtime = build.join("quickstart-ts.dev-runtime.wasm");
-    let source = build.join("quickstart-ts.dev-source");
+    let runtime = build.join(format!("{}.dev-runtime.wasm", app.component));
+    let source = build.join(format!("{}.dev-source", app.component));
     let read = |path: &std::path::Path| {
         std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
     let (runtime_before, source_before) = (read(&runtime), read(&source));
-    edit(
-        &host,
-        TYPESCRIPT.source,
-        TYPESCRIPT.tier_before,
-        TYPESCRIPT.tier_after,
-    );
-    let lines = host.wait_for_reload(TYPESCRIPT.component, RELOAD_TIMEOUT);
+    edit(&host, app.source, app.tier_before, app.tier_after);
+    let lines = host.wait_for_reload(app.component, RELOAD_TIMEOUT);
     println!("{}", lines.last().expect("the reload's steps"));
     assert!(
         runtime_before == read(&runtime),
