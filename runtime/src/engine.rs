@@ -33,7 +33,16 @@ pub struct RuntimeConfig {
     /// Where compiled functions are kept between compilations (see
     /// [`crate::FunctionCache`]); `None` compiles every function of every component.
     pub function_cache: Option<PathBuf>,
+    /// Where precompiled development runtimes ([`crate::Runtime::load_dev`]) are kept,
+    /// shared by every app that uses the same runtime (emptied past
+    /// [`DEV_RUNTIME_CACHE_LIMIT`] when a runtime starts); `None` keeps them with the
+    /// other components.
+    pub dev_runtime_cache: Option<PathBuf>,
 }
+
+/// Most bytes the cache of precompiled development runtimes may hold when a runtime
+/// starts (a TypeScript or Python runtime compiles to about 37 MiB).
+pub const DEV_RUNTIME_CACHE_LIMIT: u64 = 1 << 30;
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
@@ -45,6 +54,7 @@ impl Default for RuntimeConfig {
             log: LogLimits::default(),
             output: OutputLimits::default(),
             function_cache: None,
+            dev_runtime_cache: None,
         }
     }
 }

@@ -32,11 +32,7 @@ impl FunctionCache {
     /// Opens the cache in `dir`, creating it, or emptying it when it holds more than
     /// `limit` bytes.
     pub fn open(dir: &Path, limit: u64) -> std::io::Result<Self> {
-        if directory_size(dir)? > limit {
-            tracing::info!(dir = %dir.display(), "emptying the compiled-function cache, which outgrew {} MiB", limit >> 20);
-            std::fs::remove_dir_all(dir)?;
-        }
-        std::fs::create_dir_all(dir)?;
+        crate::bounded_dir::open(dir, limit, "compiled-function")?;
         Ok(Self {
             dir: dir.to_path_buf(),
         })
@@ -62,20 +58,6 @@ impl CacheStore for FunctionCache {
             .and_then(|file| file.persist(&path).map_err(|error| error.error));
         written.is_ok()
     }
-}
-
-/// Total bytes of the files directly in `dir`; 0 when it does not exist.
-fn directory_size(dir: &Path) -> std::io::Result<u64> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(error) => return Err(error),
-    };
-    let mut total = 0;
-    for entry in entries {
-        total += entry?.metadata()?.len();
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@
 //! host log lines, bounded by [`RuntimeConfig::log`].
 
 mod bindings;
+mod bounded_dir;
 mod cache;
 mod component;
 mod engine;
@@ -58,7 +59,7 @@ pub mod types {
 pub use bindings::{LogLevel, QueryParam};
 pub use cache::{compatibility_hash, LoadSource};
 pub use component::{CallError, GuestComponent, LoadInfo};
-pub use engine::RuntimeConfig;
+pub use engine::{RuntimeConfig, DEV_RUNTIME_CACHE_LIMIT};
 pub use function_cache::{FunctionCache, FUNCTION_CACHE_LIMIT};
 pub use guest_io::LogLimits;
 pub use handle::{handle, ComponentHandle};
@@ -110,6 +111,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: ArtifactCache,
+    /// Precompiled development runtimes: [`RuntimeConfig::dev_runtime_cache`], else `cache`.
+    dev_cache: ArtifactCache,
     config: RuntimeConfig,
     query: Arc<dyn QueryService>,
     ticker: Arc<EpochTicker>,
@@ -141,10 +144,24 @@ impl Runtime {
             })
             .map_err(|source| RuntimeError::Link { source })?;
         let ticker = Arc::new(EpochTicker::start(engine.clone(), config.epoch_tick)?);
+        let dev_cache = match &config.dev_runtime_cache {
+            Some(dir) => {
+                match bounded_dir::open(dir, DEV_RUNTIME_CACHE_LIMIT, "development runtime") {
+                    Ok(()) => ArtifactCache::new(dir),
+                    Err(error) => {
+                        // The shared cache only saves time: each app then compiles its own.
+                        tracing::warn!(dir = %dir.display(), "keeping development runtimes with the app's components: {error}");
+                        ArtifactCache::new(&cache_dir)
+                    }
+                }
+            }
+            None => ArtifactCache::new(&cache_dir),
+        };
         Ok(Self {
             engine,
             linker,
             cache: ArtifactCache::new(cache_dir),
+            dev_cache,
             config,
             query,
             ticker,
@@ -168,14 +185,15 @@ impl Runtime {
 
     /// Loads a language's development runtime `wasm` (world `moose-dev-runtime`, from the
     /// precompiled cache when possible) with the app `source` it evaluates. The runtime is
-    /// the same for every edit of an app, so only its first load compiles.
+    /// the same for every edit of every app on one SDK version, so only its first load on
+    /// a machine compiles (with [`RuntimeConfig::dev_runtime_cache`] set).
     pub fn load_dev(
         &self,
         name: &str,
         wasm: &Path,
         source: Arc<str>,
     ) -> Result<GuestComponent, RuntimeError> {
-        let mut loaded = self.cache.load(&self.engine, wasm)?;
+        let mut loaded = self.dev_cache.load(&self.engine, wasm)?;
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut digest, loaded.digest.as_bytes());
         sha2::Digest::update(&mut digest, source.as_bytes());

@@ -228,6 +228,7 @@ impl RuntimeSection {
                 max_lines_per_call: self.max_log_lines_per_call,
             },
             function_cache: Some(function_cache_dir()),
+            dev_runtime_cache: Some(dev_runtime_dir().join("compiled")),
             ..RuntimeConfig::default()
         }
     }

@@ -4,7 +4,8 @@
 //! serving, and an edit that adds a column and an ingest pipeline migrates the tables and
 //! serves the new route, catalog and OpenAPI document without a restart. A TypeScript or
 //! Python edit rebuilds only the app's source: the development runtime that evaluates it
-//! is reused, and is refused without an app source.
+//! is reused, is refused without an app source, and is compiled once for every app that
+//! shares it.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -264,17 +265,17 @@ fn a_python_edit_rebuilds_the_app_source_and_reuses_the_development_runtime() {
 fn edit_rebuilds_the_app_source_only(app: &Quickstart) {
     let host = DevHost::start(app.app);
     let build = host.dir.path().join(".moose/build");
-    let runtime = build.join(format!("{}.dev-runtime.wasm", app.component));
+    let runtime_path = build.join(format!("{}.dev-runtime.wasm", app.component));
     let source = build.join(format!("{}.dev-source", app.component));
     let read = |path: &std::path::Path| {
         std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
-    let (runtime_before, source_before) = (read(&runtime), read(&source));
+    let (runtime_before, source_before) = (read(&runtime_path), read(&source));
     edit(&host, app.source, app.tier_before, app.tier_after);
     let lines = host.wait_for_reload(app.component, RELOAD_TIMEOUT);
     println!("{}", lines.last().expect("the reload's steps"));
     assert!(
-        runtime_before == read(&runtime),
+        runtime_before == read(&runtime_path),
         "the edit rebuilt the development runtime"
     );
     let source_after = String::from_utf8(read(&source)).expect("UTF-8 source");
@@ -301,13 +302,47 @@ fn edit_rebuilds_the_app_source_only(app: &Quickstart) {
         std::sync::Arc::new(moose_runtime::NoQueryService),
     )
     .expect("runtime")
-    .load("runtime-only", &runtime)
+    .load("runtime-only", &runtime_path)
     .expect("the runtime loads");
     let error = runtime_only
         .describe()
         .expect_err("no app to describe")
         .to_string();
     assert!(error.contains("loaded without an app source"), "{error}");
+
+    // Two apps on one runtime: the first compiles it into the shared cache, the second
+    // maps that artifact, and each describes its own source.
+    let shared = tempfile::tempdir().expect("temp dir");
+    let load = |app: &str| {
+        let config = moose_runtime::RuntimeConfig {
+            function_cache: Some(moose_host::config::function_cache_dir()),
+            dev_runtime_cache: Some(shared.path().to_path_buf()),
+            ..moose_runtime::RuntimeConfig::default()
+        };
+        let cache = host
+            .dir
+            .path()
+            .join(".moose")
+            .join(format!("test-cache-{app}"));
+        let runtime = moose_runtime::Runtime::new(
+            config,
+            cache,
+            std::sync::Arc::new(moose_runtime::NoQueryService),
+        )
+        .expect("runtime");
+        let component = runtime
+            .load_dev(app, &runtime_path, source_after.as_str().into())
+            .expect("the runtime loads with the source");
+        let described = component.describe().expect("the app describes itself");
+        (component.info().source, described.functions.len())
+    };
+    let (first, functions) = load("first");
+    assert_eq!(first, moose_runtime::LoadSource::Compiled);
+    assert!(functions > 0);
+    assert_eq!(
+        load("second"),
+        (moose_runtime::LoadSource::Cached, functions)
+    );
     assert!(host.stop(), "the host stops cleanly");
 }
 
