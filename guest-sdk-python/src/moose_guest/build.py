@@ -24,8 +24,8 @@ import ast
 import hashlib
 import json
 import os
-import shutil
 import re
+import shutil
 import subprocess
 import sys
 import tempfile

@@ -48,12 +48,12 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
     cargo.args(["build", "--target", TARGET]);
     match profile {
         Profile::Release => cargo.arg("--release"),
-        Profile::Dev => DEV_PROFILE
-            .iter()
-            .fold(&mut cargo, |cargo, setting| {
-                cargo.arg("--config").arg(setting)
-            })
-            .args(["--profile", "moose-dev"]),
+        Profile::Dev => {
+            for setting in DEV_PROFILE {
+                cargo.arg("--config").arg(setting);
+            }
+            cargo.args(["--profile", "moose-dev"])
+        }
     };
     let mut child = cargo
         .arg("--message-format=json-render-diagnostics")
