@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the toolchains that build TypeScript and Python components: the JS guest SDK's
-# npm dependencies (esbuild, TypeScript, componentize-js) and the Python build environment
-# (componentize-py and the Python guest SDK). Idempotent, and quick when nothing changed.
+# Installs the JS guest SDK's npm dependencies (esbuild, TypeScript, componentize-js) in
+# the source tree, for its own tests and the example apps that link to it. (What `moose`
+# itself needs to build components, it installs on first use: see host/src/toolchain/.)
+# Idempotent, and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,5 +24,3 @@ if [ ! -f "$installed" ] || [ guest-sdk-js/package-lock.json -nt "$installed" ];
   log "installing the JS guest SDK's dependencies (npm ci in guest-sdk-js)"
   (cd guest-sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
-
-./guest-sdk-python/setup-build-env.sh >/dev/null

@@ -13,28 +13,30 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup-olap] %s\n' "$*" >&2; }
 
-CHDB_VERSION=26.9.0
 VENV="$HOME/.local/share/moose/chdb-venv"
-# What the embedded engine's HTTP server decodes and encodes compressed bodies with.
-CODECS=(lz4==4.4.5 zstandard==0.25.0 clickhouse-cityhash==1.0.2.6)
+# chdb-core and the codecs the engine's HTTP server decodes and encodes compressed bodies
+# with; `moose` installs the same list on first use.
+REQUIREMENTS=olap/src/embedded/engine-requirements.txt
 
-installed() { # NAME-VERSION: its dist-info directory is enough (importing chdb takes a second)
-  compgen -G "$VENV/lib/python3*/site-packages/$1.dist-info" >/dev/null
+installed() { # NAME==VERSION: its dist-info directory is enough (importing chdb takes a second)
+  local name="${1%%==*}" version="${1#*==}"
+  compgen -G "$VENV/lib/python3*/site-packages/${name//-/_}-$version.dist-info" >/dev/null
 }
 
-if ! { [ -x "$VENV/bin/python" ] && installed "chdb_core-$CHDB_VERSION"; }; then
+missing=()
+while read -r requirement; do
+  if [ -n "$requirement" ] && ! installed "$requirement"; then
+    missing+=("$requirement")
+  fi
+done <"$REQUIREMENTS"
+if [ ! -x "$VENV/bin/python" ] || [ ${#missing[@]} -gt 0 ]; then
   ensure_venv "$VENV"
-  log "installing chdb-core==$CHDB_VERSION (about 180 MB) into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-    "chdb-core==$CHDB_VERSION"
+  log "installing ${missing[*]:-the engine} (chdb-core is about 180 MB) into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$REQUIREMENTS"
   "$VENV/bin/python" -c 'import chdb.state' || {
     log "chdb-core was installed but does not import; see the error above"
     exit 1
   }
-fi
-if ! { installed lz4-4.4.5 && installed zstandard-0.25.0 && installed clickhouse_cityhash-1.0.2.6; }; then
-  log "installing ${CODECS[*]} into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${CODECS[@]}"
 fi
 
 PEER=host/tests/peers/clickhouse-js

@@ -4,7 +4,7 @@
 #![allow(missing_docs, clippy::all)]
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit",
     world: "moose-app",
     pub_export_macro: true,
     export_macro_name: "__export_moose_app",

@@ -17,3 +17,4 @@ pub mod prod;
 pub mod reload;
 pub mod sdkgen;
 pub mod serve;
+pub mod toolchain;

@@ -84,6 +84,7 @@ pub async fn start_with(
         .with_context(|| format!("creating {}", state_dir.display()))?;
 
     let started = Instant::now();
+    crate::toolchain::engine::ensure(&config.clickhouse)?;
     let store = OlapStore::open(&config.clickhouse, &state_dir).await?;
     let url = store.client().url().to_string();
     progress(&format!(

@@ -121,7 +121,9 @@ pub struct DevHost {
     pub management: String,
     /// The ClickHouse HTTP URL the host uses.
     pub clickhouse: String,
-    target: PathBuf,
+    /// The `moose` binary and the environment it runs in.
+    bin: PathBuf,
+    env: Vec<(&'static str, PathBuf)>,
     child: std::process::Child,
     stdout: std::sync::mpsc::Receiver<String>,
 }
@@ -139,7 +141,7 @@ impl DevHost {
         let dir = copy_of_app(app);
         let config = dir.path().join("moose.config.toml");
         let mut text = std::fs::read_to_string(&config).expect("config");
-        text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
+        text.push('\n');
         text.push_str(extra);
         std::fs::write(&config, text).expect("config");
         // Builds share the original's compiled dependencies: those of its Rust component.
@@ -151,14 +153,32 @@ impl DevHost {
             )
             .find(|dir| dir.join("Cargo.toml").is_file())
             .unwrap_or_else(|| source.clone());
-        let target = rust.join("target");
-        let (child, stdout, [api, management, clickhouse]) = spawn(dir.path(), &target);
+        Self::start_in(
+            dir,
+            moose_bin(),
+            vec![("CARGO_TARGET_DIR", rust.join("target"))],
+        )
+    }
+
+    /// Starts `bin dev .` in the app at the root of `dir`, with the variables of `env` set,
+    /// on free ports.
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        bin: PathBuf,
+        env: Vec<(&'static str, PathBuf)>,
+    ) -> DevHost {
+        let config = dir.path().join("moose.config.toml");
+        let mut text = std::fs::read_to_string(&config).expect("config");
+        text.push_str("\n[http]\nport = 0\nmanagement_port = 0\n");
+        std::fs::write(&config, text).expect("config");
+        let (child, stdout, [api, management, clickhouse]) = spawn(dir.path(), &bin, &env);
         DevHost {
             dir,
             api,
             management,
             clickhouse,
-            target,
+            bin,
+            env,
             child,
             stdout,
         }
@@ -168,7 +188,8 @@ impl DevHost {
     /// app and state.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, stdout, [api, management, clickhouse]) = spawn(self.dir.path(), &self.target);
+        let (child, stdout, [api, management, clickhouse]) =
+            spawn(self.dir.path(), &self.bin, &self.env);
         self.child = child;
         self.stdout = stdout;
         self.api = api;
@@ -183,9 +204,10 @@ impl DevHost {
 
     /// Runs `moose ARGS --url <management URL>` in the app's directory.
     pub fn moose(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(moose_bin())
+        std::process::Command::new(&self.bin)
             .args(args)
             .args(["--url", &self.management])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path())
             .output()
             .expect("moose runs")
@@ -391,21 +413,22 @@ impl Drop for DevHost {
     }
 }
 
-/// Starts `moose dev` in `dir` and waits until it is ready; returns the process, its
-/// stdout lines and the URLs it printed (ingest, management, ClickHouse).
+/// Starts `bin dev .` in `dir` with `env` and waits until it is ready; returns the
+/// process, its stdout lines and the URLs it printed (ingest, management, ClickHouse).
 fn spawn(
     dir: &Path,
-    target: &Path,
+    bin: &Path,
+    env: &[(&'static str, PathBuf)],
 ) -> (
     std::process::Child,
     std::sync::mpsc::Receiver<String>,
     [String; 3],
 ) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(moose_bin())
+    let mut child = std::process::Command::new(bin)
         .args(["dev", "."])
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()

@@ -245,7 +245,7 @@ def check_app(project: Path, entry: str, entry_file: Path, modules_out: Optional
 
 def _time_zones() -> dict[str, bytes]:
     """The IANA time zone database for the component: the `tzdata` package when the
-    build environment has it (setup-build-env.sh installs it), else the build machine's
+    build environment has it (the SDK's `build` extra), else the build machine's
     zone files (`zoneinfo.TZPATH`); empty when neither exists."""
     try:
         import tzdata  # type: ignore[import-untyped]

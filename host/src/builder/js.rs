@@ -3,17 +3,22 @@
 //! componentize-js; for [`Profile::Dev`] it bundles the app's source for the SDK's
 //! development runtime, which it builds once into [`crate::config::dev_runtime_dir`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use super::{build_with_tool, file_name, BuildError, BuiltComponent, Profile};
+use crate::toolchain::node;
 use moose_model::app::Language;
 
 /// The SDK's build script, relative to the project.
 const BUILD_SCRIPT: &str = "node_modules/@moose/guest/bin/moose-build.mjs";
 
 pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError> {
-    let name = package_name(dir)?;
+    let manifest = read_manifest(dir)?;
+    let name = package_name(dir, &manifest)?;
+    if node::uses_embedded_sdk(&manifest)? {
+        node::js_sdk()?;
+    }
     install_dependencies(dir)?;
     let sdk = dir
         .join("node_modules/@moose/guest")
@@ -36,19 +41,25 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
     )
 }
 
-/// The `name` of `package.json`.
-fn package_name(dir: &Path) -> Result<String, BuildError> {
+/// The project's `package.json`.
+fn read_manifest(dir: &Path) -> Result<serde_json::Value, BuildError> {
     let path = dir.join("package.json");
     let project_error = |reason: String| BuildError::Project {
         path: path.clone(),
         reason,
     };
     let text = std::fs::read_to_string(&path).map_err(|e| project_error(e.to_string()))?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| project_error(format!("invalid JSON: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| project_error(format!("invalid JSON: {e}")))
+}
+
+/// The `name` of `package.json`, as a file name.
+fn package_name(dir: &Path, manifest: &serde_json::Value) -> Result<String, BuildError> {
     match manifest.get("name").and_then(|n| n.as_str()) {
         Some(name) if !name.is_empty() => Ok(name.trim_start_matches('@').replace('/', "-")),
-        _ => Err(project_error("needs a \"name\"".into())),
+        _ => Err(BuildError::Project {
+            path: dir.join("package.json"),
+            reason: "needs a \"name\"".into(),
+        }),
     }
 }
 
@@ -57,10 +68,7 @@ fn install_dependencies(dir: &Path) -> Result<(), BuildError> {
     if dir.join(BUILD_SCRIPT).is_file() {
         return Ok(());
     }
-    let npm = which("npm").ok_or_else(|| BuildError::MissingTool {
-        tool: "npm",
-        hint: "install Node.js 18 or newer (with npm) to build TypeScript components".into(),
-    })?;
+    let npm = node::npm()?;
     let install = if dir.join("package-lock.json").is_file() {
         "ci"
     } else {
@@ -89,11 +97,4 @@ fn install_dependencies(dir: &Path) -> Result<(), BuildError> {
         });
     }
     Ok(())
-}
-
-/// The first `tool` on `PATH`.
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(tool))
-        .find(|path| path.is_file())
 }

@@ -11,8 +11,6 @@ mod js;
 mod python;
 mod rust;
 
-pub use python::build_python;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,8 +30,8 @@ pub enum BuildError {
         dir.display()
     )]
     UnknownLanguage { dir: PathBuf },
-    #[error("{tool} is not available: {hint}")]
-    MissingTool { tool: &'static str, hint: String },
+    #[error(transparent)]
+    Toolchain(#[from] crate::toolchain::ToolchainError),
     #[error("could not run {tool} for {}: {source}", dir.display())]
     Spawn {
         tool: &'static str,

@@ -20,9 +20,8 @@ use std::time::Instant;
 use cargo_metadata::Message;
 
 use super::{BuildError, BuiltComponent, Profile};
+use crate::toolchain::rust::{ensure_target, TARGET};
 use moose_model::app::Language;
-
-const TARGET: &str = "wasm32-wasip2";
 
 /// The `moose-dev` cargo profile, defined on the command line: it inherits the crate's
 /// release profile and overrides what makes an edit slow to rebuild.
@@ -35,7 +34,7 @@ const DEV_PROFILE: &[&str] = &[
 ];
 
 pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError> {
-    check_target()?;
+    ensure_target()?;
     let started = Instant::now();
     let spawn_error = |source| BuildError::Spawn {
         tool: "cargo",
@@ -165,25 +164,4 @@ fn cargo() -> PathBuf {
     std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"))
-}
-
-/// Fails early, with the fix, when the wasm32-wasip2 standard library is missing.
-fn check_target() -> Result<(), BuildError> {
-    let output = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|source| BuildError::Spawn {
-            tool: "rustc",
-            dir: PathBuf::from("."),
-            source,
-        })?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    if sysroot.join("lib/rustlib").join(TARGET).is_dir() {
-        Ok(())
-    } else {
-        Err(BuildError::MissingTool {
-            tool: "the wasm32-wasip2 Rust target",
-            hint: format!("run `rustup target add {TARGET}` (scripts/setup.sh does this)"),
-        })
-    }
 }

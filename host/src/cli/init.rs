@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 
 use crate::codegen::{app_source, Declarations};
 use crate::config::CONFIG_FILE;
+use crate::toolchain;
 use moose_model::app::Language;
 use moose_olap::introspect::introspect;
 use moose_olap::ClickHouseSection;
@@ -14,9 +15,6 @@ use moose_olap::ClickHouseSection;
 /// The quickstart is the template, so the template always builds.
 const RUST_LIB: &str = include_str!("../../../examples/quickstart/src/lib.rs");
 const RUST_MANIFEST: &str = include_str!("../../../examples/quickstart/Cargo.toml");
-
-/// Where the Rust guest SDK is, unless `MOOSE_SDK_RUST` says otherwise.
-const RUST_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-rust");
 
 /// The TypeScript template: the TypeScript quickstart, with `{{name}}` and `{{sdk}}`
 /// placeholders in its manifest.
@@ -38,9 +36,6 @@ const TS_FILES: [(&str, &str); 4] = [
         include_str!("../../../guest-sdk-js/template/gitignore"),
     ),
 ];
-/// Where the JS guest SDK is, unless `MOOSE_SDK_JS` says otherwise.
-const JS_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk-js");
-
 /// The Python template: the Python quickstart, with a `{{name}}` placeholder in its
 /// manifest.
 const PYTHON_FILES: [(&str, &str); 3] = [
@@ -112,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut files = match args.language {
         Language::Rust => rust_files(&name, &crate_name)?,
         Language::TypeScript => {
-            let sdk = sdk_dir("MOOSE_SDK_JS", JS_SDK_DIR, "JS")?;
+            let sdk = toolchain::sdk::js()?;
             let sdk = serde_json::Value::String(format!("file:{}", sdk.display())).to_string();
             template(
                 &name,
@@ -236,17 +231,6 @@ fn crate_name(name: &str) -> anyhow::Result<String> {
     Ok(crate_name)
 }
 
-/// The guest SDK's directory: `$variable`, else where it was when `moose` was built.
-fn sdk_dir(variable: &str, built_in: &str, language: &str) -> anyhow::Result<PathBuf> {
-    let sdk = std::env::var_os(variable).map_or_else(|| PathBuf::from(built_in), PathBuf::from);
-    sdk.canonicalize().with_context(|| {
-        format!(
-            "the {language} guest SDK is not at {}; set {variable} to its directory",
-            sdk.display()
-        )
-    })
-}
-
 /// The config file plus a template's files with their placeholders replaced.
 fn template(
     name: &str,
@@ -264,7 +248,7 @@ fn template(
 }
 
 fn rust_files(name: &str, crate_name: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let sdk = sdk_dir("MOOSE_SDK_RUST", RUST_SDK_DIR, "Rust")?;
+    let sdk = toolchain::sdk::rust()?;
     Ok(vec![
         (CONFIG_FILE, config_toml(name)),
         ("Cargo.toml", cargo_toml(crate_name, &sdk)),

@@ -62,6 +62,7 @@ pub async fn connect(
         "Starting the embedded ClickHouse engine over {} {purpose}...",
         state_dir.join("clickhouse").display()
     );
+    crate::toolchain::engine::ensure(section)?;
     let store = OlapStore::open(section, &state_dir)
         .await
         .context("no ClickHouse to compare with (give --clickhouse-url or set [clickhouse] url)")?;

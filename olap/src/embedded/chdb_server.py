@@ -572,7 +572,7 @@ def main():
         import chdb
         import chdb.state as chdb_state
     except ImportError as error:
-        message = f"chdb or a package this server needs is not installed for {sys.executable} ({error}); run scripts/setup.sh"
+        message = f"chdb or a package this server needs is not installed for {sys.executable} ({error}): install engine-requirements.txt (beside this program) into it"
         LOG.error("%s", message)
         print(message, file=sys.stderr)
         return EXIT_NO_CHDB

@@ -29,6 +29,7 @@ const SERVER_FILES: &[(&str, &str)] = &[
     ("chdb_request.py", include_str!("chdb_request.py")),
     ("chdb_sessions.py", include_str!("chdb_sessions.py")),
     ("chdb_sql.py", include_str!("chdb_sql.py")),
+    ("engine-requirements.txt", ENGINE_REQUIREMENTS),
 ];
 
 /// Writes the server program and its modules into `dir` (those already there unchanged
@@ -43,6 +44,11 @@ pub fn write_server(dir: &Path) -> std::io::Result<PathBuf> {
 /// The `chdb-core` release the server is written and tested against.
 pub const CHDB_VERSION: &str = "26.9.0";
 
+/// What the engine's Python needs, one pip requirement per line (installed without their
+/// own dependencies): chdb-core, and the codecs the server decodes and encodes compressed
+/// bodies with. `scripts/setup-olap.sh` installs them, and `moose` on first use.
+pub const ENGINE_REQUIREMENTS: &str = include_str!("engine-requirements.txt");
+
 /// How long a start waits for the engine of a host that died to stop.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3);
 
@@ -51,16 +57,22 @@ const EXIT_NO_CHDB: i32 = 3;
 const EXIT_ENGINE: i32 = 4;
 const EXIT_BIND: i32 = 5;
 
-/// The machine-wide directory of toolchains the setup scripts install:
-/// `$HOME/.local/share/moose` (the chDB environment here, the language build tools beside
-/// it).
+/// The machine-wide directory of installed toolchains (the chDB environment here, the
+/// language build tools beside it): `$XDG_DATA_HOME/moose`, else
+/// `$HOME/.local/share/moose`.
 pub fn tools_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    home.join(".local/share/moose")
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/"), PathBuf::from)
+                .join(".local/share")
+        })
+        .join("moose")
 }
 
-/// The Python interpreter `scripts/setup.sh` installs chdb into:
-/// `$HOME/.local/share/moose/chdb-venv/bin/python`.
+/// The Python interpreter chdb is installed into: `<tools_dir>/chdb-venv/bin/python`.
 pub fn default_python() -> PathBuf {
     tools_dir().join("chdb-venv/bin/python")
 }
@@ -160,8 +172,8 @@ impl EmbeddedClickHouse {
         if !python.exists() {
             return Err(OlapError::Engine(format!(
                 "the embedded ClickHouse engine needs Python with chdb-core {CHDB_VERSION}, but \
-                 {} does not exist: run scripts/setup.sh (or set [clickhouse] url or python in \
-                 moose.config.toml)",
+                 {} does not exist: set [clickhouse] python to one (left unset, moose installs \
+                 it), or [clickhouse] url to a ClickHouse server",
                 python.display()
             )));
         }
@@ -236,7 +248,7 @@ impl EmbeddedClickHouse {
         }
         let mut child = command.spawn().map_err(|e| {
             OlapError::Engine(format!(
-                "cannot run {} for the embedded ClickHouse engine: {e}; run scripts/setup.sh",
+                "cannot run {} for the embedded ClickHouse engine: {e}",
                 python.display()
             ))
         })?;
@@ -296,15 +308,20 @@ impl EmbeddedClickHouse {
         let tail = self.log_tail();
         let reason = match status.code() {
             Some(EXIT_NO_CHDB) => format!(
-                "chdb-core is not installed for {}: run scripts/setup.sh",
-                python.display()
+                "chdb-core is not installed for {}: install {} into it (pip install --no-deps -r), \
+                 or leave [clickhouse] python unset and moose installs it",
+                python.display(),
+                self.dir.join("engine-requirements.txt").display()
             ),
             Some(EXIT_ENGINE) => format!(
                 "the engine could not open {} (is another host running on this app?)",
                 self.data_dir().display()
             ),
             Some(EXIT_BIND) => "the engine could not listen on its port".to_string(),
-            _ => format!("the engine exited ({status}); if {} lacks chdb-core {CHDB_VERSION}, run scripts/setup.sh", python.display()),
+            _ => format!(
+                "the engine exited ({status}); if {} lacks chdb-core {CHDB_VERSION}, install it",
+                python.display()
+            ),
         };
         OlapError::Engine(format!(
             "the embedded ClickHouse engine failed to start: {reason}; end of {}:\n{tail}",
@@ -443,4 +460,16 @@ fn ping(port: u16) -> bool {
         return false;
     }
     response.starts_with(b"HTTP/1.1 200") && response.ends_with(b"Ok.\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_requirements_pin_the_chdb_release_the_server_is_written_for() {
+        assert!(ENGINE_REQUIREMENTS
+            .lines()
+            .any(|line| line == format!("chdb-core=={CHDB_VERSION}")));
+    }
 }

@@ -418,7 +418,9 @@ fn python_standard_library_answers_as_natively() {
     let inside = stdlib_answer("py");
 
     let guest = repo_root().join("tests/guests/conformance-py");
-    let native = std::process::Command::new(moose_host::builder::build_python())
+    let native = moose_host::toolchain::python::build_python()
+        .expect("the build Python")
+        .command()
         .arg("-c")
         .arg("import json, sys; sys.path.insert(0, sys.argv[1]); from stdlib_probe import probe; print(json.dumps(probe(), sort_keys=True))")
         .arg(&guest)

@@ -17,5 +17,6 @@ mod prod;
 mod reload;
 mod runtime;
 mod sdkgen;
+mod standalone;
 mod windows;
 mod windows_polyglot;
