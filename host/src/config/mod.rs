@@ -237,15 +237,7 @@ impl RuntimeSection {
 /// The machine-wide cache shared by all apps, which anything in it may be rebuilt from:
 /// `$XDG_CACHE_HOME/moose`, else `$HOME/.cache/moose`.
 pub fn cache_dir() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map_or_else(|| PathBuf::from("/"), PathBuf::from)
-                .join(".cache")
-        });
-    cache.join("moose")
+    moose_olap::embedded::user_dir("XDG_CACHE_HOME", ".cache")
 }
 
 /// Compiled functions of components (wasmtime's incremental compilation cache).

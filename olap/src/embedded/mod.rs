@@ -61,13 +61,19 @@ const EXIT_BIND: i32 = 5;
 /// language build tools beside it): `$XDG_DATA_HOME/moose`, else
 /// `$HOME/.local/share/moose`.
 pub fn tools_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
+    user_dir("XDG_DATA_HOME", ".local/share")
+}
+
+/// `$<xdg_variable>/moose` when the variable is set and not empty, else
+/// `$HOME/<under_home>/moose`: a machine-wide directory of the user's.
+pub fn user_dir(xdg_variable: &str, under_home: &str) -> PathBuf {
+    std::env::var_os(xdg_variable)
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             std::env::var_os("HOME")
                 .map_or_else(|| PathBuf::from("/"), PathBuf::from)
-                .join(".local/share")
+                .join(under_home)
         })
         .join("moose")
 }
