@@ -111,14 +111,17 @@ async fn a_killed_engine_is_reported_down_and_started_again_with_its_data() {
 }
 
 #[test]
-fn missing_python_or_chdb_fails_naming_setup() {
+fn missing_python_or_chdb_fails_naming_the_fix() {
     let dir = scratch_dir("missing");
     let options = EmbeddedOptions {
         python: Some(dir.join("no-such-python")),
         ..EmbeddedOptions::default()
     };
     let error = EmbeddedClickHouse::start_with(&dir, options).unwrap_err();
-    assert!(error.to_string().contains("scripts/setup.sh"), "{error}");
+    assert!(
+        error.to_string().contains("set [clickhouse] python to one"),
+        "{error}"
+    );
 
     // A Python without chdb: the system one with site-packages disabled.
     let fake = dir.join("python-without-chdb");
@@ -135,7 +138,17 @@ fn missing_python_or_chdb_fails_naming_setup() {
     let error = EmbeddedClickHouse::start_with(&dir, options).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("chdb-core is not installed"), "{message}");
-    assert!(message.contains("scripts/setup.sh"), "{message}");
+    let requirements = dir.join("clickhouse/engine-requirements.txt");
+    assert!(
+        message.contains(&format!("install {}", requirements.display())),
+        "{message}"
+    );
+    assert!(
+        std::fs::read_to_string(&requirements)
+            .expect("the requirements beside the server")
+            .starts_with("chdb-core=="),
+        "{message}"
+    );
 }
 
 #[test]
