@@ -20,7 +20,7 @@ use std::time::Instant;
 use cargo_metadata::Message;
 
 use super::{BuildError, BuiltComponent, Profile};
-use crate::toolchain::rust::{ensure_target, TARGET};
+use crate::toolchain::rust::{check_sdk_dependency, ensure_target, TARGET};
 use moose_model::app::Language;
 
 /// The `moose-dev` cargo profile, defined on the command line: it inherits the crate's
@@ -42,6 +42,7 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
         source,
     };
     let manifest = dir.join("Cargo.toml").canonicalize().map_err(spawn_error)?;
+    check_sdk_dependency(&manifest)?;
     let _turn = lock_target_dir(dir)?;
     let mut cargo = Command::new(cargo());
     cargo.args(["build", "--target", TARGET]);

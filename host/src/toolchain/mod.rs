@@ -21,6 +21,16 @@ use std::time::{Duration, Instant};
 pub enum ToolchainError {
     #[error("{tool} is not available: {hint}")]
     MissingTool { tool: &'static str, hint: String },
+    #[error(
+        "the app depends on {}, a guest SDK of another moose version that is gone: \
+         depend on this moose's, {}",
+        dependency.display(),
+        current.display()
+    )]
+    GoneSdk {
+        dependency: PathBuf,
+        current: PathBuf,
+    },
     #[error("installing {what} failed: {detail}")]
     Install { what: String, detail: String },
     #[error("{}: {source}", path.display())]

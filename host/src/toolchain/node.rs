@@ -58,14 +58,16 @@ pub fn js_sdk() -> Result<PathBuf, ToolchainError> {
 }
 
 /// Whether a project's `package.json`, `manifest`, depends on this binary's JS SDK (as
-/// `moose init` writes it: `"@moose/guest": "file:<unpacked SDK>"`).
+/// `moose init` writes it: `"@moose/guest": "file:<unpacked SDK>"`); see
+/// [`sdk::check_dependency`].
 pub fn uses_embedded_sdk(manifest: &serde_json::Value) -> Result<bool, ToolchainError> {
-    let Some(spec) = manifest
+    let path = manifest
         .get("dependencies")
         .and_then(|d| d.get("@moose/guest"))
         .and_then(|s| s.as_str())
-    else {
-        return Ok(false);
-    };
-    Ok(spec.strip_prefix("file:").map(Path::new) == Some(sdk::js()?.as_path()))
+        .and_then(|spec| spec.strip_prefix("file:"));
+    match path {
+        Some(path) => sdk::check_dependency(Path::new(path), "guest-sdk-js"),
+        None => Ok(false),
+    }
 }

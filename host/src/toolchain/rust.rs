@@ -1,10 +1,10 @@
 //! The Rust toolchain: cargo, and the `wasm32-wasip2` target, added with rustup on first
 //! use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{find_on_path, install, ToolchainError};
+use super::{find_on_path, install, sdk, ToolchainError};
 
 /// The target Rust components compile for.
 pub const TARGET: &str = "wasm32-wasip2";
@@ -34,4 +34,26 @@ pub fn ensure_target() -> Result<(), ToolchainError> {
         &format!("the {TARGET} Rust target (rustup target add)"),
         Command::new(rustup).args(["target", "add", TARGET]),
     )
+}
+
+/// Checks the crate's dependency on the Rust SDK (`moose-guest = { path = … }`, as
+/// `moose init` writes it) with [`sdk::check_dependency`]. A manifest that does not
+/// parse is left to cargo to report.
+pub fn check_sdk_dependency(manifest: &Path) -> Result<(), ToolchainError> {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
+        return Ok(());
+    };
+    let Ok(parsed) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let path = parsed
+        .get("dependencies")
+        .and_then(|d| d.get("moose-guest"))
+        .and_then(|d| d.get("path"))
+        .and_then(|p| p.as_str());
+    if let Some(path) = path {
+        let path = manifest.parent().unwrap_or(manifest).join(path);
+        sdk::check_dependency(&path, "guest-sdk-rust")?;
+    }
+    Ok(())
 }

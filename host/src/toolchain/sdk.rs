@@ -36,6 +36,47 @@ pub fn rust() -> Result<PathBuf, ToolchainError> {
     Ok(root()?.join("guest-sdk-rust"))
 }
 
+/// Checks an app's dependency on the SDK `name` (`guest-sdk-js`, `guest-sdk-rust`) at
+/// `path`: true when it is this binary's, which is then unpacked (a cleared cache lacks
+/// it). A path into the unpacked SDKs of another moose version that are gone is an error
+/// naming this binary's; any other path is the app's business.
+pub fn check_dependency(path: &Path, name: &str) -> Result<bool, ToolchainError> {
+    let unpacked = crate::config::cache_dir().join("sdk");
+    let current = unpacked.join(version_dir()).join(name);
+    match classify(path, &unpacked, &current) {
+        Dependency::This => {
+            root()?;
+            Ok(true)
+        }
+        Dependency::Other => Ok(false),
+        Dependency::Gone => Err(ToolchainError::GoneSdk {
+            dependency: path.to_path_buf(),
+            current,
+        }),
+    }
+}
+
+/// What an app's SDK dependency is to this binary.
+#[derive(Debug, PartialEq, Eq)]
+enum Dependency {
+    /// This binary's unpacked SDK.
+    This,
+    /// Anything else that exists, or is outside the unpacked SDKs.
+    Other,
+    /// Another version's unpacked SDK, no longer there.
+    Gone,
+}
+
+fn classify(path: &Path, unpacked: &Path, current: &Path) -> Dependency {
+    if path == current {
+        Dependency::This
+    } else if path.starts_with(unpacked) && !path.exists() {
+        Dependency::Gone
+    } else {
+        Dependency::Other
+    }
+}
+
 /// The embedded contents of the file at `path` (relative to the SDK root).
 pub fn file(path: &str) -> Option<&'static [u8]> {
     FILES
@@ -139,6 +180,21 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn a_dependency_on_another_versions_sdk_that_is_gone_is_told_apart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let unpacked = dir.path().join("sdk");
+        let current = unpacked.join("0.2.0-b").join("guest-sdk-js");
+        let kept = unpacked.join("0.1.0-k").join("guest-sdk-js");
+        std::fs::create_dir_all(&kept).expect("an older SDK, still there");
+        let gone = unpacked.join("0.1.0-a").join("guest-sdk-js");
+        assert_eq!(classify(&current, &unpacked, &current), Dependency::This);
+        assert_eq!(classify(&kept, &unpacked, &current), Dependency::Other);
+        assert_eq!(classify(&gone, &unpacked, &current), Dependency::Gone);
+        let elsewhere = dir.path().join("checkout/guest-sdk-js");
+        assert_eq!(classify(&elsewhere, &unpacked, &current), Dependency::Other);
     }
 
     #[test]

@@ -58,12 +58,12 @@ impl Standalone {
             app.path(),
             None,
         );
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(out.status.success(), "{}", text_of(&out.stderr));
         app
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+fn text_of(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -100,7 +100,7 @@ fn a_binary_outside_the_source_tree_inits_and_runs_an_app_in_each_language() {
         if language != "rust" {
             // The first build installs what it needs, saying so.
             let built = moose.run(&["build", "."], app.path(), None);
-            let stderr = text(&built.stderr);
+            let stderr = text_of(&built.stderr);
             assert!(built.status.success(), "{stderr}");
             let installed = match language {
                 "ts" => "installing the TypeScript SDK's dependencies",
@@ -144,9 +144,35 @@ fn a_missing_system_tool_is_named_with_how_to_get_it() {
     ] {
         let app = moose.init(language);
         let out = moose.run(&["build", "."], app.path(), Some(empty.path()));
-        let stderr = text(&out.stderr);
+        let stderr = text_of(&out.stderr);
         assert!(!out.status.success(), "{language}: {stderr}");
         assert!(stderr.contains(expected), "{language}: {stderr}");
+    }
+}
+
+#[test]
+fn an_app_on_the_gone_sdk_of_another_version_is_told_which_to_use() {
+    let moose = Standalone::new();
+    for (language, manifest) in [("ts", "package.json"), ("rust", "Cargo.toml")] {
+        let app = moose.init(language);
+        let path = app.path().join(manifest);
+        let text = std::fs::read_to_string(&path).expect("manifest");
+        let unpacked = moose.root.path().join("cache/moose/sdk");
+        let current = std::fs::read_dir(&unpacked)
+            .expect("the SDKs were unpacked")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .find(|name| !name.starts_with('.'))
+            .expect("one version");
+        assert!(text.contains(&current), "{text}");
+        std::fs::write(&path, text.replace(&current, "0.0.1-0000000000000000")).expect("write");
+        let out = moose.run(&["build", "."], app.path(), None);
+        let stderr = text_of(&out.stderr);
+        assert!(!out.status.success(), "{language}: {stderr}");
+        assert!(
+            stderr.contains("a guest SDK of another moose version that is gone")
+                && stderr.contains(&current),
+            "{language}: {stderr}"
+        );
     }
 }
 
@@ -188,7 +214,7 @@ fn the_carried_sdks_pack_as_packages_versioned_as_the_wit() {
         .current_dir(&js)
         .output()
         .expect("npm runs");
-    assert!(packed.status.success(), "{}", text(&packed.stderr));
+    assert!(packed.status.success(), "{}", text_of(&packed.stderr));
     let packed: Value = serde_json::from_slice(&packed.stdout).expect("npm pack --json");
     assert_eq!(packed[0]["name"], "@moose/guest");
     assert_eq!(packed[0]["version"], version.as_str());
@@ -211,7 +237,7 @@ fn the_carried_sdks_pack_as_packages_versioned_as_the_wit() {
         .arg(&python)
         .output()
         .expect("pip runs");
-    assert!(built.status.success(), "{}", text(&built.stderr));
+    assert!(built.status.success(), "{}", text_of(&built.stderr));
     let wheel = wheels.join(format!("moose_guest-{version}-py3-none-any.whl"));
     assert!(wheel.is_file(), "{} was built", wheel.display());
 
@@ -230,7 +256,7 @@ fn the_carried_sdks_pack_as_packages_versioned_as_the_wit() {
         .current_dir(repo_root())
         .output()
         .expect("cargo runs");
-    assert!(packaged.status.success(), "{}", text(&packaged.stderr));
+    assert!(packaged.status.success(), "{}", text_of(&packaged.stderr));
     for name in ["moose-guest", "moose-guest-macros"] {
         let file = crates.join(format!("package/{name}-{version}.crate"));
         assert!(file.is_file(), "{} was packaged and built", file.display());
