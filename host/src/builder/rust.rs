@@ -4,10 +4,15 @@
 //! of 4.6 s for the quickstart), into its own target subdirectory, so release builds stay
 //! fresh beside it.
 //!
+//! Apps made by `moose init` (on this binary's SDK) share one machine-wide target
+//! directory, [`crate::config::cargo_target_dir`], so once one app compiled the SDK's
+//! dependencies, a new app compiles only its own crate.
+//!
 //! The built `.wasm` is copied to `<component>/.moose/build/` while a lock on the cargo
 //! target directory is held, and that copy is what a later build reuses when cargo finds
-//! the crate fresh. So builds sharing one `CARGO_TARGET_DIR` (two copies of an app, or
-//! two `moose` processes) never pick up each other's artifact: cargo names a `cdylib`'s
+//! the crate fresh. So builds sharing one target directory (apps made by `moose init`,
+//! one `CARGO_TARGET_DIR`, two copies of an app, or two `moose` processes) never pick up
+//! each other's artifact: cargo names a `cdylib`'s
 //! output after the crate alone, so the shared `.wasm` is whichever copy compiled last.
 //! (A `cargo build` run by hand for this target, outside `moose`, is therefore not picked
 //! up until the sources change again.)
@@ -42,10 +47,13 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
         source,
     };
     let manifest = dir.join("Cargo.toml").canonicalize().map_err(spawn_error)?;
-    check_sdk_dependency(&manifest)?;
-    let _turn = lock_target_dir(dir)?;
+    let target = target_dir(dir, check_sdk_dependency(&manifest)?);
+    let _turn = lock_target_dir(&target)?;
     let mut cargo = Command::new(cargo());
     cargo.args(["build", "--target", TARGET]);
+    if std::env::var_os("CARGO_TARGET_DIR").is_none() && target != dir.join("target") {
+        cargo.env("CARGO_TARGET_DIR", &target);
+    }
     match profile {
         Profile::Release => cargo.arg("--release"),
         Profile::Dev => {
@@ -115,16 +123,26 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
     })
 }
 
-/// Waits for, then holds, the lock of the target directory the build of `dir` writes to.
-fn lock_target_dir(dir: &Path) -> Result<std::fs::File, BuildError> {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
+/// The cargo target directory of the crate in `dir`: `$CARGO_TARGET_DIR`, else for a crate
+/// on this binary's SDK (an app made by `moose init`) the machine-wide
+/// [`crate::config::cargo_target_dir`], where the dependencies every such app shares are
+/// compiled once, else the crate's own `target/`.
+fn target_dir(dir: &Path, on_this_sdk: bool) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(target) => PathBuf::from(target),
+        None if on_this_sdk => crate::config::cargo_target_dir(),
+        None => dir.join("target"),
+    }
+}
+
+/// Waits for, then holds, the lock of the cargo target directory `target`.
+fn lock_target_dir(target: &Path) -> Result<std::fs::File, BuildError> {
     let path = target.join(".moose-build.lock");
     let write_error = |source| BuildError::Write {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(&target).map_err(write_error)?;
+    std::fs::create_dir_all(target).map_err(write_error)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -240,6 +240,13 @@ pub fn cache_dir() -> PathBuf {
     moose_olap::embedded::user_dir("XDG_CACHE_HOME", ".cache")
 }
 
+/// The cargo target directory shared by the Rust apps made by `moose init`, so the
+/// dependencies they have in common (the Rust SDK's) compile once per machine. It grows as
+/// cargo target directories do; deleting it costs one recompilation.
+pub fn cargo_target_dir() -> PathBuf {
+    cache_dir().join("cargo-target")
+}
+
 /// Compiled functions of components (wasmtime's incremental compilation cache).
 pub fn function_cache_dir() -> PathBuf {
     cache_dir().join("functions")

@@ -37,23 +37,25 @@ pub fn ensure_target() -> Result<(), ToolchainError> {
 }
 
 /// Checks the crate's dependency on the Rust SDK (`moose-guest = { path = … }`, as
-/// `moose init` writes it) with [`sdk::check_dependency`]. A manifest that does not
-/// parse is left to cargo to report.
-pub fn check_sdk_dependency(manifest: &Path) -> Result<(), ToolchainError> {
+/// `moose init` writes it) with [`sdk::check_dependency`]: true when it is this binary's.
+/// A manifest that does not parse is left to cargo to report.
+pub fn check_sdk_dependency(manifest: &Path) -> Result<bool, ToolchainError> {
     let Ok(text) = std::fs::read_to_string(manifest) else {
-        return Ok(());
+        return Ok(false);
     };
     let Ok(parsed) = text.parse::<toml::Table>() else {
-        return Ok(());
+        return Ok(false);
     };
     let path = parsed
         .get("dependencies")
         .and_then(|d| d.get("moose-guest"))
         .and_then(|d| d.get("path"))
         .and_then(|p| p.as_str());
-    if let Some(path) = path {
-        let path = manifest.parent().unwrap_or(manifest).join(path);
-        sdk::check_dependency(&path, "guest-sdk-rust")?;
+    match path {
+        Some(path) => {
+            let path = manifest.parent().unwrap_or(manifest).join(path);
+            sdk::check_dependency(&path, "guest-sdk-rust")
+        }
+        None => Ok(false),
     }
-    Ok(())
 }

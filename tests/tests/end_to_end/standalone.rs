@@ -10,7 +10,8 @@ use moose_tests::{moose_bin, repo_root, DevHost};
 use serde_json::{json, Value};
 
 /// A copy of the `moose` binary outside the source tree, with machine-wide directories
-/// of its own (the SDKs it unpacks, the toolchains it installs) and its own cargo target.
+/// of its own (the SDKs it unpacks, the toolchains it installs, the cargo target its Rust
+/// apps share).
 struct Standalone {
     root: tempfile::TempDir,
     bin: PathBuf,
@@ -30,7 +31,6 @@ impl Standalone {
         vec![
             ("XDG_CACHE_HOME", dir("cache")),
             ("XDG_DATA_HOME", dir("data")),
-            ("CARGO_TARGET_DIR", dir("target")),
         ]
     }
 
@@ -118,6 +118,13 @@ fn a_binary_outside_the_source_tree_inits_and_runs_an_app_in_each_language() {
             1,
         );
         assert!(host.stop(), "{language}: moose dev exits cleanly");
+    }
+    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+        let shared = moose.root.path().join("cache/moose/cargo-target");
+        assert!(
+            shared.join("wasm32-wasip2").is_dir(),
+            "Rust apps made by moose init compile in the shared target directory"
+        );
     }
     let data = moose.root.path().join("data/moose");
     for installed in ["chdb-venv", "python-build-venv"] {
