@@ -15,11 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::toolchain::sdk;
 use moose_model::app::Language;
 
-/// The contract every component is built against, handed to the JS and Python builds.
-const WIT: &str = include_str!("../../../wit/moose.wit");
-/// The world of [`WIT`] that components target.
+/// The world of the WIT contract ([`sdk::wit`]) that components target.
 const WORLD: &str = "moose-app";
 
 /// Why a component could not be built.
@@ -126,8 +125,8 @@ impl OutputDir {
         };
         std::fs::create_dir_all(&wit).map_err(write_error(&wit))?;
         let file = wit.join("moose.wit");
-        if std::fs::read_to_string(&file).ok().as_deref() != Some(WIT) {
-            std::fs::write(&file, WIT).map_err(write_error(&file))?;
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(sdk::wit()) {
+            std::fs::write(&file, sdk::wit()).map_err(write_error(&file))?;
         }
         Ok(Self { dir })
     }
@@ -173,7 +172,7 @@ fn build_with_tool(
         }
     };
     let stamp = fingerprint::Stamp::new(&out.dir, &stamp_name);
-    let digest = fingerprint::digest(inputs, WIT);
+    let digest = fingerprint::digest(inputs, sdk::wit());
     let outputs_exist = wasm.is_file() && dev_source.as_ref().is_none_or(|s| s.is_file());
     let fresh = outputs_exist && stamp.matches(digest);
     if !fresh {

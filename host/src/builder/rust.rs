@@ -25,6 +25,7 @@ use std::time::Instant;
 use cargo_metadata::Message;
 
 use super::{BuildError, BuiltComponent, Profile};
+use crate::toolchain::hold_lock;
 use crate::toolchain::rust::{check_sdk_dependency, ensure_target, TARGET};
 use moose_model::app::Language;
 
@@ -47,13 +48,19 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
         source,
     };
     let manifest = dir.join("Cargo.toml").canonicalize().map_err(spawn_error)?;
-    let target = target_dir(dir, check_sdk_dependency(&manifest)?);
-    let _turn = lock_target_dir(&target)?;
+    let on_this_sdk = check_sdk_dependency(&manifest)?;
     let mut cargo = Command::new(cargo());
     cargo.args(["build", "--target", TARGET]);
-    if std::env::var_os("CARGO_TARGET_DIR").is_none() && target != dir.join("target") {
-        cargo.env("CARGO_TARGET_DIR", &target);
-    }
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(target) => PathBuf::from(target),
+        None if on_this_sdk => {
+            let shared = crate::config::cargo_target_dir();
+            cargo.env("CARGO_TARGET_DIR", &shared);
+            shared
+        }
+        None => dir.join("target"),
+    };
+    let _turn = lock_target_dir(&target)?;
     match profile {
         Profile::Release => cargo.arg("--release"),
         Profile::Dev => {
@@ -123,34 +130,10 @@ pub fn build(dir: &Path, profile: Profile) -> Result<BuiltComponent, BuildError>
     })
 }
 
-/// The cargo target directory of the crate in `dir`: `$CARGO_TARGET_DIR`, else for a crate
-/// on this binary's SDK (an app made by `moose init`) the machine-wide
-/// [`crate::config::cargo_target_dir`], where the dependencies every such app shares are
-/// compiled once, else the crate's own `target/`.
-fn target_dir(dir: &Path, on_this_sdk: bool) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(target) => PathBuf::from(target),
-        None if on_this_sdk => crate::config::cargo_target_dir(),
-        None => dir.join("target"),
-    }
-}
-
 /// Waits for, then holds, the lock of the cargo target directory `target`.
 fn lock_target_dir(target: &Path) -> Result<std::fs::File, BuildError> {
     let path = target.join(".moose-build.lock");
-    let write_error = |source| BuildError::Write {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(target).map_err(write_error)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(write_error)?;
-    file.lock().map_err(write_error)?;
-    Ok(file)
+    hold_lock(&path).map_err(|source| BuildError::Write { path, source })
 }
 
 /// `<dir>/.moose/build/<name>.wasm` (`<name>.dev.wasm` for [`Profile::Dev`]): the

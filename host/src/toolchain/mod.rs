@@ -59,16 +59,21 @@ pub fn find_on_path(tool: &str) -> Option<PathBuf> {
 /// Holds `<path>.lock` until dropped, so one process at a time installs into `path`.
 fn lock(path: &Path) -> Result<std::fs::File, ToolchainError> {
     let lock = path.with_extension("lock");
-    if let Some(parent) = lock.parent() {
-        std::fs::create_dir_all(parent).map_err(ToolchainError::io(parent))?;
+    hold_lock(&lock).map_err(ToolchainError::io(&lock))
+}
+
+/// Waits for, then holds (until the file is dropped), an exclusive lock on the file at
+/// `path`, creating it and its directory.
+pub fn hold_lock(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&lock)
-        .map_err(ToolchainError::io(&lock))?;
-    file.lock().map_err(ToolchainError::io(&lock))?;
+        .open(path)?;
+    file.lock()?;
     Ok(file)
 }
 

@@ -99,11 +99,19 @@ fn version_dir() -> &'static str {
     })
 }
 
+/// The contract every component is built against, `wit/moose.wit`.
+pub fn wit() -> &'static str {
+    file("wit/moose.wit")
+        .and_then(|w| std::str::from_utf8(w).ok())
+        .unwrap_or_default()
+}
+
 /// The version of the WIT package (`package moose:app@<version>;`), which the SDKs'
 /// versions follow.
 pub fn wit_version() -> &'static str {
-    let wit = file("wit/moose.wit").and_then(|w| std::str::from_utf8(w).ok());
-    wit.and_then(|w| w.lines().find_map(|l| l.strip_prefix("package moose:app@")))
+    wit()
+        .lines()
+        .find_map(|l| l.strip_prefix("package moose:app@"))
         .map_or("0", |v| v.trim_end_matches(';'))
 }
 

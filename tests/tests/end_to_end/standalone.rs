@@ -183,16 +183,6 @@ fn an_app_on_the_gone_sdk_of_another_version_is_told_which_to_use() {
     }
 }
 
-/// The version of the WIT package, which the SDKs' versions follow.
-fn wit_version() -> String {
-    let wit = std::fs::read_to_string(repo_root().join("wit/moose.wit")).expect("WIT");
-    wit.lines()
-        .find_map(|l| l.strip_prefix("package moose:app@"))
-        .expect("a versioned package")
-        .trim_end_matches(';')
-        .to_string()
-}
-
 /// A copy of the SDK `name` as the binary carries it, without installed dependencies.
 fn carried_sdk(name: &str, into: &Path) -> PathBuf {
     let sdk = moose_host::toolchain::sdk::root()
@@ -212,7 +202,7 @@ fn carried_sdk(name: &str, into: &Path) -> PathBuf {
 
 #[test]
 fn the_carried_sdks_pack_as_packages_versioned_as_the_wit() {
-    let version = wit_version();
+    let version = moose_host::toolchain::sdk::wit_version();
     let dir = tempfile::tempdir().expect("temp dir");
 
     let js = carried_sdk("guest-sdk-js", dir.path());
@@ -224,7 +214,7 @@ fn the_carried_sdks_pack_as_packages_versioned_as_the_wit() {
     assert!(packed.status.success(), "{}", text_of(&packed.stderr));
     let packed: Value = serde_json::from_slice(&packed.stdout).expect("npm pack --json");
     assert_eq!(packed[0]["name"], "@moose/guest");
-    assert_eq!(packed[0]["version"], version.as_str());
+    assert_eq!(packed[0]["version"], version);
     let files: Vec<&str> = packed[0]["files"]
         .as_array()
         .expect("files")
