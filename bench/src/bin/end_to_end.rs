@@ -8,14 +8,16 @@
 //! A rate is sustained when the clients offer it (at least 97 % of it is sent) for the
 //! whole run and every record sent is in both tables at most `--lag` seconds after the
 //! run ends. The search starts at the rate ingest takes with clients sending as fast as
-//! they can, and steps down by a fifth until a rate holds.
+//! they can, and steps down by a fifth until a rate holds; then it tries once halfway up
+//! to the rate that failed.
 //!
 //! With `--kafka`, the same is measured on a second `moose dev` with
 //! `streaming.backend = "kafka"` against a local tansu broker (scripts/setup-kafka.sh).
-//! The last line is `end-to-end: <N> rec/s sustained` for bodies of 1,000 from 8
-//! connections on the embedded backend.
+//! The last line is `end-to-end: <N> rec/s sustained` for the first shape (bodies of 1,000
+//! from 8 connections unless `--shape` says otherwise) on the embedded backend.
 //!
-//! Run: `cargo run --release -p moose-bench --bin end_to_end [-- --seconds S --lag S --kafka]`
+//! Run: `cargo run --release -p moose-bench --bin end_to_end [-- --seconds S --lag S --kafka
+//! --shape BODYxCONNECTIONS ...]`
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,6 +35,8 @@ struct Options {
     seconds: u64,
     lag: u64,
     kafka: bool,
+    /// The shapes to run (all of [`SHAPES`] unless `--shape` names some).
+    shapes: Vec<Shape>,
 }
 
 /// One load shape.
@@ -88,7 +92,7 @@ fn main() -> anyhow::Result<()> {
     if let Some((_, host)) = &kafka {
         hosts.push(("kafka", host));
     }
-    for shape in SHAPES {
+    for &shape in &options.shapes {
         let sink_rate = unpaced(&format!("{sink}/sink"), shape, options.seconds, &mut runs)?;
         for (backend, host) in &hosts {
             let sustained = sustained(host, shape, &options, &mut runs)?;
@@ -106,7 +110,8 @@ fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "ingest -> queryable in OrderEnriched at half the sustained rate (bodies of 1000, 8 connections)"
+        "ingest -> queryable in OrderEnriched at half the sustained rate (bodies of {}, {} connections)",
+        options.shapes[0].body, options.shapes[0].connections
     );
     println!(
         "{:>10} {:>10} {:>10} {:>10} {:>8}",
@@ -114,7 +119,7 @@ fn main() -> anyhow::Result<()> {
     );
     for ((backend, host), sustained) in hosts.iter().zip(&first) {
         let rate = sustained / 2.0;
-        let mut samples = latency(host, SHAPES[0], rate, options.seconds, &mut runs)?;
+        let mut samples = latency(host, options.shapes[0], rate, options.seconds, &mut runs)?;
         samples.sort();
         let pct = |p: usize| samples[(samples.len() * p / 100).min(samples.len() - 1)];
         println!(
@@ -137,6 +142,7 @@ fn parse_args() -> anyhow::Result<Options> {
         seconds: 15,
         lag: 3,
         kafka: false,
+        shapes: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -147,10 +153,38 @@ fn parse_args() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = value()?,
             "--lag" => options.lag = value()?,
             "--kafka" => options.kafka = true,
-            other => bail!("unknown flag {other}; use --seconds S --lag S --kafka"),
+            "--shape" => {
+                let shape = args.next().context("a shape after --shape")?;
+                options.shapes.push(parse_shape(&shape)?);
+            }
+            other => bail!(
+                "unknown flag {other}; use --seconds S --lag S --kafka --shape BODYxCONNECTIONS"
+            ),
         }
     }
+    if options.shapes.is_empty() {
+        options.shapes = SHAPES.to_vec();
+    }
     Ok(options)
+}
+
+/// `1000x8`: bodies of 1,000 records from 8 connections.
+fn parse_shape(text: &str) -> anyhow::Result<Shape> {
+    let (body, connections) = text
+        .split_once('x')
+        .with_context(|| format!("shape `{text}`: write it as BODYxCONNECTIONS, e.g. 1000x8"))?;
+    let shape = Shape {
+        body: body
+            .parse()
+            .with_context(|| format!("shape `{text}`: body size"))?,
+        connections: connections
+            .parse()
+            .with_context(|| format!("shape `{text}`: connections"))?,
+    };
+    if shape.body == 0 || shape.connections == 0 {
+        bail!("shape `{text}`: body size and connections must be at least 1");
+    }
+    Ok(shape)
 }
 
 /// Numbers the runs, so that every run's record ids are new.
@@ -174,28 +208,55 @@ fn sustained(
     let ingest = format!("{}/ingest/Order", host.api);
     let mut rate = unpaced(&ingest, shape, options.seconds.min(5), runs)?;
     wait_drained(host, Duration::from_secs(120))?;
+    // The lowest rate that did not hold.
+    let mut failed = None;
     for _ in 0..MAX_STEPS {
-        let before = counts(host)?;
-        let sent = paced(&ingest, shape, rate, options.seconds, runs.next(), None)?;
-        let offered = sent as f64 / options.seconds as f64;
-        let deadline = Instant::now() + Duration::from_secs(options.lag);
-        let caught_up = loop {
-            let now = counts(host)?;
-            if now.iter().zip(before).all(|(n, b)| n - b >= sent) {
-                break true;
-            }
-            if Instant::now() > deadline {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        if caught_up && offered >= rate * 0.97 {
-            return Ok(offered);
+        if let Some(offered) = holds(host, &ingest, shape, rate, options, runs)? {
+            // Halve the step once: between this rate and the one above that failed.
+            let Some(failed) = failed else {
+                return Ok(offered);
+            };
+            wait_drained(host, Duration::from_secs(300))?;
+            let between = (rate + failed) / 2.0;
+            let refined = holds(host, &ingest, shape, between, options, runs)?;
+            return Ok(refined.unwrap_or(offered));
         }
         wait_drained(host, Duration::from_secs(300))?;
+        failed = Some(rate);
         rate *= 0.8;
     }
     bail!("no rate of bodies of {} held", shape.body)
+}
+
+/// Offers `rate` records/s of `shape` for the run's seconds; the rate offered when it held
+/// (at least 97 % of it was sent and every record reached the tables within the lag).
+fn holds(
+    host: &DevHost,
+    ingest: &str,
+    shape: Shape,
+    rate: f64,
+    options: &Options,
+    runs: &mut Runs,
+) -> anyhow::Result<Option<f64>> {
+    let before = counts(host)?;
+    let sent = paced(ingest, shape, rate, options.seconds, runs.next(), None)?;
+    let offered = sent as f64 / options.seconds as f64;
+    let deadline = Instant::now() + Duration::from_secs(options.lag);
+    let held = loop {
+        let now = counts(host)?;
+        if now.iter().zip(before).all(|(n, b)| n - b >= sent) {
+            break offered >= rate * 0.97;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!(
+        "  tried {rate:.0} rec/s: offered {offered:.0}, {}",
+        if held { "held" } else { "did not hold" }
+    );
+    Ok(held.then_some(offered))
 }
 
 /// Records/s taken by `url` from `shape.connections` clients sending as fast as they can.
