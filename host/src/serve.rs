@@ -191,7 +191,11 @@ pub async fn start_with(
 
     let metrics = Arc::new(Metrics::new());
     let stop = CancellationToken::new();
-    let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone());
+    let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone())
+        .with_sync_options(moose_pipeline::sync::SyncOptions {
+            min_insert_interval: Duration::from_millis(config.clickhouse.insert_interval_ms),
+            ..Default::default()
+        });
     // `moose dev` keeps window state in an embedded store of its own; replicas of
     // `moose prod` share it in ClickHouse and run each aggregation under a lease (see
     // `moose_pipeline::windows`, "Backends").

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+/// Default of [`ClickHouseSection::insert_interval_ms`].
+pub const DEFAULT_INSERT_INTERVAL_MS: u64 = 200;
+
 /// `[clickhouse]`: the OLAP store.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -23,6 +26,10 @@ pub struct ClickHouseSection {
     pub cluster: Option<String>,
     /// Compression of request and response bodies to the `url` server.
     pub compression: ClickHouseCompression,
+    /// Shortest time between two inserts into one table while its stream keeps up: under
+    /// load, rows gather into fewer, larger inserts (fewer parts to write and merge); 0
+    /// inserts as soon as rows arrive. A backlog is inserted without pause.
+    pub insert_interval_ms: u64,
 }
 
 /// How bodies to and from a ClickHouse server are compressed.
@@ -48,6 +55,7 @@ impl Default for ClickHouseSection {
             embedded_port: 0,
             cluster: None,
             compression: ClickHouseCompression::default(),
+            insert_interval_ms: DEFAULT_INSERT_INTERVAL_MS,
         }
     }
 }

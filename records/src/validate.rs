@@ -114,7 +114,7 @@ impl ModelValidator {
     pub fn validate(&self, record: &Value) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         match record {
-            Value::Object(object) => check_record(&self.fields, object, "", &mut errors),
+            Value::Object(object) => check_record(&self.fields, object, Path::Root, &mut errors),
             other => errors.push(FieldError {
                 field: String::new(),
                 problem: format!("expected a JSON object, found {}", kind(other)),
@@ -236,42 +236,63 @@ fn compile_type(
     })
 }
 
+/// Where a value sits in a record; spelled out only for an error (`items[2].sku`,
+/// `attrs["colour"]`, empty for the record itself).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Field(Path::Root, name) => f.write_str(name),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Key(parent, key) => write!(f, "{parent}[{key:?}]"),
+        }
+    }
+}
+
 fn check_record(
     fields: &[FieldRule],
     object: &Map<String, Value>,
-    path: &str,
+    path: Path<'_>,
     errors: &mut Vec<FieldError>,
 ) {
+    let mut present = 0;
     for field in fields {
-        let field_path = join(path, &field.name);
+        let field_path = Path::Field(&path, &field.name);
         match object.get(&field.name) {
             None if field.optional => {}
             None => errors.push(FieldError {
-                field: field_path,
+                field: field_path.to_string(),
                 problem: "is required but missing".into(),
             }),
-            Some(value) => check(&field.ty, value, &field_path, errors),
+            Some(value) => {
+                present += 1;
+                check(&field.ty, value, field_path, errors);
+            }
         }
     }
-    for key in object.keys() {
-        if !fields.iter().any(|f| &f.name == key) {
-            errors.push(FieldError {
-                field: join(path, key),
-                problem: "is not a field of the model".into(),
-            });
+    // Keys are unique: when each matched a field, none is unknown.
+    if object.len() > present {
+        for key in object.keys() {
+            if !fields.iter().any(|f| &f.name == key) {
+                errors.push(FieldError {
+                    field: Path::Field(&path, key).to_string(),
+                    problem: "is not a field of the model".into(),
+                });
+            }
         }
     }
 }
 
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-fn check(rule: &Rule, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+fn check(rule: &Rule, value: &Value, path: Path<'_>, errors: &mut Vec<FieldError>) {
     let mut fail = |problem: String| {
         errors.push(FieldError {
             field: path.to_string(),
@@ -284,13 +305,13 @@ fn check(rule: &Rule, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
         (_, Value::Null) => fail("must not be null".into()),
         (Rule::Array(inner), Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                check(inner, item, &format!("{path}[{i}]"), errors);
+                check(inner, item, Path::Index(&path, i), errors);
             }
         }
         (Rule::Array(_), other) => fail(format!("expected an array, found {}", kind(other))),
         (Rule::Map(inner), Value::Object(entries)) => {
             for (key, item) in entries {
-                check(inner, item, &format!("{path}[{key:?}]"), errors);
+                check(inner, item, Path::Key(&path, key), errors);
             }
         }
         (Rule::Map(_), other) => fail(format!("expected an object (map), found {}", kind(other))),

@@ -73,6 +73,7 @@ pub struct Workers {
     writer: Arc<dyn TableWriter>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
+    sync_options: SyncOptions,
     functions: BTreeMap<String, Worker<FunctionPlan>>,
     syncs: BTreeMap<String, Worker<SyncSpec>>,
     /// Set by [`Workers::with_windows`]; without it no windowed aggregation runs.
@@ -93,11 +94,18 @@ impl Workers {
             writer,
             metrics,
             stop,
+            sync_options: SyncOptions::default(),
             functions: BTreeMap::new(),
             syncs: BTreeMap::new(),
             window_env: None,
             windows: BTreeMap::new(),
         }
+    }
+
+    /// Starts table syncs with `options` instead of the defaults.
+    pub fn with_sync_options(mut self, options: SyncOptions) -> Self {
+        self.sync_options = options;
+        self
     }
 
     /// Runs the app's windowed aggregations with `env`.
@@ -187,7 +195,7 @@ impl Workers {
                 streams: self.streams.clone(),
                 writer: self.writer.clone(),
                 metrics: self.metrics.clone(),
-                options: SyncOptions::default(),
+                options: self.sync_options.clone(),
             };
             let stop = self.stop.child_token();
             let task = tokio::spawn(table_sync.run(stop.clone()));

@@ -133,3 +133,130 @@ async fn retries_outages_dead_letters_refused_rows_and_commits() {
         );
     }
 }
+
+/// Stores every insert's row count.
+#[derive(Default)]
+struct CountingWriter {
+    inserts: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl TableWriter for CountingWriter {
+    async fn insert_json(
+        &self,
+        _table: &str,
+        _rows: &[u8],
+        count: usize,
+    ) -> Result<(), InsertError> {
+        self.inserts.lock().expect("lock").push(count);
+        Ok(())
+    }
+}
+
+impl CountingWriter {
+    fn inserts(&self) -> Vec<usize> {
+        self.inserts.lock().expect("lock").clone()
+    }
+
+    /// Waits (at most 30 s) until `rows` rows were inserted.
+    async fn wait_for(&self, rows: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.inserts().iter().sum::<usize>() < rows {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{rows} rows not inserted: {:?}",
+                self.inserts()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A sync over stream `items` into `writer` with `options`; returns its stop token and task.
+async fn start_sync(
+    streams: &Arc<dyn Streams>,
+    writer: &Arc<CountingWriter>,
+    options: SyncOptions,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    streams.ensure_stream(&spec("items")).await.expect("stream");
+    let stop = CancellationToken::new();
+    let sync = TableSync {
+        stream: "items".into(),
+        table: "items".into(),
+        dead_letter: None,
+        streams: streams.clone(),
+        writer: writer.clone(),
+        metrics: Arc::new(Metrics::new()),
+        options,
+    };
+    (stop.clone(), tokio::spawn(sync.run(stop)))
+}
+
+async fn produce(streams: &Arc<dyn Streams>, from: usize, count: usize) {
+    let records = (from..from + count)
+        .map(|i| Record {
+            key: Some(format!("{i}").into_bytes()),
+            value: format!("{{\"n\":{i}}}").into_bytes(),
+            timestamp_ms: 0,
+        })
+        .collect();
+    streams.produce("items", records).await.expect("produce");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_arriving_within_the_insert_interval_gather_into_one_insert() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let streams: Arc<dyn Streams> =
+        Arc::new(EmbeddedStreams::open(dir.path(), EmbeddedOptions::default()).expect("open"));
+    let writer = Arc::new(CountingWriter::default());
+    let options = SyncOptions {
+        min_insert_interval: Duration::from_secs(3),
+        ..SyncOptions::default()
+    };
+    let (stop, task) = start_sync(&streams, &writer, options).await;
+
+    produce(&streams, 0, 1).await;
+    writer.wait_for(1).await;
+    // Three records, each written alone, while the interval after the first insert runs.
+    for i in 1..4 {
+        produce(&streams, i, 1).await;
+    }
+    writer.wait_for(4).await;
+    stop.cancel();
+    task.await.expect("sync task");
+    assert_eq!(
+        writer.inserts(),
+        [1, 3],
+        "the quiet stream's first row at once, then one insert"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_is_inserted_without_pause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let streams: Arc<dyn Streams> =
+        Arc::new(EmbeddedStreams::open(dir.path(), EmbeddedOptions::default()).expect("open"));
+    let writer = Arc::new(CountingWriter::default());
+    // An interval far longer than the test waits: only full batches may skip it.
+    let options = SyncOptions {
+        batch_size: 3,
+        min_insert_interval: Duration::from_secs(600),
+        ..SyncOptions::default()
+    };
+    streams.ensure_stream(&spec("items")).await.expect("stream");
+    produce(&streams, 0, 7).await;
+    let (stop, task) = start_sync(&streams, &writer, options).await;
+    writer.wait_for(7).await;
+    assert_eq!(writer.inserts(), [3, 3, 1]);
+
+    // The last batch was not full: the next rows wait for the interval.
+    produce(&streams, 7, 2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        writer.inserts(),
+        [3, 3, 1],
+        "paced until the interval passes"
+    );
+    stop.cancel();
+    task.await.expect("sync task");
+}

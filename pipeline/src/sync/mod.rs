@@ -51,6 +51,11 @@ pub struct SyncOptions {
     pub batch_size: usize,
     /// Longest a poll waits for the first record; bounds the latency of a quiet stream.
     pub flush_interval: Duration,
+    /// Shortest time between the starts of two inserts while the stream keeps up (the
+    /// last batch was not full): under load, rows gather into fewer, larger inserts, so
+    /// the store writes and merges fewer parts. A quiet stream's first row is inserted at
+    /// once, and a backlog (full batches) is inserted without pause.
+    pub min_insert_interval: Duration,
     /// First and longest pause between retries while the store is unavailable.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
@@ -61,6 +66,9 @@ impl Default for SyncOptions {
         Self {
             batch_size: 50_000,
             flush_interval: Duration::from_millis(100),
+            min_insert_interval: Duration::from_millis(
+                moose_olap::settings::DEFAULT_INSERT_INTERVAL_MS,
+            ),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
         }
@@ -98,7 +106,15 @@ impl TableSync {
         else {
             return;
         };
+        // When the next insert may start, unless a backlog is waiting.
+        let mut next_insert: Option<Instant> = None;
         while !stop.is_cancelled() {
+            if let Some(at) = next_insert.take() {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                }
+            }
             let batch = tokio::select! {
                 _ = stop.cancelled() => break,
                 batch = consumer.poll(self.options.batch_size, self.options.flush_interval) => batch,
@@ -113,6 +129,9 @@ impl TableSync {
                 }
             };
             let started = Instant::now();
+            if batch.len() < self.options.batch_size {
+                next_insert = Some(started + self.options.min_insert_interval);
+            }
             let Some((stored, refused)) = self.store(&batch, &stop).await else {
                 tracing::info!(table = %self.table, "stopping with an uncommitted batch (it is inserted again on restart)");
                 return;

@@ -122,9 +122,16 @@ impl Check {
             Check::Decimal(spec) => decimal(value, spec),
             Check::Date => {
                 let text = string(value)?;
-                let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .map_err(|_| unreadable(text, "a date (YYYY-MM-DD)"))?;
-                in_range(date, (1970, 1, 1), (2149, 6, 6), text, "Date")
+                let date = plain_date(text)
+                    .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+                    .ok_or_else(|| unreadable(text, "a date (YYYY-MM-DD)"))?;
+                in_range(
+                    date,
+                    (1970, 1, 1),
+                    (2149, 6, 6),
+                    || text.to_string(),
+                    "Date",
+                )
             }
             Check::DateTime(None) => date_time(value, (1970, 1, 1), (2106, 2, 7), "DateTime"),
             Check::DateTime(Some(_)) => {
@@ -304,21 +311,38 @@ fn date_time(
             .ok_or_else(|| ValueError::NotUnixSeconds(n.clone()))?,
         other => return Err(expected("a date-time string", other)),
     };
-    in_range(utc.date(), min, max, &value.to_string(), name)
+    in_range(utc.date(), min, max, || value.to_string(), name)
 }
 
+/// A valid date written exactly `YYYY-MM-DD`, read without a format parser (the common
+/// case; anything else goes to chrono's `%Y-%m-%d`).
+fn plain_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..])?)
+}
+
+/// Checks that `date` lies within `min..=max`; `text` shows the value in the error.
 fn in_range(
     date: NaiveDate,
     min: (i32, u32, u32),
     max: (i32, u32, u32),
-    text: &str,
+    text: impl FnOnce() -> String,
     ty: &'static str,
 ) -> Result<(), ValueError> {
     let bound =
         |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
     if date < bound(min) || date > bound(max) {
         Err(ValueError::OutsideDateRange {
-            text: text.to_string(),
+            text: text(),
             ty,
             min: bound(min),
             max: bound(max),
