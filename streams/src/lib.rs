@@ -99,6 +99,10 @@ pub trait Streams: Send + Sync + 'static {
     ) -> Result<Vec<StoredRecord>, StreamError>;
 }
 
+/// Where a consumer stands: the next offset of each partition it has read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkpoint(pub Vec<(u32, u64)>);
+
 /// Reads one stream for one consumer group.
 #[async_trait]
 pub trait StreamConsumer: Send {
@@ -106,8 +110,20 @@ pub trait StreamConsumer: Send {
     /// none arrived).
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredRecord>, StreamError>;
 
+    /// The position after every record returned by `poll` so far, to commit later with
+    /// [`commit_to`](Self::commit_to) while polling goes on.
+    fn checkpoint(&self) -> Checkpoint;
+
+    /// Durably commits `checkpoint`, taken earlier from this consumer (checkpoints are
+    /// committed in the order they were taken). Partitions the consumer no longer reads,
+    /// or whose position was committed since, are left alone.
+    async fn commit_to(&mut self, checkpoint: &Checkpoint) -> Result<(), StreamError>;
+
     /// Durably commits the position after every record returned by `poll` so far.
-    async fn commit(&mut self) -> Result<(), StreamError>;
+    async fn commit(&mut self) -> Result<(), StreamError> {
+        let checkpoint = self.checkpoint();
+        self.commit_to(&checkpoint).await
+    }
 }
 
 /// A consumer of `stream` for `group`, retried every `backoff` while the backend cannot

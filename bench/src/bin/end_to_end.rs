@@ -242,21 +242,53 @@ fn holds(
     let sent = paced(ingest, shape, rate, options.seconds, runs.next(), None)?;
     let offered = sent as f64 / options.seconds as f64;
     let deadline = Instant::now() + Duration::from_secs(options.lag);
-    let held = loop {
+    let (held, arrived) = loop {
         let now = counts(host)?;
-        if now.iter().zip(before).all(|(n, b)| n - b >= sent) {
-            break offered >= rate * 0.97;
+        let arrived: Vec<u64> = now.iter().zip(before).map(|(n, b)| n - b).collect();
+        if arrived.iter().all(|&n| n >= sent) {
+            break (offered >= rate * 0.97, arrived);
         }
         if Instant::now() > deadline {
-            break false;
+            break (false, arrived);
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    // Which table fell behind tells the stage that could not keep up.
+    let behind: Vec<String> = TABLES
+        .iter()
+        .zip(&arrived)
+        .filter(|(_, &n)| n < sent)
+        .map(|(table, n)| format!("{table} {n} of {sent}"))
+        .collect();
     eprintln!(
         "  tried {rate:.0} rec/s: offered {offered:.0}, {}",
-        if held { "held" } else { "did not hold" }
+        match (held, behind.is_empty()) {
+            (true, _) => "held".to_string(),
+            (false, true) => "did not hold (sent too few)".to_string(),
+            (false, false) => format!(
+                "did not hold ({} after {} s; {})",
+                behind.join(", "),
+                options.lag,
+                lags(host)
+            ),
+        }
     );
     Ok(held.then_some(offered))
+}
+
+/// The consumer groups still behind, from the host's lag metric: `lag function:f 1200`.
+fn lags(host: &DevHost) -> String {
+    let metrics = host.metrics();
+    let behind: Vec<String> = metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("moose_consumer_lag_records{"))
+        .filter_map(|line| {
+            let (labels, value) = line.rsplit_once("} ")?;
+            let group = labels.split("group=\"").nth(1)?.split('"').next()?;
+            (value.trim() != "0").then(|| format!("{group} {}", value.trim()))
+        })
+        .collect();
+    format!("lag {}", behind.join(", "))
 }
 
 /// Records/s taken by `url` from `shape.connections` clients sending as fast as they can.

@@ -75,6 +75,21 @@ fn text(r: &StoredRecord) -> String {
     String::from_utf8(r.value.clone()).expect("utf-8 value")
 }
 
+/// Polls (without committing) until up to `max` records arrive; how many did.
+async fn poll_some(consumer: &mut dyn StreamConsumer, max: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = consumer
+            .poll(max, Duration::from_millis(200))
+            .await
+            .unwrap_or_default();
+        if !got.is_empty() {
+            return got.len();
+        }
+        assert!(Instant::now() < deadline, "nothing arrived");
+    }
+}
+
 /// Polls (committing after every batch) until `want` distinct values arrived.
 async fn consume_all(
     consumer: &mut dyn StreamConsumer,
@@ -168,6 +183,36 @@ async fn keyed_records_round_trip_in_order_per_key() {
         streams.produce("missing", keyed(1, 1, 0)).await,
         Err(StreamError::UnknownStream(name)) if name == "missing"
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkpoint_commits_only_what_was_polled_before_it() {
+    let cluster = cluster();
+    let streams = streams(&cluster);
+    topic(&cluster, &streams, "staged", 2).await;
+    streams
+        .produce("staged", keyed(4, 25, 0))
+        .await
+        .expect("produce");
+    let uncommitted = |lag: Vec<moose_streams::PartitionLag>| {
+        lag.iter().map(|p| p.end - p.committed).sum::<u64>()
+    };
+
+    let mut consumer = streams.consumer("staged", "g").await.expect("consumer");
+    let first = poll_some(consumer.as_mut(), 10).await;
+    let checkpoint = consumer.checkpoint();
+    let second = poll_some(consumer.as_mut(), 10).await;
+
+    consumer.commit_to(&checkpoint).await.expect("commit");
+    let lag = streams.lag("staged", "g").await.expect("lag");
+    assert_eq!(
+        uncommitted(lag),
+        100 - first as u64,
+        "only what came before the checkpoint"
+    );
+    consumer.commit().await.expect("commit");
+    let lag = streams.lag("staged", "g").await.expect("lag");
+    assert_eq!(uncommitted(lag), 100 - (first + second) as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -385,6 +385,39 @@ async fn lag_counts_per_partition_and_group() {
 }
 
 #[tokio::test]
+async fn a_checkpoint_commits_only_what_was_polled_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    s.ensure_stream(&spec("staged", 2)).await.unwrap();
+    s.produce(
+        "staged",
+        (0..10).map(|i| rec(None, format!("{i}"))).collect(),
+    )
+    .await
+    .unwrap();
+    let committed =
+        |lag: Vec<moose_streams::PartitionLag>| lag.iter().map(|l| l.committed).collect::<Vec<_>>();
+    let mut a = s.consumer("staged", "a").await.unwrap();
+    assert_eq!(poll_n(a.as_mut(), 4, 4).await.len(), 4);
+    let first = a.checkpoint();
+    assert_eq!(poll_n(a.as_mut(), 4, 4).await.len(), 4);
+    let second = a.checkpoint();
+
+    // Records polled after the checkpoint stay uncommitted.
+    a.commit_to(&first).await.unwrap();
+    assert_eq!(committed(s.lag("staged", "a").await.unwrap()), [2, 2]);
+    a.commit_to(&second).await.unwrap();
+    assert_eq!(committed(s.lag("staged", "a").await.unwrap()), [4, 4]);
+    // An older checkpoint never moves the group back.
+    a.commit_to(&first).await.unwrap();
+    assert_eq!(committed(s.lag("staged", "a").await.unwrap()), [4, 4]);
+    drop(a);
+    let mut again = s.consumer("staged", "a").await.unwrap();
+    let rest = poll_n(again.as_mut(), 2, 100).await;
+    assert_eq!(rest.iter().map(|r| r.offset).collect::<Vec<_>>(), [4, 4]);
+}
+
+#[tokio::test]
 async fn read_from_an_offset() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());

@@ -14,7 +14,7 @@ use moose_runtime::types::{Batch, Encoding, ProcessOutput};
 use moose_runtime::ComponentHandle;
 use moose_runtime::GuestComponent;
 use moose_streams::{
-    consumer_until_stopped, Record, StoredRecord, StreamConsumer, StreamError, Streams,
+    consumer_until_stopped, Checkpoint, Record, StoredRecord, StreamConsumer, StreamError, Streams,
 };
 use moose_telemetry::events::{BatchDone, Event, Stage};
 use moose_telemetry::metrics::Metrics;
@@ -93,9 +93,23 @@ struct Produced {
     dead_letters: Vec<Record>,
 }
 
+/// A batch that ran, waiting to be made durable.
+struct Processed {
+    produced: Produced,
+    /// The consumer's position after the batch.
+    checkpoint: Checkpoint,
+    /// Records read.
+    read: usize,
+    started: Instant,
+}
+
 impl FunctionRunner {
     /// Consumes until `stop` is cancelled; the batch in flight is finished and committed
     /// first.
+    ///
+    /// Batches overlap: while one batch's outputs are written and its offsets committed,
+    /// the next batch runs. Outputs are written in batch order, and a batch's offsets are
+    /// committed only once its outputs are durable.
     pub async fn run(self, stop: CancellationToken) {
         let group = group(&self.name);
         let Some(mut consumer) = consumer_until_stopped(
@@ -109,16 +123,36 @@ impl FunctionRunner {
         else {
             return;
         };
+        // The processed batch whose outputs are written while the next one runs.
+        let mut previous: Option<Processed> = None;
         while !stop.is_cancelled() {
+            // With a batch to finish, only records already there are taken: a quiet
+            // stream's last batch is committed at once.
+            let wait = match previous {
+                Some(_) => Duration::ZERO,
+                None => self.options.poll_wait,
+            };
             let batch = tokio::select! {
                 _ = stop.cancelled() => break,
-                batch = consumer.poll(self.options.batch_size, self.options.poll_wait) => batch,
+                batch = consumer.poll(self.options.batch_size, wait) => batch,
             };
             let batch = match batch {
-                Ok(batch) if batch.is_empty() => continue,
-                Ok(batch) => batch,
+                Ok(batch) if !batch.is_empty() => batch,
+                Ok(_) => {
+                    if let Some(done) = previous.take() {
+                        if !self.complete(done, None, consumer.as_mut(), &stop).await {
+                            return;
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(function = %self.name, "poll failed: {e}");
+                    if let Some(done) = previous.take() {
+                        if !self.complete(done, None, consumer.as_mut(), &stop).await {
+                            return;
+                        }
+                    }
                     if self.pause(&stop).await {
                         break;
                     }
@@ -126,26 +160,26 @@ impl FunctionRunner {
                 }
             };
             let started = Instant::now();
-            let produced = self.process(&batch).await;
-            // Outputs and dead letters must be durable before the offsets move.
-            let mut retry = Retry::new(Backoff::fixed(self.options.retry_backoff), &stop);
-            while let Err(e) = self.write_and_commit(&produced, consumer.as_mut()).await {
-                let log = |pause| tracing::warn!(function = %self.name, "writing batch results failed, retrying in {pause:?}: {e}");
-                if !retry.failed(log).await {
-                    tracing::warn!(function = %self.name, "stopping with an uncommitted batch (it runs again on restart)");
+            let (produced, written) = tokio::join!(self.process(&batch), async {
+                match &previous {
+                    Some(done) => Some(self.write(&done.produced).await),
+                    None => None,
+                }
+            });
+            if let Some(done) = previous.take() {
+                if !self.complete(done, written, consumer.as_mut(), &stop).await {
                     return;
                 }
             }
-            BatchDone {
-                stage: Stage::Function,
-                name: &self.name,
-                read: batch.len() as u64,
-                written: produced.outputs.len() as u64,
-                failed: produced.dead_letters.len() as u64,
-                first_error: first_error(&produced.dead_letters).as_deref(),
-                seconds: started.elapsed().as_secs_f64(),
-            }
-            .record(&self.metrics);
+            previous = Some(Processed {
+                produced,
+                checkpoint: consumer.checkpoint(),
+                read: batch.len(),
+                started,
+            });
+        }
+        if let Some(done) = previous {
+            self.complete(done, None, consumer.as_mut(), &stop).await;
         }
     }
 
@@ -157,15 +191,46 @@ impl FunctionRunner {
         }
     }
 
-    /// Writes the batch's outputs and dead letters, then, only once they are durable,
-    /// commits its offsets.
-    async fn write_and_commit(
+    /// Makes a processed batch durable: its outputs and dead letters written (`written`
+    /// is the outcome of a first write already made), then, only once they are, its
+    /// offsets committed; both retried until they succeed. False when stopped first (the
+    /// batch runs again on restart).
+    async fn complete(
         &self,
-        produced: &Produced,
+        done: Processed,
+        written: Option<Result<(), StreamError>>,
         consumer: &mut dyn StreamConsumer,
-    ) -> Result<(), StreamError> {
-        self.write(produced).await?;
-        consumer.commit().await
+        stop: &CancellationToken,
+    ) -> bool {
+        let mut retry = Retry::new(Backoff::fixed(self.options.retry_backoff), stop);
+        let mut written = match written {
+            Some(outcome) => outcome,
+            None => self.write(&done.produced).await,
+        };
+        loop {
+            let outcome = match written {
+                Ok(()) => consumer.commit_to(&done.checkpoint).await,
+                Err(e) => Err(e),
+            };
+            let Err(e) = outcome else { break };
+            let log = |pause| tracing::warn!(function = %self.name, "writing batch results failed, retrying in {pause:?}: {e}");
+            if !retry.failed(log).await {
+                tracing::warn!(function = %self.name, "stopping with an uncommitted batch (it runs again on restart)");
+                return false;
+            }
+            written = self.write(&done.produced).await;
+        }
+        BatchDone {
+            stage: Stage::Function,
+            name: &self.name,
+            read: done.read as u64,
+            written: done.produced.outputs.len() as u64,
+            failed: done.produced.dead_letters.len() as u64,
+            first_error: first_error(&done.produced.dead_letters).as_deref(),
+            seconds: done.started.elapsed().as_secs_f64(),
+        }
+        .record(&self.metrics);
+        true
     }
 
     async fn write(&self, produced: &Produced) -> Result<(), StreamError> {

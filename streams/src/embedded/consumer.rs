@@ -8,7 +8,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::writer::Op;
 use super::{blocking, Inner, StreamState};
-use crate::{StoredRecord, StreamConsumer, StreamError};
+use crate::{Checkpoint, StoredRecord, StreamConsumer, StreamError};
 
 /// Reads one stream for one consumer group of an [`super::EmbeddedStreams`].
 pub(crate) struct EmbeddedConsumer {
@@ -153,20 +153,30 @@ impl StreamConsumer for EmbeddedConsumer {
         }
     }
 
-    async fn commit(&mut self) -> Result<(), StreamError> {
-        if self.positions == self.committed {
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint((0u32..).zip(self.positions.iter().copied()).collect())
+    }
+
+    async fn commit_to(&mut self, checkpoint: &Checkpoint) -> Result<(), StreamError> {
+        let mut offsets = self.committed.clone();
+        for &(partition, offset) in &checkpoint.0 {
+            if let Some(committed) = offsets.get_mut(partition as usize) {
+                *committed = (*committed).max(offset);
+            }
+        }
+        if offsets == self.committed {
             return Ok(());
         }
         let (reply, done) = oneshot::channel();
         self.inner.send(Op::Commit {
             stream: self.stream.clone(),
             group: self.group.clone(),
-            offsets: self.positions.clone(),
+            offsets: offsets.clone(),
             reply,
         })?;
         done.await
             .map_err(|_| StreamError::Unavailable("the embedded log is closed".into()))??;
-        self.committed.clone_from(&self.positions);
+        self.committed = offsets;
         Ok(())
     }
 }

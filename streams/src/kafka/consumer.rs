@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
 use super::{stream_error, KafkaConfig, LogContext};
-use crate::{StoredRecord, StreamConsumer, StreamError};
+use crate::{Checkpoint, StoredRecord, StreamConsumer, StreamError};
 
 /// Next offset to commit per partition, for the records polled since the last commit.
 type Positions = Arc<Mutex<HashMap<i32, i64>>>;
@@ -151,7 +151,17 @@ impl StreamConsumer for KafkaConsumer {
         Ok(out)
     }
 
-    async fn commit(&mut self) -> Result<(), StreamError> {
+    fn checkpoint(&self) -> Checkpoint {
+        let positions = lock(&self.positions);
+        Checkpoint(
+            positions
+                .iter()
+                .filter_map(|(&p, &o)| Some((u32::try_from(p).ok()?, u64::try_from(o).ok()?)))
+                .collect(),
+        )
+    }
+
+    async fn commit_to(&mut self, checkpoint: &Checkpoint) -> Result<(), StreamError> {
         if let Some(stalled) = &self.stalled_commit {
             if !stalled.is_finished() {
                 return Err(StreamError::Unavailable(format!(
@@ -163,10 +173,17 @@ impl StreamConsumer for KafkaConsumer {
             // Its positions are still pending: they are committed now.
             self.stalled_commit = None;
         }
-        let pending: Vec<(i32, i64)> = lock(&self.positions)
-            .iter()
-            .map(|(&p, &o)| (p, o))
-            .collect();
+        // Only partitions still held with uncommitted records: a partition the group took
+        // away (or committed since) is not this consumer's to commit.
+        let pending: Vec<(i32, i64)> = {
+            let positions = lock(&self.positions);
+            checkpoint
+                .0
+                .iter()
+                .filter_map(|&(p, o)| Some((i32::try_from(p).ok()?, i64::try_from(o).ok()?)))
+                .filter(|(p, _)| positions.contains_key(p))
+                .collect()
+        };
         if pending.is_empty() {
             return Ok(());
         }

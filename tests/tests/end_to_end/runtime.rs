@@ -576,3 +576,100 @@ async fn outputs_that_cannot_be_written_leave_the_batch_uncommitted() {
         "nothing was written on, so nothing is committed"
     );
 }
+
+/// Batches overlap (one runs while the one before is written), yet outputs keep their
+/// order and a batch's offsets are committed only once its outputs are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_keep_order_and_commit_after_their_outputs() {
+    use moose_pipeline::functions::{group, Destination, FunctionRunner, RunnerOptions};
+    use moose_streams::{Record, StreamSpec, Streams};
+
+    let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
+    let component = load(&runtime, &quickstart());
+    let app = moose_model::app::App {
+        name: "quickstart".into(),
+        components: vec![],
+        def: component.describe().expect("describe"),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let streams: Arc<dyn Streams> = Arc::new(
+        moose_streams::embedded::EmbeddedStreams::open(dir.path(), Default::default())
+            .expect("embedded log"),
+    );
+    for name in ["Order", "OrderEnriched"] {
+        let spec = StreamSpec {
+            name: name.into(),
+            partitions: 1,
+            retention: Duration::from_secs(3600),
+        };
+        streams.ensure_stream(&spec).await.expect("stream");
+    }
+    let total = 300u64;
+    let orders: Vec<Record> = (0..total)
+        .map(|i| Record {
+            key: None,
+            value: json!({"id": format!("o{i}"), "customer": "acme", "amount": 12.5, "ts": "2024-05-01T10:00:00Z"})
+                .to_string()
+                .into_bytes(),
+            timestamp_ms: 0,
+        })
+        .collect();
+    streams.produce("Order", orders).await.expect("orders");
+
+    let runner = FunctionRunner {
+        name: "enrich_order".into(),
+        source: "Order".into(),
+        destination: Some(Destination::of(&app, "OrderEnriched").expect("destination")),
+        dead_letter: None,
+        component: moose_runtime::handle(component),
+        streams: streams.clone(),
+        metrics: Arc::new(moose_telemetry::metrics::Metrics::new()),
+        options: RunnerOptions {
+            batch_size: 7,
+            ..RunnerOptions::default()
+        },
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(runner.run(stop.clone()));
+    let committed = || async {
+        let lag = streams
+            .lag("Order", &group("enrich_order"))
+            .await
+            .expect("lag");
+        lag.iter().map(|p| p.committed).sum::<u64>()
+    };
+    let stored = || async {
+        let lag = streams.lag("OrderEnriched", "reader").await.expect("lag");
+        lag.iter().map(|p| p.end).sum::<u64>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        // Committed is read first: outputs only grow after it.
+        let (committed, stored) = (committed().await, stored().await);
+        assert!(
+            committed <= stored,
+            "{committed} orders committed but only {stored} outputs stored"
+        );
+        if committed == total {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{committed} of {total} committed"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    stop.cancel();
+    task.await.expect("runner");
+
+    let outputs = streams
+        .read("OrderEnriched", 0, 0, usize::MAX)
+        .await
+        .expect("outputs");
+    let ids: Vec<String> = outputs
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.value).expect("json")["id"].to_string())
+        .collect();
+    let expected: Vec<String> = (0..total).map(|i| format!("\"o{i}\"")).collect();
+    assert_eq!(ids, expected, "every output once, in order");
+}
