@@ -506,26 +506,23 @@ impl moose_streams::Streams for EnrichedRefused {
     }
 }
 
-/// A function runner whose outputs cannot be written keeps retrying and never commits
-/// the batch: stopped meanwhile, it leaves every record to be read again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outputs_that_cannot_be_written_leave_the_batch_uncommitted() {
-    use moose_pipeline::functions::{Destination, FunctionRunner, RunnerOptions};
-    use moose_streams::{Record, StreamSpec, Streams};
+/// A runner of the quickstart's `enrich_order` (loaded into `runtime`) from `Order` to
+/// `OrderEnriched` on `streams` (both created, one partition each), `total` orders waiting.
+async fn enrich_runner(
+    runtime: &Runtime,
+    streams: Arc<dyn moose_streams::Streams>,
+    total: u64,
+    options: moose_pipeline::functions::RunnerOptions,
+) -> moose_pipeline::functions::FunctionRunner {
+    use moose_pipeline::functions::{Destination, FunctionRunner};
+    use moose_streams::{Record, StreamSpec};
 
-    let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
-    let component = load(&runtime, &quickstart());
+    let component = load(runtime, &quickstart());
     let app = moose_model::app::App {
         name: "quickstart".into(),
         components: vec![],
         def: component.describe().expect("describe"),
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let streams = Arc::new(EnrichedRefused {
-        log: moose_streams::embedded::EmbeddedStreams::open(dir.path(), Default::default())
-            .expect("embedded log"),
-        refused: Default::default(),
-    });
     for name in ["Order", "OrderEnriched"] {
         let spec = StreamSpec {
             name: name.into(),
@@ -534,77 +531,6 @@ async fn outputs_that_cannot_be_written_leave_the_batch_uncommitted() {
         };
         streams.ensure_stream(&spec).await.expect("stream");
     }
-    let orders: Vec<Record> = (0..5)
-        .map(|i| Record {
-            key: None,
-            value: json!({"id": format!("o{i}"), "customer": "acme", "amount": 12.5, "ts": "2024-05-01T10:00:00Z"})
-                .to_string()
-                .into_bytes(),
-            timestamp_ms: 0,
-        })
-        .collect();
-    streams.produce("Order", orders).await.expect("orders");
-
-    let runner = FunctionRunner {
-        name: "enrich_order".into(),
-        source: "Order".into(),
-        destination: Some(Destination::of(&app, "OrderEnriched").expect("destination")),
-        dead_letter: None,
-        component: moose_runtime::handle(component),
-        streams: streams.clone(),
-        metrics: Arc::new(moose_telemetry::metrics::Metrics::new()),
-        options: RunnerOptions {
-            retry_backoff: Duration::from_millis(20),
-            ..RunnerOptions::default()
-        },
-    };
-    let stop = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(runner.run(stop.clone()));
-    while streams.refused.load(std::sync::atomic::Ordering::SeqCst) < 3 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    stop.cancel();
-    task.await.expect("runner");
-
-    let lag = streams
-        .lag("Order", &moose_pipeline::functions::group("enrich_order"))
-        .await
-        .expect("lag");
-    let committed: u64 = lag.iter().map(|p| p.committed).sum();
-    assert_eq!(
-        committed, 0,
-        "nothing was written on, so nothing is committed"
-    );
-}
-
-/// Batches overlap (one runs while the one before is written), yet outputs keep their
-/// order and a batch's offsets are committed only once its outputs are stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overlapping_batches_keep_order_and_commit_after_their_outputs() {
-    use moose_pipeline::functions::{group, Destination, FunctionRunner, RunnerOptions};
-    use moose_streams::{Record, StreamSpec, Streams};
-
-    let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
-    let component = load(&runtime, &quickstart());
-    let app = moose_model::app::App {
-        name: "quickstart".into(),
-        components: vec![],
-        def: component.describe().expect("describe"),
-    };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let streams: Arc<dyn Streams> = Arc::new(
-        moose_streams::embedded::EmbeddedStreams::open(dir.path(), Default::default())
-            .expect("embedded log"),
-    );
-    for name in ["Order", "OrderEnriched"] {
-        let spec = StreamSpec {
-            name: name.into(),
-            partitions: 1,
-            retention: Duration::from_secs(3600),
-        };
-        streams.ensure_stream(&spec).await.expect("stream");
-    }
-    let total = 300u64;
     let orders: Vec<Record> = (0..total)
         .map(|i| Record {
             key: None,
@@ -615,29 +541,78 @@ async fn overlapping_batches_keep_order_and_commit_after_their_outputs() {
         })
         .collect();
     streams.produce("Order", orders).await.expect("orders");
-
-    let runner = FunctionRunner {
+    FunctionRunner {
         name: "enrich_order".into(),
         source: "Order".into(),
         destination: Some(Destination::of(&app, "OrderEnriched").expect("destination")),
         dead_letter: None,
         component: moose_runtime::handle(component),
-        streams: streams.clone(),
+        streams,
         metrics: Arc::new(moose_telemetry::metrics::Metrics::new()),
-        options: RunnerOptions {
-            batch_size: 7,
-            ..RunnerOptions::default()
-        },
+        options,
+    }
+}
+
+/// Orders of `enrich_order`'s group committed on `Order`.
+async fn orders_committed(streams: &dyn moose_streams::Streams) -> u64 {
+    let group = moose_pipeline::functions::group("enrich_order");
+    let lag = streams.lag("Order", &group).await.expect("lag");
+    lag.iter().map(|p| p.committed).sum()
+}
+
+/// A function runner whose outputs cannot be written keeps retrying and never commits
+/// the batch: stopped meanwhile, it leaves every record to be read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_that_cannot_be_written_leave_the_batch_uncommitted() {
+    use moose_pipeline::functions::RunnerOptions;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let streams = Arc::new(EnrichedRefused {
+        log: moose_streams::embedded::EmbeddedStreams::open(dir.path(), Default::default())
+            .expect("embedded log"),
+        refused: Default::default(),
+    });
+    let options = RunnerOptions {
+        retry_backoff: Duration::from_millis(20),
+        ..RunnerOptions::default()
     };
+    let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
+    let runner = enrich_runner(&runtime, streams.clone(), 5, options).await;
     let stop = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(runner.run(stop.clone()));
-    let committed = || async {
-        let lag = streams
-            .lag("Order", &group("enrich_order"))
-            .await
-            .expect("lag");
-        lag.iter().map(|p| p.committed).sum::<u64>()
+    while streams.refused.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    task.await.expect("runner");
+
+    assert_eq!(
+        orders_committed(streams.as_ref()).await,
+        0,
+        "nothing was written on, so nothing is committed"
+    );
+}
+
+/// Batches overlap (one runs while the one before is written), yet outputs keep their
+/// order and a batch's offsets are committed only once its outputs are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_keep_order_and_commit_after_their_outputs() {
+    use moose_pipeline::functions::RunnerOptions;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let streams: Arc<dyn moose_streams::Streams> = Arc::new(
+        moose_streams::embedded::EmbeddedStreams::open(dir.path(), Default::default())
+            .expect("embedded log"),
+    );
+    let total = 300u64;
+    let options = RunnerOptions {
+        batch_size: 7,
+        ..RunnerOptions::default()
     };
+    let (runtime, _cache) = runtime_with(Arc::new(NoQueryService));
+    let runner = enrich_runner(&runtime, streams.clone(), total, options).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(runner.run(stop.clone()));
     let stored = || async {
         let lag = streams.lag("OrderEnriched", "reader").await.expect("lag");
         lag.iter().map(|p| p.end).sum::<u64>()
@@ -645,7 +620,8 @@ async fn overlapping_batches_keep_order_and_commit_after_their_outputs() {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         // Committed is read first: outputs only grow after it.
-        let (committed, stored) = (committed().await, stored().await);
+        let committed = orders_committed(streams.as_ref()).await;
+        let stored = stored().await;
         assert!(
             committed <= stored,
             "{committed} orders committed but only {stored} outputs stored"
