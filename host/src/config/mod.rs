@@ -494,6 +494,15 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_insert_interval() {
+        let default = parse("[app]\nname = \"shop\"\n").expect("valid config");
+        assert_eq!(default.clickhouse.insert_interval_ms, 200);
+        let config = parse("[app]\nname = \"shop\"\n[clickhouse]\ninsert_interval_ms = 0\n")
+            .expect("valid config");
+        assert_eq!(config.clickhouse.insert_interval_ms, 0);
+    }
+
+    #[test]
     fn rejects_unknown_keys_naming_them() {
         let error = parse("[app]\nname = \"shop\"\n[runtime]\nmemory_limit = 64\n")
             .expect_err("unknown key");
