@@ -56,9 +56,7 @@ fn spec(name: &str) -> StreamSpec {
 #[tokio::test(flavor = "multi_thread")]
 async fn retries_outages_dead_letters_refused_rows_and_commits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let streams: Arc<dyn Streams> =
-        Arc::new(EmbeddedStreams::open(dir.path(), EmbeddedOptions::default()).expect("open"));
-    streams.ensure_stream(&spec("items")).await.expect("stream");
+    let streams = items_log(dir.path()).await;
     streams.ensure_stream(&spec("dlq")).await.expect("stream");
     let records: Vec<Record> = (0..500)
         .map(|i| Record {
@@ -172,13 +170,20 @@ impl CountingWriter {
     }
 }
 
+/// An embedded log in `dir` with stream `items`.
+async fn items_log(dir: &std::path::Path) -> Arc<dyn Streams> {
+    let streams: Arc<dyn Streams> =
+        Arc::new(EmbeddedStreams::open(dir, EmbeddedOptions::default()).expect("open"));
+    streams.ensure_stream(&spec("items")).await.expect("stream");
+    streams
+}
+
 /// A sync over stream `items` into `writer` with `options`; returns its stop token and task.
 async fn start_sync(
     streams: &Arc<dyn Streams>,
     writer: &Arc<CountingWriter>,
     options: SyncOptions,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    streams.ensure_stream(&spec("items")).await.expect("stream");
     let stop = CancellationToken::new();
     let sync = TableSync {
         stream: "items".into(),
@@ -206,8 +211,7 @@ async fn produce(streams: &Arc<dyn Streams>, from: usize, count: usize) {
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_arriving_within_the_insert_interval_gather_into_one_insert() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let streams: Arc<dyn Streams> =
-        Arc::new(EmbeddedStreams::open(dir.path(), EmbeddedOptions::default()).expect("open"));
+    let streams = items_log(dir.path()).await;
     let writer = Arc::new(CountingWriter::default());
     let options = SyncOptions {
         min_insert_interval: Duration::from_secs(3),
@@ -234,8 +238,7 @@ async fn rows_arriving_within_the_insert_interval_gather_into_one_insert() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backlog_is_inserted_without_pause() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let streams: Arc<dyn Streams> =
-        Arc::new(EmbeddedStreams::open(dir.path(), EmbeddedOptions::default()).expect("open"));
+    let streams = items_log(dir.path()).await;
     let writer = Arc::new(CountingWriter::default());
     // An interval far longer than the test waits: only full batches may skip it.
     let options = SyncOptions {
@@ -243,7 +246,6 @@ async fn a_backlog_is_inserted_without_pause() {
         min_insert_interval: Duration::from_secs(600),
         ..SyncOptions::default()
     };
-    streams.ensure_stream(&spec("items")).await.expect("stream");
     produce(&streams, 0, 7).await;
     let (stop, task) = start_sync(&streams, &writer, options).await;
     writer.wait_for(7).await;

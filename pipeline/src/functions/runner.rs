@@ -128,9 +128,10 @@ impl FunctionRunner {
         while !stop.is_cancelled() {
             // With a batch to finish, only records already there are taken: a quiet
             // stream's last batch is committed at once.
-            let wait = match previous {
-                Some(_) => Duration::ZERO,
-                None => self.options.poll_wait,
+            let wait = if previous.is_some() {
+                Duration::ZERO
+            } else {
+                self.options.poll_wait
             };
             let batch = tokio::select! {
                 _ = stop.cancelled() => break,
@@ -138,23 +139,18 @@ impl FunctionRunner {
             };
             let batch = match batch {
                 Ok(batch) if !batch.is_empty() => batch,
-                Ok(_) => {
+                idle_or_failed => {
+                    // Nothing to overlap with: the batch waiting is finished now.
                     if let Some(done) = previous.take() {
                         if !self.complete(done, None, consumer.as_mut(), &stop).await {
                             return;
                         }
                     }
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(function = %self.name, "poll failed: {e}");
-                    if let Some(done) = previous.take() {
-                        if !self.complete(done, None, consumer.as_mut(), &stop).await {
-                            return;
+                    if let Err(e) = idle_or_failed {
+                        tracing::warn!(function = %self.name, "poll failed: {e}");
+                        if self.pause(&stop).await {
+                            break;
                         }
-                    }
-                    if self.pause(&stop).await {
-                        break;
                     }
                     continue;
                 }
