@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use axum::body::Bytes;
 use axum::routing::post;
 
@@ -75,4 +75,19 @@ pub fn wait_visible(
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// `--records N --rounds R` from the command line, with these defaults.
+pub fn records_and_rounds(records: usize, rounds: usize) -> anyhow::Result<(usize, usize)> {
+    let (mut records, mut rounds) = (records, rounds);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().context("flags take a value")?;
+        match arg.as_str() {
+            "--records" => records = value.parse()?,
+            "--rounds" => rounds = value.parse()?,
+            other => bail!("unknown flag {other}; use --records N --rounds R"),
+        }
+    }
+    Ok((records, rounds))
 }

@@ -1,6 +1,7 @@
-//! Ingest on any bytes: a body is split into records, each parsed strictly and checked
-//! against a model with a field of every type, and its stream key made. Nothing may
-//! panic, and a record that passes must serialize again.
+//! Ingest on any bytes: a body is split into records, each checked against a model with
+//! a field of every type and its stream key made. Nothing may panic; a record passes
+//! exactly when its strictly parsed value passes the full check, with the same key, and
+//! its compacted text is one line of the same JSON.
 //!
 //! Run: `scripts/fuzz.sh [SECONDS]` (cargo fuzz, seeded from `fuzz/corpus/ingest`).
 
@@ -14,7 +15,7 @@ use moose_model::types::{
     AppDef, DataType, DecimalSpec, EnumMember, Field, Model, ScalarType, TypeWrapper,
 };
 use moose_records::ModelValidator;
-use moose_records::{parse_body, record_key};
+use moose_records::{compact, parse_body, parse_record, record_key};
 
 fn field(name: &str, wrappers: Vec<TypeWrapper>, leaf: ScalarType) -> Field {
     Field::new(name, DataType::new(wrappers, leaf))
@@ -86,14 +87,21 @@ fuzz_target!(|body: &[u8]| {
     let Ok(records) = parse_body(body) else {
         return;
     };
-    for record in records {
-        let Ok(value) = record.value else {
-            continue;
-        };
-        if validator().validate(&value).is_ok() {
-            let text = value.to_string();
-            assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
-            let _ = record_key(&value, &["id".into(), "s".into()]);
+    let keys = ["id".to_string(), "s".to_string()];
+    for raw in records {
+        let full = parse_record(raw)
+            .ok()
+            .filter(|value| validator().validate(value).is_ok());
+        let checked = validator().check_record(raw, &keys);
+        match (checked, full) {
+            (Ok(key), Some(value)) => {
+                assert_eq!(key, record_key(&value, &keys));
+                let compacted = compact(raw);
+                assert!(!compacted.contains(&b'\n'));
+                assert_eq!(parse_record(&compacted).ok(), Some(value));
+            }
+            (Err(_), None) => {}
+            (checked, full) => panic!("check_record {checked:?}, full check {full:?}"),
         }
     }
 });

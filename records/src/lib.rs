@@ -9,5 +9,5 @@ mod validate;
 
 pub use dead_letter::{DeadLetter, ErrorKind};
 pub use key::record_key;
-pub use parse::{parse_body, parse_record, BodyError, InvalidJson, Parsed, Records};
+pub use parse::{compact, parse_body, parse_record, BodyError, InvalidJson, Records};
 pub use validate::{check_scalar, FieldError, LineError, ModelValidator, ValueError};

@@ -11,14 +11,6 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// One record of a request: its text, and its JSON or why the text is not acceptable JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed<'a> {
-    /// The record's text as received (for dead letters).
-    pub raw: &'a [u8],
-    pub value: Result<Value, InvalidJson>,
-}
-
 /// A record whose text is not acceptable JSON; the message says where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not valid JSON: {0}")]
@@ -33,7 +25,8 @@ pub enum BodyError {
     Malformed(String),
 }
 
-/// The records of a body, in order.
+/// The records of a body, in order: each one's text as received (trimmed), to be checked
+/// against a model or parsed with [`parse_record`].
 pub struct Records<'a> {
     rest: &'a [u8],
     shape: Shape,
@@ -78,18 +71,14 @@ pub fn parse_body(body: &[u8]) -> Result<Records<'_>, BodyError> {
 }
 
 impl<'a> Iterator for Records<'a> {
-    type Item = Parsed<'a>;
+    type Item = &'a [u8];
 
-    fn next(&mut self) -> Option<Parsed<'a>> {
-        let raw = match self.shape {
-            Shape::Array => next_element(&mut self.rest)?,
-            Shape::Values => next_value(&mut self.rest)?,
-            Shape::Lines => next_line(&mut self.rest)?,
-        };
-        Some(Parsed {
-            raw,
-            value: parse_record(raw),
-        })
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self.shape {
+            Shape::Array => next_element(&mut self.rest),
+            Shape::Values => next_value(&mut self.rest),
+            Shape::Lines => next_line(&mut self.rest),
+        }
     }
 }
 
@@ -99,20 +88,13 @@ fn next_element<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     if text.is_empty() {
         return None;
     }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut depth, mut strings) = (0usize, Strings::default());
     let mut end = text.len();
     for (i, &byte) in text.iter().enumerate() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
+        if strings.holds(byte) {
             continue;
         }
         match byte {
-            b'"' => in_string = true,
             b'{' | b'[' => depth += 1,
             b'}' | b']' => depth = depth.saturating_sub(1),
             b',' if depth == 0 => {
@@ -163,6 +145,41 @@ pub fn parse_record(raw: &[u8]) -> Result<Value, InvalidJson> {
         .map_err(|e| InvalidJson(describe_error(raw, &e)))
 }
 
+/// A record's text on one line with no whitespace between tokens (strings are copied as
+/// they are), as records are stored: one per line.
+pub fn compact(raw: &[u8]) -> Vec<u8> {
+    let mut strings = Strings::default();
+    raw.iter()
+        .copied()
+        .filter(|&byte| strings.holds(byte) || !byte.is_ascii_whitespace())
+        .collect()
+}
+
+/// Follows JSON text byte by byte to tell which bytes belong to strings.
+#[derive(Default)]
+struct Strings {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Whether `byte`, the next one of the text, is part of a string (quotes included).
+    fn holds(&mut self, byte: u8) -> bool {
+        if self.inside {
+            match byte {
+                _ if self.escaped => self.escaped = false,
+                b'\\' => self.escaped = true,
+                b'"' => self.inside = false,
+                _ => {}
+            }
+            true
+        } else {
+            self.inside = byte == b'"';
+            self.inside
+        }
+    }
+}
+
 /// serde_json's message, except for the one it words misleadingly: a `\uD800`–`\uDFFF`
 /// escape without its other half.
 fn describe_error(text: &[u8], error: &serde_json::Error) -> String {
@@ -210,7 +227,7 @@ fn lone_surrogate(text: &[u8]) -> Option<String> {
 }
 
 /// A JSON value whose objects have no field twice.
-struct StrictValue;
+pub(crate) struct StrictValue;
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
     type Value = Value;
@@ -286,7 +303,7 @@ mod tests {
     fn values(body: &str) -> Vec<Result<Value, String>> {
         parse_body(body.as_bytes())
             .expect("records")
-            .map(|p| p.value.map_err(|e| e.to_string()))
+            .map(|raw| parse_record(raw).map_err(|e| e.to_string()))
             .collect()
     }
 
@@ -318,23 +335,19 @@ mod tests {
     fn keeps_each_records_text() {
         let raw: Vec<&[u8]> = parse_body(b"[ {\"a\": 1} ,\n {\"b\": 2} ]")
             .expect("records")
-            .map(|p| p.raw)
             .collect();
         assert_eq!(raw, [&b"{\"a\": 1}"[..], &b"{\"b\": 2}"[..]]);
     }
 
     #[test]
     fn a_malformed_ndjson_line_is_one_bad_record() {
-        let parsed: Vec<Parsed> = parse_body(b"{\"a\": 1}\n{\"a\": \n{\"a\": 3}")
+        let raw: Vec<&[u8]> = parse_body(b"{\"a\": 1}\n{\"a\": \n{\"a\": 3}")
             .expect("records")
             .collect();
-        assert_eq!(parsed.len(), 3);
-        assert!(parsed[0].value.is_ok() && parsed[2].value.is_ok());
-        assert_eq!(parsed[1].raw, b"{\"a\":");
-        assert!(parsed[1]
-            .value
-            .as_ref()
-            .is_err_and(|e| e.to_string().contains("not valid JSON")));
+        assert_eq!(raw.len(), 3);
+        assert!(parse_record(raw[0]).is_ok() && parse_record(raw[2]).is_ok());
+        assert_eq!(raw[1], b"{\"a\":");
+        assert!(parse_record(raw[1]).is_err_and(|e| e.to_string().contains("not valid JSON")));
     }
 
     #[test]
@@ -377,5 +390,16 @@ mod tests {
             values(r#"{"id": "\ud83d\ude00 \\ud800"}"#),
             vec![Ok(json!({"id": "😀 \\ud800"}))]
         );
+    }
+
+    #[test]
+    fn compacts_a_record_onto_one_line_keeping_its_strings() {
+        let raw = b"{ \"a\" : [1, 2.50],\r\n  \"b\": \"x y\\\" \\\\\" ,\"c\":{ } }";
+        let compacted = compact(raw);
+        assert_eq!(
+            String::from_utf8_lossy(&compacted),
+            r#"{"a":[1,2.50],"b":"x y\" \\","c":{}}"#
+        );
+        assert_eq!(parse_record(&compacted), parse_record(raw));
     }
 }

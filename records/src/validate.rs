@@ -17,9 +17,14 @@ use moose_model::types::{
 };
 
 mod scalar;
+mod text;
 
 pub use scalar::ValueError;
 use scalar::{kind, Check};
+use text::KeyValues;
+
+use crate::key::{join_key, record_key};
+use crate::parse::parse_record;
 
 /// One problem in a record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -98,16 +103,53 @@ impl ModelValidator {
         &self.model
     }
 
-    /// Reads one JSON line and checks it as a record of the model.
-    pub fn check_line(&self, line: &[u8]) -> Result<Value, LineError> {
+    /// Checks one record's text strictly (a field named twice, at any depth, is refused:
+    /// JSON parsers disagree on which value wins) and returns its stream key on
+    /// `key_fields`; every problem when it does not fit.
+    pub fn check_record(
+        &self,
+        raw: &[u8],
+        key_fields: &[String],
+    ) -> Result<Option<Vec<u8>>, Vec<FieldError>> {
+        if let Some(key) = self.fits(raw, key_fields) {
+            return Ok(key);
+        }
+        let value = parse_record(raw).map_err(|problem| {
+            vec![FieldError {
+                field: String::new(),
+                problem: problem.to_string(),
+            }]
+        })?;
+        self.validate(&value)?;
+        Ok(record_key(&value, key_fields))
+    }
+
+    /// Reads one JSON line (a function's output) and checks it as a record of the model;
+    /// returns its stream key on `key_fields`.
+    pub fn check_line(
+        &self,
+        line: &[u8],
+        key_fields: &[String],
+    ) -> Result<Option<Vec<u8>>, LineError> {
+        if let Some(key) = self.fits(line, key_fields) {
+            return Ok(key);
+        }
         let value =
             serde_json::from_slice::<Value>(line).map_err(|e| LineError::NotJson(e.to_string()))?;
         self.validate(&value)
             .map_err(|problems| LineError::Mismatch {
                 model: self.model.clone(),
                 problems,
-            })
-            .map(|()| value)
+            })?;
+        Ok(record_key(&value, key_fields))
+    }
+
+    /// The stream key of `raw` when it fits the model, read without building a value;
+    /// `None` sends it the full way, which names its problems.
+    fn fits(&self, raw: &[u8], key_fields: &[String]) -> Option<Option<Vec<u8>>> {
+        let mut keys = KeyValues::new(key_fields);
+        text::fits(&self.fields, raw, &mut keys)
+            .then(|| (!key_fields.is_empty()).then(|| join_key(keys.values())))
     }
 
     /// Checks one record; all problems are reported.
@@ -469,9 +511,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn names_each_bad_field() {
-        let cases = [
+    /// One bad value per case, with (part of) the message it gets.
+    fn bad_values() -> Vec<(&'static str, Value, &'static str)> {
+        vec![
             (
                 "s",
                 json!(5),
@@ -586,8 +628,12 @@ mod tests {
                 json!([[0, 0]]),
                 "field `area`: 0 is not Polygon",
             ),
-        ];
-        for (key, value, expected) in cases {
+        ]
+    }
+
+    #[test]
+    fn names_each_bad_field() {
+        for (key, value, expected) in bad_values() {
             let found = problems(with(key, value.clone()));
             assert!(
                 found.iter().any(|p| p.contains(expected)),
@@ -613,5 +659,52 @@ mod tests {
             problems(json!([1])),
             vec!["expected a JSON object, found an array".to_string()]
         );
+    }
+
+    #[test]
+    fn reading_the_text_agrees_with_checking_the_value() {
+        let validator = ModelValidator::new(&app(), "Every").expect("model exists");
+        let keys = ["id".to_string(), "s".to_string(), "note".to_string()];
+        let mut records: Vec<String> = vec![valid().to_string()];
+        for (key, value) in [
+            ("at", json!(1714564800)),
+            ("i128", json!(-5)),
+            ("note", Value::Null),
+            ("tags", Value::Null),
+            ("home", json!({"city": "Oslo", "city": "Bergen"})),
+            ("scores", json!({})),
+            ("colour", json!("red")),
+        ] {
+            records.push(with(key, value).to_string());
+        }
+        for (key, value, _) in bad_values() {
+            records.push(with(key, value).to_string());
+        }
+        let mut missing = valid();
+        missing.as_object_mut().expect("object").remove("s");
+        records.push(missing.to_string());
+        let without_optional = json!({"s": "x"});
+        records.push(without_optional.to_string());
+        let text = valid().to_string();
+        records.extend([
+            // Named twice: at the top, in a nested record, in a map, in a JSON value.
+            text.replacen("\"s\":\"x\"", "\"s\":\"x\",\"s\":\"y\"", 1),
+            text.replacen("{\"city\"", "{\"city\":\"a\",\"city\"", 1),
+            text.replacen("{\"x\":1}", "{\"x\":1,\"x\":2}", 1),
+            text.replacen("{\"any\"", "{\"any\":1,\"any\"", 1),
+            format!("{text} {{}}"),
+            "[1]".into(),
+            "{\"s\": \"a\\u00e9\\n\"}".into(),
+        ]);
+        for record in &records {
+            let full = parse_record(record.as_bytes())
+                .ok()
+                .filter(|value| validator.validate(value).is_ok());
+            let read = validator.fits(record.as_bytes(), &keys);
+            assert_eq!(read.is_some(), full.is_some(), "{record}");
+            if let (Some(key), Some(value)) = (read, full) {
+                assert_eq!(key, record_key(&value, &keys), "{record}");
+            }
+        }
     }
 }

@@ -49,7 +49,7 @@ struct Subject {
 }
 
 fn main() -> anyhow::Result<()> {
-    let (records, rounds) = parse_args()?;
+    let (records, rounds) = moose_bench::records_and_rounds(100_000, 5)?;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cache = tempfile::tempdir()?;
     let runtime = new_runtime(cache.path())?;
@@ -194,21 +194,6 @@ fn run_script(
     report["records_per_s"]
         .as_f64()
         .with_context(|| format!("{program} {script} printed no records_per_s"))
-}
-
-fn parse_args() -> anyhow::Result<(usize, usize)> {
-    let mut records = 100_000;
-    let mut rounds = 5;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().context("flags take a value")?;
-        match arg.as_str() {
-            "--records" => records = value.parse()?,
-            "--rounds" => rounds = value.parse()?,
-            other => bail!("unknown flag {other}; use --records N --rounds R"),
-        }
-    }
-    Ok((records, rounds))
 }
 
 fn new_runtime(cache: &Path) -> anyhow::Result<Runtime> {

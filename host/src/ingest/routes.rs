@@ -16,9 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use moose_records::{
-    parse_body, record_key, DeadLetter, ErrorKind, FieldError, ModelValidator, Parsed,
-};
+use moose_records::{compact, parse_body, DeadLetter, ErrorKind, ModelValidator};
 use moose_streams::{Record, Streams};
 use moose_telemetry::events::{BatchDone, Event, Stage};
 use moose_telemetry::metrics::Metrics;
@@ -207,20 +205,12 @@ async fn ingest(state: &IngestState, name: String, body: &[u8]) -> Response {
     let now = chrono::Utc::now().timestamp_millis();
     let mut tally = Tally::default();
     let mut piece = Piece::default();
-    for (index, Parsed { raw, value }) in records.enumerate() {
-        let checked = value
-            .map_err(|problem| {
-                vec![FieldError {
-                    field: String::new(),
-                    problem: problem.to_string(),
-                }]
-            })
-            .and_then(|value| endpoint.validator.validate(&value).map(|()| value));
-        match checked {
-            Ok(value) => {
+    for (index, raw) in records.enumerate() {
+        match endpoint.validator.check_record(raw, &endpoint.key_fields) {
+            Ok(key) => {
                 let record = Record {
-                    key: record_key(&value, &endpoint.key_fields),
-                    value: value.to_string().into_bytes(),
+                    key,
+                    value: compact(raw),
                     timestamp_ms: now,
                 };
                 piece.bytes += record.value.len();

@@ -24,7 +24,7 @@ use crate::infra::Infra;
 use moose_model::app::App;
 use moose_olap::ddl::quote_ident;
 use moose_pipeline::functions::Destination;
-use moose_records::{parse_record, record_key};
+use moose_records::compact;
 use moose_streams::Record;
 
 /// Dead letters read per query.
@@ -196,26 +196,20 @@ pub async fn replay(state: &MgmtState, request: &ReplayRequest) -> Result<Value,
                 *outcome.unroutable.entry(source.to_string()).or_default() += 1;
                 continue;
             };
-            let checked = parse_record(record.as_bytes())
-                .map_err(|e| e.to_string())
-                .and_then(|value| {
-                    destination
-                        .validator
-                        .validate(&value)
-                        .map(|()| value)
-                        .map_err(|errors| {
-                            let errors: Vec<String> =
-                                errors.iter().map(ToString::to_string).collect();
-                            errors.join("; ")
-                        })
+            let checked = destination
+                .validator
+                .check_record(record.as_bytes(), &destination.key_fields)
+                .map_err(|errors| {
+                    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    errors.join("; ")
                 });
             match checked {
-                Ok(value) => batches
+                Ok(key) => batches
                     .entry(destination.stream.as_str())
                     .or_default()
                     .push(Record {
-                        key: record_key(&value, &destination.key_fields),
-                        value: value.to_string().into_bytes(),
+                        key,
+                        value: compact(record.as_bytes()),
                         timestamp_ms: chrono::Utc::now().timestamp_millis(),
                     }),
                 Err(problem) => {

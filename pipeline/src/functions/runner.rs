@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{GuestCallError, WiringError};
 use moose_model::app::App;
-use moose_records::record_key;
 use moose_records::{DeadLetter, ErrorKind, ModelValidator};
 use moose_retry::{Backoff, Retry};
 use moose_runtime::types::{Batch, Encoding, ProcessOutput};
@@ -313,9 +312,12 @@ impl FunctionRunner {
             .take(output.output.count as usize)
         {
             let origin = batch.get(*source as usize);
-            match destination.validator.check_line(line) {
-                Ok(value) => produced.outputs.push(Record {
-                    key: record_key(&value, &destination.key_fields),
+            match destination
+                .validator
+                .check_line(line, &destination.key_fields)
+            {
+                Ok(key) => produced.outputs.push(Record {
+                    key,
                     value: line.to_vec(),
                     timestamp_ms: origin.map_or(0, |r| r.timestamp_ms),
                 }),

@@ -366,7 +366,7 @@ impl Context {
                 count: 0,
             };
             for line in rows.data.split(|b| *b == b'\n').take(rows.count as usize) {
-                match self.target.check_line(line) {
+                match self.target.check_line(line, &[]) {
                     Ok(_) => {
                         if emission.count > 0 {
                             emission.rows.push(b'\n');
