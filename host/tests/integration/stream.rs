@@ -417,6 +417,47 @@ async fn a_checkpoint_commits_only_what_was_polled_before_it() {
     assert_eq!(rest.iter().map(|r| r.offset).collect::<Vec<_>>(), [4, 4]);
 }
 
+/// A request's records are stored together; consumers still read and commit them one
+/// record at a time, across requests and restarts.
+#[tokio::test]
+async fn polls_smaller_than_a_request_resume_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = |records: &[StoredRecord]| -> Vec<(u64, String)> {
+        records.iter().map(|r| (r.offset, text(r))).collect()
+    };
+    let expected = |offsets: std::ops::Range<u64>| -> Vec<(u64, String)> {
+        offsets.map(|i| (i, format!("r{i}"))).collect()
+    };
+    {
+        let s = open(dir.path());
+        s.ensure_stream(&spec("pieces", 1)).await.unwrap();
+        for request in 0..3u64 {
+            let records = (request * 7..request * 7 + 7)
+                .map(|i| rec(Some("k"), format!("r{i}")))
+                .collect();
+            s.produce("pieces", records).await.unwrap();
+        }
+        let mut c = s.consumer("pieces", "g").await.unwrap();
+        let mut first = Vec::new();
+        for _ in 0..4 {
+            first.extend(c.poll(3, Duration::from_millis(200)).await.unwrap());
+        }
+        assert_eq!(values(&first), expected(0..12));
+        c.commit().await.unwrap();
+        assert_eq!(
+            values(&s.read("pieces", 0, 6, 3).await.unwrap()),
+            expected(6..9)
+        );
+    }
+    let s = open(dir.path());
+    assert_eq!(s.lag("pieces", "g").await.unwrap()[0].end, 21);
+    let mut c = s.consumer("pieces", "g").await.unwrap();
+    let rest = poll_n(c.as_mut(), 9, 2).await;
+    assert_eq!(values(&rest), expected(12..21));
+    s.produce("pieces", vec![rec(None, "r21")]).await.unwrap();
+    assert_eq!(values(&poll_n(c.as_mut(), 1, 5).await), expected(21..22));
+}
+
 #[tokio::test]
 async fn read_from_an_offset() {
     let dir = tempfile::tempdir().unwrap();

@@ -106,13 +106,14 @@ mod tests {
         meta.insert(codec::end_key(0, 1), 3u64.to_be_bytes())
             .unwrap();
         for offset in 0..3u64 {
-            let mut value = codec::encode_record(Record {
-                key: None,
-                value: format!("order {offset}").into_bytes(),
-                timestamp_ms: 7,
-            })
-            .unwrap();
-            codec::set_append_ms(&mut value, i64::MAX);
+            let value = codec::encode_record(
+                Record {
+                    key: None,
+                    value: format!("order {offset}").into_bytes(),
+                    timestamp_ms: 7,
+                },
+                i64::MAX,
+            );
             records.insert(legacy_key(0, 1, offset), &value).unwrap();
             records.insert(legacy_key(9, 0, offset), value).unwrap();
         }

@@ -39,8 +39,13 @@
 //!
 //! `<dir>/log/` is the fjall database (its own lock file keeps a second process out),
 //! encoded as described in the `codec` module: one keyspace per partition holding its
-//! records (key = offset, big-endian), and `meta` (stream specs, per-partition end and
-//! first-kept offsets, consumer-group offsets).
+//! records, and `meta` (stream specs, per-partition end and first-kept offsets,
+//! consumer-group offsets). A partition's entry holds the records one `produce` request
+//! appended to it (a run, keyed by its first offset, big-endian), so the store pays its
+//! per-entry costs (memtable insert, index, range step) once per request and partition
+//! rather than once per record; a read from an offset inside a run decodes the run from
+//! its start and skips the records before it. A run is at most one request's records,
+//! which ingest and the function output limits bound.
 //!
 //! A keyspace per partition is what makes the LSM tree cheap for an append-only log: each
 //! memtable flush writes a table whose keys all lie past the previous table's, so
@@ -62,8 +67,8 @@
 //! answers all of them. A `produce` therefore returns only when its records survive a
 //! process crash and an OS crash, and concurrent producers share fsyncs (`cargo run
 //! --release -p moose-bench --bin stream_log`, 200-byte records, same VM: 64 producers
-//! sending one record each get ~100,000 records/s at ~33 records per fsync, 25× a file
-//! `fdatasync`ed per batch; 64 producers sending 100 each ~640,000 records/s). Records become
+//! sending one record each get ~170,000 records/s at ~32 records per fsync, 24× a file
+//! `fdatasync`ed per batch; 64 producers sending 100 each ~1.76 M records/s). Records become
 //! visible to readers only after that sync, so a consumer never sees a record that a crash
 //! could take back. Offsets per partition start at 0 and are dense.
 //!
@@ -243,6 +248,22 @@ impl StreamState {
     }
 }
 
+/// The offset of the first record of the entry holding `offset` in a partition's
+/// keyspace: the largest key not above it (`offset` itself when none is).
+fn entry_start(log: &fjall::Keyspace, offset: u64) -> Result<u64, StreamError> {
+    match log.range(..=codec::offset_key(offset)).next_back() {
+        Some(entry) => {
+            let key = entry.key().map_err(store_error)?;
+            codec::key_offset(&key).ok_or_else(corrupt_key)
+        }
+        None => Ok(offset),
+    }
+}
+
+fn corrupt_key() -> StreamError {
+    StreamError::Backend("corrupt record key in the embedded log".into())
+}
+
 /// A fjall error as a stream error.
 pub(crate) fn store_error(e: fjall::Error) -> StreamError {
     match e {
@@ -410,13 +431,12 @@ impl Inner {
         if from >= to {
             return Ok(out);
         }
-        let range = codec::offset_key(from)..codec::offset_key(to);
-        for kv in stream.log(partition)?.range(range) {
+        let log = stream.log(partition)?;
+        let range = codec::offset_key(entry_start(log, from)?)..codec::offset_key(to);
+        for kv in log.range(range) {
             let (k, v) = kv.into_inner().map_err(store_error)?;
-            let offset = codec::key_offset(&k).ok_or_else(|| {
-                StreamError::Backend("corrupt record key in the embedded log".into())
-            })?;
-            out.push(codec::decode_record(partition, offset, &v)?);
+            let first = codec::key_offset(&k).ok_or_else(corrupt_key)?;
+            codec::decode_entry(partition, first, &v, (from, to), &mut out)?;
         }
         Ok(out)
     }
@@ -559,9 +579,9 @@ fn load_catalog(
             // The end is written in the same atomic batch as the records; this only guards
             // against a store that lost the meta write.
             if let Some(last) = log.iter().next_back() {
-                let key = last.key().map_err(store_error)?;
-                if let Some(off) = codec::key_offset(&key) {
-                    end = end.max(off.saturating_add(1));
+                let (key, entry) = last.into_inner().map_err(store_error)?;
+                if let Some(first) = codec::key_offset(&key) {
+                    end = end.max(first.saturating_add(codec::entry_records(&entry)?));
                 }
             }
             let low = read_u64(&codec::low_key(spec.id, p))?.unwrap_or(0).min(end);
@@ -608,15 +628,21 @@ impl Streams for EmbeddedStreams {
         if records.is_empty() {
             return Ok(());
         }
-        let mut encoded = Vec::with_capacity(records.len());
+        let mut runs: Vec<Option<codec::Run>> = (0..state.partitions).map(|_| None).collect();
         for record in records {
             let partition = partition_of(&state, record.key.as_deref());
-            encoded.push((partition, codec::encode_record(record)?));
+            if let Some(run) = runs.get_mut(partition as usize) {
+                run.get_or_insert_with(codec::Run::new).push(record)?;
+            }
         }
+        let runs = (0u32..)
+            .zip(runs)
+            .filter_map(|(partition, run)| Some((partition, run?)))
+            .collect();
         let (reply, done) = oneshot::channel();
         self.inner.send(Op::Produce {
             stream: state,
-            records: encoded,
+            runs,
             reply,
         })?;
         done.await

@@ -6,10 +6,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{codec, store_error, Inner, StreamState};
+use super::{codec, corrupt_key, entry_start, store_error, Inner, StreamState};
 use crate::StreamError;
 
-/// Records examined (and deleted) per write batch.
+/// Records deleted per write batch (whole entries: a batch may go past it by one entry).
 const CHUNK: u64 = 10_000;
 
 /// Applies retention every `interval` until `stop` is dropped.
@@ -47,7 +47,8 @@ pub(crate) fn enforce(inner: &Inner) -> Result<u64, StreamError> {
     Ok(deleted)
 }
 
-/// Deletes the records of one partition appended before `cutoff_ms`.
+/// Deletes the records of one partition appended before `cutoff_ms`, whole entries at a
+/// time (the records of an entry were appended together).
 fn enforce_partition(
     inner: &Inner,
     stream: &StreamState,
@@ -57,6 +58,7 @@ fn enforce_partition(
     let Some(low_slot) = stream.lows.get(partition as usize) else {
         return Ok(0);
     };
+    let log = stream.log(partition)?;
     let mut deleted = 0;
     loop {
         let low = low_slot.load(Ordering::Acquire);
@@ -64,20 +66,21 @@ fn enforce_partition(
         if low >= end {
             return Ok(deleted);
         }
-        let limit = end.min(low.saturating_add(CHUNK));
-        // Append times grow with offsets, so the expired records are a prefix.
-        let mut new_low = limit;
+        // Append times grow with offsets, so the expired entries are a prefix.
+        let mut new_low = low;
+        let mut expired = Vec::new();
         let mut reached_young = false;
-        let log = stream.log(partition)?;
-        let range = codec::offset_key(low)..codec::offset_key(limit);
+        let range = codec::offset_key(entry_start(log, low)?)..codec::offset_key(end);
         for kv in log.range(range) {
             let (k, v) = kv.into_inner().map_err(store_error)?;
-            let offset = codec::key_offset(&k).ok_or_else(|| {
-                StreamError::Backend("corrupt record key in the embedded log".into())
-            })?;
+            let first = codec::key_offset(&k).ok_or_else(corrupt_key)?;
             if codec::append_ms(&v)? >= cutoff_ms {
-                new_low = offset;
                 reached_young = true;
+                break;
+            }
+            new_low = new_low.max(first.saturating_add(codec::entry_records(&v)?).min(end));
+            expired.push(k);
+            if new_low - low >= CHUNK {
                 break;
             }
         }
@@ -85,8 +88,8 @@ fn enforce_partition(
             // Readers skip to the new first offset before the records disappear.
             low_slot.store(new_low, Ordering::Release);
             let mut batch = inner.db.batch();
-            for offset in low..new_low {
-                batch.remove(log, &codec::offset_key(offset)[..]);
+            for key in expired {
+                batch.remove(log, key);
             }
             batch.insert(
                 &inner.meta,

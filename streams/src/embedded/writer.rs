@@ -14,10 +14,10 @@ pub(crate) type Reply = oneshot::Sender<Result<(), StreamError>>;
 
 /// A request to the writer.
 pub(crate) enum Op {
-    /// Append records, each already assigned to a partition and encoded.
+    /// Append records, already encoded as one run per partition.
     Produce {
         stream: Arc<StreamState>,
-        records: Vec<(u32, Vec<u8>)>,
+        runs: Vec<(u32, codec::Run)>,
         reply: Reply,
     },
     /// Store a group's committed offsets.
@@ -34,7 +34,7 @@ pub(crate) enum Op {
 impl Op {
     fn bytes(&self) -> usize {
         match self {
-            Op::Produce { records, .. } => records.iter().map(|(_, v)| v.len() + 16).sum(),
+            Op::Produce { runs, .. } => runs.iter().map(|(_, run)| run.size() + 16).sum(),
             Op::Commit { offsets, .. } => offsets.len() * 8 + 64,
             Op::Shutdown => 0,
         }
@@ -105,7 +105,7 @@ fn commit_round(inner: &Inner, clock: &mut Clock, round: Vec<Op>) {
         match op {
             Op::Produce {
                 stream,
-                records,
+                runs,
                 reply,
             } => {
                 produces += 1;
@@ -115,18 +115,20 @@ fn commit_round(inner: &Inner, clock: &mut Clock, round: Vec<Op>) {
                     stream: stream.clone(),
                     records: 0,
                 });
-                for (partition, mut value) in records {
+                for (partition, run) in runs {
                     let p = partition as usize;
                     let (Some(end), Some(touched), Some(log)) =
                         (a.ends.get_mut(p), a.touched.get_mut(p), stream.logs.get(p))
                     else {
                         continue; // partitions are assigned below `stream.partitions`
                     };
-                    codec::set_append_ms(&mut value, append_ms);
-                    batch.insert(log, &codec::offset_key(*end)[..], value);
-                    *end += 1;
+                    let records = run.len();
+                    let mut entry = run.into_entry();
+                    codec::set_append_ms(&mut entry, append_ms);
+                    batch.insert(log, &codec::offset_key(*end)[..], entry);
+                    *end += records;
                     *touched = true;
-                    a.records += 1;
+                    a.records += records;
                 }
                 replies.push(reply);
             }
