@@ -91,3 +91,30 @@ pub fn records_and_rounds(records: usize, rounds: usize) -> anyhow::Result<(usiz
     }
     Ok((records, rounds))
 }
+
+/// The middle of `values` once sorted.
+pub fn median<T: PartialOrd + Copy>(values: &mut [T]) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values[values.len() / 2]
+}
+
+/// `n` deterministic orders as clients post them to the quickstart; one in ten is dropped
+/// by `enrich_order`.
+pub fn orders(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let amount = if i % 10 == 9 {
+                -1.0
+            } else {
+                (i % 5000) as f64 * 0.37
+            };
+            serde_json::json!({
+                "id": format!("o{i}"),
+                "customer": format!("c{}", i % 97),
+                "amount": amount,
+                "ts": format!("2024-05-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60),
+            })
+            .to_string()
+        })
+        .collect()
+}

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use moose_bench::median;
 use moose_runtime::types::{Batch, Encoding};
 use moose_runtime::{GuestComponent, LoadSource, NoQueryService, Runtime, RuntimeConfig};
 
@@ -71,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         });
     }
 
-    let lines = orders(records);
+    let lines = moose_bench::orders(records);
     let orders_file = tempfile::NamedTempFile::new()?;
     std::fs::write(orders_file.path(), lines.join("\n"))?;
     let app = quickstart::app();
@@ -114,8 +115,8 @@ fn main() -> anyhow::Result<()> {
             }
         }
         for (subject, (wasm, native)) in subjects.iter().zip(rates.iter_mut()) {
-            let wasm = median_f64(wasm);
-            let native = median_f64(native);
+            let wasm = median(wasm);
+            let native = median(native);
             println!(
                 "{batch_size:>6} {:<8} {wasm:>14.0} {native:>14.0} {:>8.2}",
                 subject.language,
@@ -220,26 +221,6 @@ fn rate(records: usize, run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Res
     Ok(records as f64 / started.elapsed().max(Duration::from_nanos(1)).as_secs_f64())
 }
 
-/// Deterministic orders; one in ten is dropped by the function.
-fn orders(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            let amount = if i % 10 == 9 {
-                -1.0
-            } else {
-                (i % 5000) as f64 * 0.37
-            };
-            serde_json::json!({
-                "id": format!("o{i}"),
-                "customer": format!("c{}", i % 97),
-                "amount": amount,
-                "ts": format!("2024-05-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60),
-            })
-            .to_string()
-        })
-        .collect()
-}
-
 fn batches(lines: &[String], size: usize) -> Vec<Batch> {
     lines
         .chunks(size)
@@ -249,14 +230,4 @@ fn batches(lines: &[String], size: usize) -> Vec<Batch> {
             data: chunk.join("\n").into_bytes(),
         })
         .collect()
-}
-
-fn median(values: &mut [Duration]) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn median_f64(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use moose_bench::median;
 use moose_model::app::App;
 use moose_model::types::{AppDef, DataType, EnumMember, Field, Model, ScalarType};
 use moose_records::{compact, parse_record, record_key, ModelValidator};
@@ -87,11 +88,6 @@ fn per_record(data: &[String], run: &dyn Fn(&[u8]) -> usize) -> f64 {
     }
     std::hint::black_box(total);
     started.elapsed().as_nanos() as f64 / data.len() as f64
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// The quickstart's `Order` and `OrderEnriched` (examples/quickstart/src/lib.rs).

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use moose_bench::median;
 use moose_pipeline::functions::{group, Destination, FunctionRunner, RunnerOptions};
 use moose_runtime::types::{Batch, Encoding};
 use moose_runtime::{ComponentHandle, GuestComponent, NoQueryService, Runtime, RuntimeConfig};
@@ -52,7 +53,10 @@ fn main() -> anyhow::Result<()> {
         components: vec![],
         def: component.describe()?,
     };
-    let orders = orders(records);
+    let orders: Vec<Vec<u8>> = moose_bench::orders(records)
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
     let options = RunnerOptions::default();
     let batches: Vec<Batch> = orders
         .chunks(options.batch_size)
@@ -163,31 +167,4 @@ async fn drain(
     stop.cancel();
     running.await?;
     Ok(rate)
-}
-
-/// The orders clients post in `bench --bin end_to_end`; one in ten is dropped by the
-/// function.
-fn orders(n: usize) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| {
-            let amount = if i % 10 == 9 {
-                -1.0
-            } else {
-                (i % 5000) as f64 * 0.37 + 1.0
-            };
-            format!(
-                r#"{{"id":"o{i}","customer":"c{}","amount":{amount:.2},"ts":"2024-05-{:02}T{:02}:{:02}:00Z"}}"#,
-                i % 97,
-                1 + i % 28,
-                i % 24,
-                i % 60
-            )
-            .into_bytes()
-        })
-        .collect()
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

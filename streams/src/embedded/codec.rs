@@ -72,8 +72,8 @@ pub(crate) fn legacy_key_parts(key: &[u8]) -> Option<(u32, u32, u64)> {
     ))
 }
 
-/// Records bound for one partition, encoded as one entry, with its append time still to
-/// be set by the writer.
+/// Records bound for one partition, encoded as one entry; the writer gives it its append
+/// time when it stores it.
 pub(crate) struct Run {
     bytes: Vec<u8>,
     records: u32,
@@ -124,17 +124,11 @@ impl Run {
         self.bytes.len()
     }
 
-    /// The entry to store.
-    pub(crate) fn into_entry(mut self) -> Vec<u8> {
+    /// The entry to store, appended at `append_ms`.
+    pub(crate) fn into_entry(mut self, append_ms: i64) -> Vec<u8> {
+        self.bytes[1..9].copy_from_slice(&append_ms.to_be_bytes());
         self.bytes[9..RUN_HEADER].copy_from_slice(&self.records.to_be_bytes());
         self.bytes
-    }
-}
-
-/// Sets the append time of an encoded entry.
-pub(crate) fn set_append_ms(encoded: &mut [u8], append_ms: i64) {
-    if let Some(slot) = encoded.get_mut(1..9) {
-        slot.copy_from_slice(&append_ms.to_be_bytes());
     }
 }
 
@@ -373,8 +367,7 @@ mod tests {
         run.push(record(Some(b""), "", 6)).unwrap();
         run.push(record(Some(b"k1"), "ccc", 7)).unwrap();
         assert_eq!(run.len(), 3);
-        let mut entry = run.into_entry();
-        set_append_ms(&mut entry, 42);
+        let entry = run.into_entry(42);
         assert_eq!(append_ms(&entry).unwrap(), 42);
         assert_eq!(entry_records(&entry).unwrap(), 3);
 

@@ -123,9 +123,7 @@ fn commit_round(inner: &Inner, clock: &mut Clock, round: Vec<Op>) {
                         continue; // partitions are assigned below `stream.partitions`
                     };
                     let records = run.len();
-                    let mut entry = run.into_entry();
-                    codec::set_append_ms(&mut entry, append_ms);
-                    batch.insert(log, &codec::offset_key(*end)[..], entry);
+                    batch.insert(log, &codec::offset_key(*end)[..], run.into_entry(append_ms));
                     *end += records;
                     *touched = true;
                     a.records += records;
