@@ -23,6 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use axum::body::Body;
+use axum::http::{Request, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use moose_tests::tansu::Tansu;
 use moose_tests::DevHost;
 
@@ -299,7 +303,9 @@ fn unpaced(url: &str, shape: Shape, seconds: u64, runs: &mut Runs) -> anyhow::Re
 
 /// Sends bodies of `shape` to `url` at `rate` records/s in total (each connection on its
 /// own schedule, catching up at once when behind) for `seconds`; returns the records
-/// acknowledged. With `marker`, also measures latency on the side.
+/// acknowledged. The connections are tasks of one thread, so the load costs the host under
+/// test at most one of the machine's cores. With `marker`, also measures latency on the
+/// side.
 fn paced(
     url: &str,
     shape: Shape,
@@ -308,51 +314,74 @@ fn paced(
     run: usize,
     marker: Option<&dyn Fn()>,
 ) -> anyhow::Result<u64> {
-    let sent = AtomicU64::new(0);
-    let interval = Duration::from_secs_f64(shape.body as f64 * shape.connections as f64 / rate);
-    let started = Instant::now();
-    let end = started + Duration::from_secs(seconds);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let clients: Vec<_> = (0..shape.connections)
-            .map(|connection| {
-                let sent = &sent;
-                scope.spawn(move || -> anyhow::Result<()> {
-                    let agent = ureq::Agent::new_with_defaults();
-                    let offset = interval.mul_f64(connection as f64 / shape.connections as f64);
-                    let mut next = started + offset.min(Duration::from_secs(1));
-                    for request in 0.. {
-                        let now = Instant::now();
-                        if now >= end {
-                            break;
-                        }
-                        if next > now {
-                            std::thread::sleep(next - now);
-                        }
-                        let body = body(run, connection, request, shape.body);
-                        agent
-                            .post(url)
-                            .send(body)
-                            .with_context(|| format!("posting to {url}"))?;
-                        sent.fetch_add(shape.body as u64, Ordering::Relaxed);
-                        next += interval;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let end = Instant::now() + Duration::from_secs(seconds);
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| runtime.block_on(offer(url, shape, rate, end, run)));
         if let Some(marker) = marker {
             while Instant::now() < end {
                 marker();
             }
         }
-        for client in clients {
-            client
-                .join()
-                .map_err(|_| anyhow::anyhow!("a client panicked"))??;
-        }
-        Ok(())
-    })?;
-    Ok(sent.load(Ordering::Relaxed))
+        load.join()
+            .map_err(|_| anyhow::anyhow!("the load client panicked"))?
+    })
+}
+
+/// The connections of [`paced`], each sending its next body when its schedule says so.
+async fn offer(
+    url: &str,
+    shape: Shape,
+    rate: f64,
+    end: Instant,
+    run: usize,
+) -> anyhow::Result<u64> {
+    let uri: Uri = url
+        .parse()
+        .with_context(|| format!("`{url}` is not a URL"))?;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let interval = Duration::from_secs_f64(shape.body as f64 * shape.connections as f64 / rate);
+    let started = tokio::time::Instant::now();
+    let end = started + end.saturating_duration_since(Instant::now());
+    let mut connections = tokio::task::JoinSet::new();
+    for connection in 0..shape.connections {
+        let (client, uri) = (client.clone(), uri.clone());
+        let offset = interval.mul_f64(connection as f64 / shape.connections as f64);
+        let mut next = started + offset.min(Duration::from_secs(1));
+        connections.spawn(async move {
+            let mut sent = 0;
+            for request in 0.. {
+                if tokio::time::Instant::now().max(next) >= end {
+                    break;
+                }
+                tokio::time::sleep_until(next).await;
+                let post = Request::post(uri.clone())
+                    .body(Body::from(body(run, connection, request, shape.body)))?;
+                let answer = client
+                    .request(post)
+                    .await
+                    .with_context(|| format!("posting to {uri}"))?;
+                let status = answer.status();
+                let text = axum::body::to_bytes(Body::new(answer.into_body()), 1 << 20).await?;
+                if !status.is_success() {
+                    bail!(
+                        "{uri} answered {status}: {}",
+                        String::from_utf8_lossy(&text)
+                    );
+                }
+                sent += shape.body as u64;
+                next += interval;
+            }
+            anyhow::Ok(sent)
+        });
+    }
+    let mut sent = 0;
+    while let Some(connection) = connections.join_next().await {
+        sent += connection??;
+    }
+    Ok(sent)
 }
 
 /// Times from posting one marker order alone to finding it in `OrderEnriched`, while
