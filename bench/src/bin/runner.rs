@@ -9,7 +9,8 @@
 //! log, the component call, checking each output against `OrderEnriched`, writing the
 //! outputs durably and committing the offsets. The baseline is `process` called on the
 //! same records in batches of the runner's size, nothing else. The ratio is the share of
-//! the component's own speed the whole loop keeps.
+//! the component's own speed the whole loop keeps. The runner runs twice per round: with
+//! one call per batch, and with the batch split into parallel calls as the host runs it.
 //!
 //! Run: `cargo run --release -p moose-bench --bin runner [-- --records N --rounds R]`
 
@@ -75,19 +76,32 @@ fn main() -> anyhow::Result<()> {
         "{records} orders, {} per batch, {rounds} rounds alternating; median records/s",
         options.batch_size
     );
-    let (mut alone, mut runner) = (Vec::new(), Vec::new());
+    let serial = RunnerOptions {
+        parallel_calls: 1,
+        ..options.clone()
+    };
+    let (mut alone, mut one, mut parts) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         alone.push(component_alone(&component, &batches, records)?);
-        runner.push(tokio.block_on(drain(&app, &handle, &orders, &options))?);
+        one.push(tokio.block_on(drain(&app, &handle, &orders, &serial))?);
+        parts.push(tokio.block_on(drain(&app, &handle, &orders, &options))?);
     }
-    let (alone, runner) = (median(&mut alone), median(&mut runner));
-    println!("{:<28} {:>12}", "component alone", format!("{alone:.0}"));
-    println!(
-        "{:<28} {:>12}",
-        "runner (poll to commit)",
-        format!("{runner:.0}")
-    );
-    println!("runner / component: {:.2}", runner / alone);
+    let alone = median(&mut alone);
+    println!("{:<36} {:>12}", "component alone", format!("{alone:.0}"));
+    for (label, rates) in [
+        ("runner, one call per batch".to_string(), &mut one),
+        (
+            format!("runner, up to {} calls per batch", options.parallel_calls),
+            &mut parts,
+        ),
+    ] {
+        let rate = median(rates);
+        println!(
+            "{label:<36} {:>12}   / component: {:.2}",
+            format!("{rate:.0}"),
+            rate / alone
+        );
+    }
     Ok(())
 }
 

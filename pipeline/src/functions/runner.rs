@@ -1,8 +1,10 @@
 //! One streaming function's consume-process-produce loop.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{GuestCallError, WiringError};
@@ -27,6 +29,24 @@ pub struct RunnerOptions {
     pub poll_wait: Duration,
     /// Pause before retrying after the streaming backend failed.
     pub retry_backoff: Duration,
+    /// Most calls run at once on separate instances: a poll takes up to `batch_size`
+    /// records per call, and the batch is split into parts of at least [`MIN_PART`].
+    pub parallel_calls: usize,
+}
+
+/// Fewest records of a batch handed to one of several parallel calls: below it, the
+/// per-call cost of an interpreter component outweighs the parallelism.
+pub const MIN_PART: usize = 250;
+
+/// Most parallel calls by default, however many cores there are: each holds an instance
+/// (an interpreter component's is tens of MiB).
+const MAX_PARALLEL_CALLS: usize = 4;
+
+impl RunnerOptions {
+    /// Most records one poll takes: a call's worth for each parallel call.
+    fn poll_size(&self) -> usize {
+        self.batch_size.max(1) * self.parallel_calls.max(1)
+    }
 }
 
 impl Default for RunnerOptions {
@@ -35,6 +55,8 @@ impl Default for RunnerOptions {
             batch_size: 1000,
             poll_wait: Duration::from_millis(200),
             retry_backoff: Duration::from_millis(500),
+            parallel_calls: std::thread::available_parallelism()
+                .map_or(1, |n| n.get().min(MAX_PARALLEL_CALLS)),
         }
     }
 }
@@ -92,6 +114,14 @@ struct Produced {
     dead_letters: Vec<Record>,
 }
 
+impl Produced {
+    /// Adds what a later part of the batch produced.
+    fn append(&mut self, mut part: Produced) {
+        self.outputs.append(&mut part.outputs);
+        self.dead_letters.append(&mut part.dead_letters);
+    }
+}
+
 /// A batch that ran, waiting to be made durable.
 struct Processed {
     produced: Produced,
@@ -110,6 +140,10 @@ impl FunctionRunner {
     /// the next batch runs. Outputs are written in batch order, and a batch's offsets are
     /// committed only once its outputs are durable.
     pub async fn run(self, stop: CancellationToken) {
+        Arc::new(self).consume(stop).await;
+    }
+
+    async fn consume(self: Arc<Self>, stop: CancellationToken) {
         let group = group(&self.name);
         let Some(mut consumer) = consumer_until_stopped(
             self.streams.as_ref(),
@@ -134,10 +168,10 @@ impl FunctionRunner {
             };
             let batch = tokio::select! {
                 _ = stop.cancelled() => break,
-                batch = consumer.poll(self.options.batch_size, wait) => batch,
+                batch = consumer.poll(self.options.poll_size(), wait) => batch,
             };
             let batch = match batch {
-                Ok(batch) if !batch.is_empty() => batch,
+                Ok(batch) if !batch.is_empty() => Arc::new(batch),
                 idle_or_failed => {
                     // Nothing to overlap with: the batch waiting is finished now.
                     if let Some(done) = previous.take() {
@@ -155,7 +189,8 @@ impl FunctionRunner {
                 }
             };
             let started = Instant::now();
-            let (produced, written) = tokio::join!(self.process(&batch), async {
+            let read = batch.len();
+            let (produced, written) = tokio::join!(self.process(batch), async {
                 match &previous {
                     Some(done) => Some(self.write(&done.produced).await),
                     None => None,
@@ -169,7 +204,7 @@ impl FunctionRunner {
             previous = Some(Processed {
                 produced,
                 checkpoint: consumer.checkpoint(),
-                read: batch.len(),
+                read,
                 started,
             });
         }
@@ -254,45 +289,61 @@ impl FunctionRunner {
         }
     }
 
-    /// Runs the batch, all of it on the component version current when it starts; on a
-    /// failed call, runs its records one at a time.
-    async fn process(&self, batch: &[StoredRecord]) -> Produced {
+    /// Runs the batch, all of it on the component version current when it starts, split
+    /// into parts called at once; outputs keep the batch's order. A part whose call
+    /// failed runs again one record at a time.
+    async fn process(self: &Arc<Self>, batch: Arc<Vec<StoredRecord>>) -> Produced {
         let component = self.component.load_full();
+        let calls: Vec<_> = parts(batch.len(), &self.options)
+            .map(|range| (range.clone(), self.start(&component, &batch, range)))
+            .collect();
         let mut produced = Produced::default();
-        match self.call(&component, batch).await {
-            Ok(output) => self.collect(batch, output, &mut produced),
-            Err(error) if batch.len() == 1 => {
+        for (range, call) in calls {
+            let error = match call.await.map_err(GuestCallError::from).and_then(|r| r) {
+                Ok(part) => {
+                    produced.append(part);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let records = &batch[range.clone()];
+            if let [record] = records {
                 produced
                     .dead_letters
-                    .push(self.dead_letter(&batch[0], error.to_string()));
+                    .push(self.dead_letter(record, error.to_string()));
+                continue;
             }
-            Err(error) => {
-                tracing::warn!(function = %self.name, "batch of {} failed ({error}); retrying record by record", batch.len());
-                for record in batch {
-                    let single = std::slice::from_ref(record);
-                    match self.call(&component, single).await {
-                        Ok(output) => self.collect(single, output, &mut produced),
-                        Err(error) => produced
-                            .dead_letters
-                            .push(self.dead_letter(record, error.to_string())),
-                    }
+            tracing::warn!(function = %self.name, "batch of {} failed ({error}); retrying record by record", records.len());
+            for (offset, record) in range.clone().zip(records) {
+                let single = self.start(&component, &batch, offset..offset + 1);
+                match single.await.map_err(GuestCallError::from).and_then(|r| r) {
+                    Ok(part) => produced.append(part),
+                    Err(error) => produced
+                        .dead_letters
+                        .push(self.dead_letter(record, error.to_string())),
                 }
             }
         }
         produced
     }
 
-    async fn call(
-        &self,
+    /// Starts calling the component on `batch[range]` on a blocking thread, where its
+    /// outputs are checked too.
+    fn start(
+        self: &Arc<Self>,
         component: &Arc<GuestComponent>,
-        batch: &[StoredRecord],
-    ) -> Result<ProcessOutput, GuestCallError> {
-        let input = json_batch(batch.iter());
-        let component = component.clone();
-        let function = self.name.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || component.process(&function, &input)).await?;
-        GuestCallError::flatten(outcome)
+        batch: &Arc<Vec<StoredRecord>>,
+        range: Range<usize>,
+    ) -> JoinHandle<Result<Produced, GuestCallError>> {
+        let (runner, component, batch) = (self.clone(), component.clone(), batch.clone());
+        tokio::task::spawn_blocking(move || {
+            let records = &batch[range];
+            let input = json_batch(records.iter());
+            let output = GuestCallError::flatten(component.process(&runner.name, &input))?;
+            let mut produced = Produced::default();
+            runner.collect(records, output, &mut produced);
+            Ok(produced)
+        })
     }
 
     fn collect(&self, batch: &[StoredRecord], output: ProcessOutput, produced: &mut Produced) {
@@ -351,6 +402,18 @@ impl FunctionRunner {
     }
 }
 
+/// `len` records as consecutive ranges of at most `batch_size` records, as few as
+/// `parallel_calls` and [`MIN_PART`] allow.
+fn parts(len: usize, options: &RunnerOptions) -> impl Iterator<Item = Range<usize>> {
+    let count = (len / MIN_PART)
+        .clamp(1, options.parallel_calls.max(1))
+        .max(len.div_ceil(options.batch_size.max(1)));
+    let size = len.div_ceil(count).max(1);
+    (0..len)
+        .step_by(size)
+        .map(move |start| start..(start + size).min(len))
+}
+
 /// The error of the first of `dead_letters`.
 fn first_error(dead_letters: &[Record]) -> Option<String> {
     DeadLetter::error_of(&dead_letters.first()?.value)
@@ -372,5 +435,36 @@ pub(crate) fn json_batch<'a>(
         encoding: Encoding::Json,
         count,
         data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parts, RunnerOptions, MIN_PART};
+
+    fn split(len: usize, batch_size: usize, parallel_calls: usize) -> Vec<(usize, usize)> {
+        let options = RunnerOptions {
+            batch_size,
+            parallel_calls,
+            ..RunnerOptions::default()
+        };
+        assert!(len <= options.poll_size(), "a poll takes at most {len}");
+        parts(len, &options).map(|r| (r.start, r.end)).collect()
+    }
+
+    #[test]
+    fn a_batch_splits_into_calls_of_at_most_batch_size_and_at_least_the_minimum() {
+        assert_eq!(split(2000, 1000, 2), [(0, 1000), (1000, 2000)]);
+        assert_eq!(split(1001, 1000, 2), [(0, 501), (501, 1001)]);
+        assert_eq!(
+            split(1000, 1000, 8),
+            [(0, 250), (250, 500), (500, 750), (750, 1000)]
+        );
+        assert_eq!(split(2 * MIN_PART - 1, 1000, 2), [(0, 2 * MIN_PART - 1)]);
+        assert_eq!(split(14, 7, 2), [(0, 7), (7, 14)]);
+        assert_eq!(split(5, 7, 2), [(0, 5)]);
+        assert_eq!(split(1000, 1000, 1), [(0, 1000)]);
+        assert_eq!(split(1000, 1000, 0), [(0, 1000)]);
+        assert_eq!(split(0, 1000, 2), []);
     }
 }
