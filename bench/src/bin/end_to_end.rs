@@ -16,8 +16,11 @@
 //! The last line is `end-to-end: <N> rec/s sustained` for the first shape (bodies of 1,000
 //! from 8 connections unless `--shape` says otherwise) on the embedded backend.
 //!
+//! With `--rate R`, each shape is offered R records/s once, without the search (to
+//! profile the host at a known load, or to compare builds at one rate).
+//!
 //! Run: `cargo run --release -p moose-bench --bin end_to_end [-- --seconds S --lag S --kafka
-//! --shape BODYxCONNECTIONS ...]`
+//! --rate R --shape BODYxCONNECTIONS ...]`
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -39,6 +42,8 @@ struct Options {
     seconds: u64,
     lag: u64,
     kafka: bool,
+    /// Offer only this rate (records/s) once per shape instead of searching.
+    rate: Option<f64>,
     /// The shapes to run (all of [`SHAPES`] unless `--shape` names some).
     shapes: Vec<Shape>,
 }
@@ -146,6 +151,7 @@ fn parse_args() -> anyhow::Result<Options> {
         seconds: 15,
         lag: 3,
         kafka: false,
+        rate: None,
         shapes: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -157,12 +163,13 @@ fn parse_args() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = value()?,
             "--lag" => options.lag = value()?,
             "--kafka" => options.kafka = true,
+            "--rate" => options.rate = Some(value()? as f64),
             "--shape" => {
                 let shape = args.next().context("a shape after --shape")?;
                 options.shapes.push(parse_shape(&shape)?);
             }
             other => bail!(
-                "unknown flag {other}; use --seconds S --lag S --kafka --shape BODYxCONNECTIONS"
+                "unknown flag {other}; use --seconds S --lag S --kafka --rate R --shape BODYxCONNECTIONS"
             ),
         }
     }
@@ -210,6 +217,10 @@ fn sustained(
     runs: &mut Runs,
 ) -> anyhow::Result<f64> {
     let ingest = format!("{}/ingest/Order", host.api);
+    if let Some(rate) = options.rate {
+        return holds(host, &ingest, shape, rate, options, runs)?
+            .with_context(|| format!("{rate} rec/s of bodies of {} did not hold", shape.body));
+    }
     let mut rate = unpaced(&ingest, shape, options.seconds.min(5), runs)?;
     wait_drained(host, Duration::from_secs(120))?;
     // The lowest rate that did not hold.
