@@ -1,10 +1,10 @@
 //! One streaming function's consume-process-produce loop.
 
+use std::future::Future;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{GuestCallError, WiringError};
@@ -299,7 +299,7 @@ impl FunctionRunner {
             .collect();
         let mut produced = Produced::default();
         for (range, call) in calls {
-            let error = match call.await.map_err(GuestCallError::from).and_then(|r| r) {
+            let error = match call.await {
                 Ok(part) => {
                     produced.append(part);
                     continue;
@@ -316,7 +316,7 @@ impl FunctionRunner {
             tracing::warn!(function = %self.name, "batch of {} failed ({error}); retrying record by record", records.len());
             for (offset, record) in range.clone().zip(records) {
                 let single = self.start(&component, &batch, offset..offset + 1);
-                match single.await.map_err(GuestCallError::from).and_then(|r| r) {
+                match single.await {
                     Ok(part) => produced.append(part),
                     Err(error) => produced
                         .dead_letters
@@ -327,23 +327,24 @@ impl FunctionRunner {
         produced
     }
 
-    /// Starts calling the component on `batch[range]` on a blocking thread, where its
-    /// outputs are checked too.
+    /// Starts calling the component on `batch[range]` at once, on a blocking thread where
+    /// its outputs are checked too; the returned future yields what the call produced.
     fn start(
         self: &Arc<Self>,
         component: &Arc<GuestComponent>,
         batch: &Arc<Vec<StoredRecord>>,
         range: Range<usize>,
-    ) -> JoinHandle<Result<Produced, GuestCallError>> {
+    ) -> impl Future<Output = Result<Produced, GuestCallError>> {
         let (runner, component, batch) = (self.clone(), component.clone(), batch.clone());
-        tokio::task::spawn_blocking(move || {
+        let call = tokio::task::spawn_blocking(move || {
             let records = &batch[range];
             let input = json_batch(records.iter());
             let output = GuestCallError::flatten(component.process(&runner.name, &input))?;
             let mut produced = Produced::default();
             runner.collect(records, output, &mut produced);
             Ok(produced)
-        })
+        });
+        async move { call.await? }
     }
 
     fn collect(&self, batch: &[StoredRecord], output: ProcessOutput, produced: &mut Produced) {
