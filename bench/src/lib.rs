@@ -77,16 +77,47 @@ pub fn wait_visible(
     }
 }
 
-/// `--records N --rounds R` from the command line, with these defaults.
-pub fn records_and_rounds(records: usize, rounds: usize) -> anyhow::Result<(usize, usize)> {
-    let (mut records, mut rounds) = (records, rounds);
+/// The `--flag value` pairs of the command line, in order; every flag must be in `known`.
+pub fn flags(known: &[&'static str]) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut pairs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value = args.next().context("flags take a value")?;
-        match arg.as_str() {
-            "--records" => records = value.parse()?,
-            "--rounds" => rounds = value.parse()?,
-            other => bail!("unknown flag {other}; use --records N --rounds R"),
+        let Some(flag) = known.iter().find(|k| **k == arg) else {
+            bail!("unknown flag {arg}; use {}", usage(known));
+        };
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} takes a value; use {}", usage(known)))?;
+        pairs.push((*flag, value));
+    }
+    Ok(pairs)
+}
+
+fn usage(known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| format!("{k} {}", k.trim_start_matches('-').to_uppercase()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--records N --rounds R` from the command line, with these defaults.
+pub fn records_and_rounds(records: usize, rounds: usize) -> anyhow::Result<(usize, usize)> {
+    records_and_rounds_in(&flags(&["--records", "--rounds"])?, records, rounds)
+}
+
+/// `--records` and `--rounds` among `flags` (see [`flags`]), with these defaults.
+pub fn records_and_rounds_in(
+    flags: &[(&str, String)],
+    records: usize,
+    rounds: usize,
+) -> anyhow::Result<(usize, usize)> {
+    let (mut records, mut rounds) = (records, rounds);
+    for (flag, value) in flags {
+        match *flag {
+            "--records" => records = value.parse().context("--records N")?,
+            "--rounds" => rounds = value.parse().context("--rounds R")?,
+            _ => {}
         }
     }
     Ok((records, rounds))

@@ -7,7 +7,8 @@
 //! then records/s at batch sizes 1, 100 and 1000, rounds alternating between subjects,
 //! with each component's ratio to its own language run natively.
 //!
-//! Run: `cargo run --release -p moose-bench --bin components [-- --records N --rounds R]`
+//! Run: `cargo run --release -p moose-bench --bin components [-- --records N --rounds R]
+//! [--language rust|ts|python]`
 
 use std::path::Path;
 use std::process::Command;
@@ -50,7 +51,17 @@ struct Subject {
 }
 
 fn main() -> anyhow::Result<()> {
-    let (records, rounds) = moose_bench::records_and_rounds(100_000, 5)?;
+    let flags = moose_bench::flags(&["--records", "--rounds", "--language"])?;
+    let (records, rounds) = moose_bench::records_and_rounds_in(&flags, 100_000, 5)?;
+    let only = flags
+        .iter()
+        .find(|(flag, _)| *flag == "--language")
+        .map(|(_, language)| language.as_str());
+    if let Some(only) = only {
+        if !LANGUAGES.iter().any(|(language, ..)| *language == only) {
+            bail!("--language {only}: not one of rust, ts, python");
+        }
+    }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cache = tempfile::tempdir()?;
     let runtime = new_runtime(cache.path())?;
@@ -60,6 +71,9 @@ fn main() -> anyhow::Result<()> {
         "language", "size", "compile", "cached load", "instantiate"
     );
     for (language, app, native) in LANGUAGES {
+        if only.is_some_and(|only| only != language) {
+            continue;
+        }
         let built =
             moose_host::builder::build(&repo.join(app), moose_host::builder::Profile::Release)
                 .with_context(|| format!("building {app}"))?;
