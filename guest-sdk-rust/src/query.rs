@@ -243,7 +243,7 @@ impl Query {
     /// Runs the query and deserializes each row into `R`.
     pub fn fetch<R: DeserializeOwned>(&self) -> Result<Vec<R>, QueryError> {
         let data = run(self)?;
-        data.split(|b| *b == b'\n')
+        crate::process::split_lines(&data)
             .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
             .enumerate()
             .map(|(i, line)| {

@@ -1,16 +1,22 @@
 //! Component runtime benchmark: the quickstart's `enrich_order` as a WebAssembly component
-//! in each guest language (Rust, TypeScript, Python) against the same transform run
-//! natively (the Rust quickstart compiled into this process, plain Node.js and plain
-//! CPython scripts in `bench/native/`), side by side in one run.
+//! in each guest language (Rust, TypeScript, Python) against the same function run
+//! natively, side by side in one run. Two native baselines:
+//! - *plain*: the transform written without Moose (`bench/native/enrich.mjs` on Node.js,
+//!   `bench/native/enrich.py` on CPython);
+//! - *app*: the quickstart app itself with its SDK on the native runtime
+//!   (`bench/native/app.ts`, bundled with esbuild, on Node.js; `bench/native/app.py` on
+//!   CPython). Its ratio is what running in WebAssembly costs; the two baselines' ratio
+//!   is what the SDK's typed models cost.
+//!
+//! For Rust both are the quickstart compiled into this process.
 //!
 //! Reports each component's size, compile time, cached load time and instantiate time,
-//! then records/s at batch sizes 1, 100 and 1000, rounds alternating between subjects,
-//! with each component's ratio to its own language run natively.
+//! then records/s at batch sizes 1, 100 and 1000, rounds alternating between subjects.
 //!
 //! Run: `cargo run --release -p moose-bench --bin components [-- --records N --rounds R]
 //! [--language rust|ts|python]`
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,27 +33,60 @@ mod quickstart;
 
 const FUNCTION: &str = "enrich_order";
 
-/// Each guest language: its quickstart, and the command that runs the transform natively
-/// (`None`: the Rust quickstart compiled into this benchmark).
-const LANGUAGES: [(&str, &str, Option<[&str; 2]>); 3] = [
-    ("rust", "examples/quickstart", None),
+/// How a language's baselines run natively.
+#[derive(Clone, Copy)]
+enum Native {
+    /// The Rust quickstart compiled into this benchmark (app and plain transform alike).
+    InProcess,
+    /// A program and its two scripts, relative to the repository: the plain transform, and
+    /// the app with its SDK (a `.ts` script is bundled with esbuild first).
+    Scripts {
+        program: &'static str,
+        plain: &'static str,
+        app: &'static str,
+    },
+}
+
+/// Each guest language: its quickstart and its native baselines.
+const LANGUAGES: [(&str, &str, Native); 3] = [
+    ("rust", "examples/quickstart", Native::InProcess),
     (
         "ts",
         "examples/quickstart-ts",
-        Some(["node", "bench/native/enrich.mjs"]),
+        Native::Scripts {
+            program: "node",
+            plain: "bench/native/enrich.mjs",
+            app: "bench/native/app.ts",
+        },
     ),
     (
         "python",
         "examples/quickstart-python",
-        Some(["python3", "bench/native/enrich.py"]),
+        Native::Scripts {
+            program: "python3",
+            plain: "bench/native/enrich.py",
+            app: "bench/native/app.py",
+        },
     ),
 ];
 
-/// One language's component and its native baseline.
+/// A native baseline ready to run.
+enum Baseline {
+    /// The Rust quickstart compiled into this benchmark.
+    InProcess,
+    /// `program plain` and `program app`, absolute paths.
+    Scripts {
+        program: &'static str,
+        plain: PathBuf,
+        app: PathBuf,
+    },
+}
+
+/// One language's component and its native baselines.
 struct Subject {
     language: &'static str,
     component: GuestComponent,
-    native: Option<[&'static str; 2]>,
+    baseline: Baseline,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,10 +118,22 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("building {app}"))?;
         let (component, row) = measure_loading(&runtime, &built)?;
         println!("{language:<8} {row}");
+        let baseline = match native {
+            Native::InProcess => Baseline::InProcess,
+            Native::Scripts {
+                program,
+                plain,
+                app,
+            } => Baseline::Scripts {
+                program,
+                plain: repo.join(plain),
+                app: runnable(&repo, app, cache.path())?,
+            },
+        };
         subjects.push(Subject {
             language,
             component,
-            native,
+            baseline,
         });
     }
 
@@ -95,8 +146,8 @@ fn main() -> anyhow::Result<()> {
         "{records} records per run, {rounds} rounds per batch size, alternating; median records/s"
     );
     println!(
-        "{:>6} {:<8} {:>14} {:>14} {:>8}",
-        "batch", "language", "component", "native", "ratio"
+        "{:>6} {:<8} {:>12} {:>12} {:>6} {:>12} {:>6}",
+        "batch", "language", "component", "plain", "ratio", "app native", "ratio"
     );
     for batch_size in [1usize, 100, 1000] {
         let host_batches = batches(&lines, batch_size);
@@ -108,33 +159,45 @@ fn main() -> anyhow::Result<()> {
                 data: b.data.clone(),
             })
             .collect();
-        let mut rates = vec![(Vec::new(), Vec::new()); subjects.len()];
+        let mut rates = vec![[Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
         for _ in 0..rounds {
-            for (subject, (wasm, native)) in subjects.iter().zip(rates.iter_mut()) {
+            for (subject, [wasm, plain, app_native]) in subjects.iter().zip(rates.iter_mut()) {
                 wasm.push(rate(records, || {
                     run_component(&subject.component, &host_batches)
                 })?);
-                native.push(match subject.native {
-                    None => rate(records, || {
-                        for batch in &native_batches {
-                            let out = app
-                                .process(FUNCTION, batch)
-                                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                            std::hint::black_box(out);
-                        }
-                        Ok(())
-                    })?,
-                    Some(command) => run_script(&repo, command, orders_file.path(), batch_size)?,
-                });
+                match &subject.baseline {
+                    Baseline::InProcess => {
+                        let native = rate(records, || {
+                            for batch in &native_batches {
+                                let out = app
+                                    .process(FUNCTION, batch)
+                                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                                std::hint::black_box(out);
+                            }
+                            Ok(())
+                        })?;
+                        plain.push(native);
+                        app_native.push(native);
+                    }
+                    Baseline::Scripts {
+                        program,
+                        plain: plain_script,
+                        app: app_script,
+                    } => {
+                        let orders = orders_file.path();
+                        plain.push(run_script(program, plain_script, orders, batch_size)?);
+                        app_native.push(run_script(program, app_script, orders, batch_size)?);
+                    }
+                }
             }
         }
-        for (subject, (wasm, native)) in subjects.iter().zip(rates.iter_mut()) {
-            let wasm = median(wasm);
-            let native = median(native);
+        for (subject, [wasm, plain, app_native]) in subjects.iter().zip(rates.iter_mut()) {
+            let (wasm, plain, app_native) = (median(wasm), median(plain), median(app_native));
             println!(
-                "{batch_size:>6} {:<8} {wasm:>14.0} {native:>14.0} {:>8.2}",
+                "{batch_size:>6} {:<8} {wasm:>12.0} {plain:>12.0} {:>6.2} {app_native:>12.0} {:>6.2}",
                 subject.language,
-                wasm / native
+                wasm / plain,
+                wasm / app_native
             );
         }
     }
@@ -186,29 +249,66 @@ fn measure_loading(
     Ok((component, row))
 }
 
+/// `script` as `program` runs it: a `.ts` script bundled (with the SDK it imports) by the
+/// TypeScript SDK's esbuild into `dir`, any other as it is.
+fn runnable(repo: &Path, script: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    let source = repo.join(script);
+    if source.extension().is_none_or(|e| e != "ts") {
+        return Ok(source);
+    }
+    let bundle = dir.join("app-native.mjs");
+    let esbuild = repo.join("guest-sdk-js/node_modules/.bin/esbuild");
+    let status = Command::new(&esbuild)
+        .arg(&source)
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--platform=node",
+            "--target=node20",
+        ])
+        .arg(format!(
+            "--alias:@moose/guest={}",
+            repo.join("guest-sdk-js/src/index.ts").display()
+        ))
+        .arg("--log-level=warning")
+        .arg(format!("--outfile={}", bundle.display()))
+        .status()
+        .with_context(|| {
+            format!(
+                "running {} (./scripts/setup-guests.sh installs it)",
+                esbuild.display()
+            )
+        })?;
+    if !status.success() {
+        bail!("bundling {script} failed");
+    }
+    Ok(bundle)
+}
+
 /// Runs a native script over the orders file and reads the records/s it printed.
 fn run_script(
-    repo: &Path,
-    [program, script]: [&str; 2],
+    program: &str,
+    script: &Path,
     orders: &Path,
     batch_size: usize,
 ) -> anyhow::Result<f64> {
     let output = Command::new(program)
-        .arg(repo.join(script))
+        .arg(script)
         .arg(orders)
         .arg(batch_size.to_string())
         .output()
-        .with_context(|| format!("running {program} {script}"))?;
+        .with_context(|| format!("running {program} {}", script.display()))?;
     if !output.status.success() {
         bail!(
-            "{program} {script} failed: {}",
+            "{program} {} failed: {}",
+            script.display(),
             String::from_utf8_lossy(&output.stderr)
         );
     }
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     report["records_per_s"]
         .as_f64()
-        .with_context(|| format!("{program} {script} printed no records_per_s"))
+        .with_context(|| format!("{program} {} printed no records_per_s", script.display()))
 }
 
 fn new_runtime(cache: &Path) -> anyhow::Result<Runtime> {
