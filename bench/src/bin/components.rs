@@ -33,60 +33,44 @@ mod quickstart;
 
 const FUNCTION: &str = "enrich_order";
 
-/// How a language's baselines run natively.
-#[derive(Clone, Copy)]
-enum Native {
-    /// The Rust quickstart compiled into this benchmark (app and plain transform alike).
-    InProcess,
-    /// A program and its two scripts, relative to the repository: the plain transform, and
-    /// the app with its SDK (a `.ts` script is bundled with esbuild first).
-    Scripts {
-        program: &'static str,
-        plain: &'static str,
-        app: &'static str,
-    },
+/// A language's native scripts, both run by `program`: the plain transform, and the app
+/// with its SDK (a `.ts` script is bundled with esbuild first). `P` is a path relative to
+/// the repository in [`LANGUAGES`], the path to run in a [`Subject`].
+struct Scripts<P> {
+    program: &'static str,
+    plain: P,
+    app: P,
 }
 
-/// Each guest language: its quickstart and its native baselines.
-const LANGUAGES: [(&str, &str, Native); 3] = [
-    ("rust", "examples/quickstart", Native::InProcess),
+/// Each guest language: its quickstart and its native scripts (`None`: the Rust
+/// quickstart compiled into this benchmark, app and plain transform alike).
+const LANGUAGES: [(&str, &str, Option<Scripts<&str>>); 3] = [
+    ("rust", "examples/quickstart", None),
     (
         "ts",
         "examples/quickstart-ts",
-        Native::Scripts {
+        Some(Scripts {
             program: "node",
             plain: "bench/native/enrich.mjs",
             app: "bench/native/app.ts",
-        },
+        }),
     ),
     (
         "python",
         "examples/quickstart-python",
-        Native::Scripts {
+        Some(Scripts {
             program: "python3",
             plain: "bench/native/enrich.py",
             app: "bench/native/app.py",
-        },
+        }),
     ),
 ];
-
-/// A native baseline ready to run.
-enum Baseline {
-    /// The Rust quickstart compiled into this benchmark.
-    InProcess,
-    /// `program plain` and `program app`, absolute paths.
-    Scripts {
-        program: &'static str,
-        plain: PathBuf,
-        app: PathBuf,
-    },
-}
 
 /// One language's component and its native baselines.
 struct Subject {
     language: &'static str,
     component: GuestComponent,
-    baseline: Baseline,
+    scripts: Option<Scripts<PathBuf>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -118,22 +102,22 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("building {app}"))?;
         let (component, row) = measure_loading(&runtime, &built)?;
         println!("{language:<8} {row}");
-        let baseline = match native {
-            Native::InProcess => Baseline::InProcess,
-            Native::Scripts {
+        let scripts = match native {
+            None => None,
+            Some(Scripts {
                 program,
                 plain,
                 app,
-            } => Baseline::Scripts {
+            }) => Some(Scripts {
                 program,
                 plain: repo.join(plain),
                 app: runnable(&repo, app, cache.path())?,
-            },
+            }),
         };
         subjects.push(Subject {
             language,
             component,
-            baseline,
+            scripts,
         });
     }
 
@@ -165,8 +149,8 @@ fn main() -> anyhow::Result<()> {
                 wasm.push(rate(records, || {
                     run_component(&subject.component, &host_batches)
                 })?);
-                match &subject.baseline {
-                    Baseline::InProcess => {
+                match &subject.scripts {
+                    None => {
                         let native = rate(records, || {
                             for batch in &native_batches {
                                 let out = app
@@ -179,14 +163,11 @@ fn main() -> anyhow::Result<()> {
                         plain.push(native);
                         app_native.push(native);
                     }
-                    Baseline::Scripts {
-                        program,
-                        plain: plain_script,
-                        app: app_script,
-                    } => {
+                    Some(scripts) => {
                         let orders = orders_file.path();
-                        plain.push(run_script(program, plain_script, orders, batch_size)?);
-                        app_native.push(run_script(program, app_script, orders, batch_size)?);
+                        let run = |script| run_script(scripts.program, script, orders, batch_size);
+                        plain.push(run(&scripts.plain)?);
+                        app_native.push(run(&scripts.app)?);
                     }
                 }
             }
