@@ -51,20 +51,28 @@ fn two_replicas_migrate_once_and_lose_nothing_acknowledged_when_one_is_killed() 
     }
 
     // Both take ingest at once. Once both replicas' functions are processing, A is killed
-    // mid-stream; B keeps taking ingest for another 40 requests.
-    let (acked_tx, acked_rx) = mpsc::channel::<(char, Vec<String>)>();
+    // mid-stream; B keeps taking ingest for another 40 requests. The feeders count what
+    // was acknowledged themselves: the collector below may trail them by many requests.
+    let (acked_tx, acked_rx) = mpsc::channel::<(char, bool, Vec<String>)>();
     let stop = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(AtomicUsize::new(0));
     let feeders: Vec<_> = [('a', a.api.clone()), ('b', b.api.clone())]
         .into_iter()
         .map(|(which, api)| {
             let (tx, stop) = (acked_tx.clone(), stop.clone());
+            let (killed, acknowledged) = (killed.clone(), acknowledged.clone());
             std::thread::spawn(move || {
                 for n in 0.. {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     match send_batch(&api, &format!("{which}-"), n * BATCH) {
-                        Ok(ids) => tx.send((which, ids)).expect("collector"),
+                        Ok(ids) => {
+                            acknowledged.fetch_add(ids.len(), Ordering::SeqCst);
+                            let after_kill = killed.load(Ordering::SeqCst);
+                            tx.send((which, after_kill, ids)).expect("collector");
+                        }
                         // The request in flight when A died may or may not have been stored.
                         Err(e) => {
                             eprintln!("feeder {which} stops at request {n}: {e}");
@@ -83,15 +91,26 @@ fn two_replicas_migrate_once_and_lose_nothing_acknowledged_when_one_is_killed() 
     let mut acked = BTreeSet::new();
     let mut killed_at = None;
     let mut b_after_kill = 0;
+    let mut next_look = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(120);
     while b_after_kill < 40 {
-        let (which, ids) = acked_rx.recv().expect("B's feeder runs");
+        let (which, after_kill, ids) = acked_rx.recv().expect("B's feeder runs");
         acked.extend(ids);
         if killed_at.is_some() {
-            b_after_kill += usize::from(which == 'b');
-        } else if acked.len() >= 40 * BATCH && processing(&a) && processing(&b) {
-            a.kill();
-            killed_at = Some(acked.len());
+            b_after_kill += usize::from(which == 'b' && after_kill);
+        } else if acked.len() >= 40 * BATCH && Instant::now() >= next_look {
+            if processing(&a) && processing(&b) {
+                a.kill();
+                killed.store(true, Ordering::SeqCst);
+                // Everything acknowledged before A died, and possibly some of B's after.
+                let at = acknowledged.load(Ordering::SeqCst);
+                eprintln!(
+                    "A killed with {at} records acknowledged ({} collected)",
+                    acked.len()
+                );
+                killed_at = Some(at);
+            }
+            next_look = Instant::now() + Duration::from_millis(200);
         }
         assert!(
             Instant::now() < deadline,
@@ -99,13 +118,13 @@ fn two_replicas_migrate_once_and_lose_nothing_acknowledged_when_one_is_killed() 
         );
     }
     stop.store(true, Ordering::SeqCst);
-    acked.extend(acked_rx.iter().flat_map(|(_, ids)| ids));
+    acked.extend(acked_rx.iter().flat_map(|(_, _, ids)| ids));
     let mut unknown = BTreeSet::new();
     for feeder in feeders {
         unknown.extend(feeder.join().expect("feeder"));
     }
-    // Records A may have read: those acknowledged before the kill and one request per
-    // feeder.
+    // Records A may have read: those acknowledged before the kill and the one request in
+    // flight per feeder.
     let readable_by_a = (killed_at.expect("A was killed") + 2 * BATCH) as u64;
 
     for table in ["Order", "OrderEnriched"] {
