@@ -139,8 +139,14 @@ pub async fn start_with(
     let started = Instant::now();
     let streams: Arc<dyn Streams> = match config.streaming.backend {
         StreamingBackend::Embedded => Arc::new(
-            EmbeddedStreams::open(state_dir.join("streams"), EmbeddedOptions::default())
-                .map_err(|e| anyhow!("opening the embedded streams: {e}"))?,
+            EmbeddedStreams::open(
+                state_dir.join("streams"),
+                EmbeddedOptions {
+                    max_poll_bytes: config.streaming.max_poll_bytes(),
+                    ..EmbeddedOptions::default()
+                },
+            )
+            .map_err(|e| anyhow!("opening the embedded streams: {e}"))?,
         ),
         StreamingBackend::Kafka => Arc::new(
             config

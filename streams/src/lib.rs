@@ -57,6 +57,34 @@ pub struct StoredRecord {
     pub timestamp_ms: i64,
 }
 
+/// Default of the most record bytes one poll takes (`[streaming] read_buffer_mb`).
+pub const DEFAULT_MAX_POLL_BYTES: usize = 16 << 20;
+
+/// What one poll may still take: records are taken while the bytes taken so far (keys and
+/// values) are below the limit, so a poll holds at most the limit plus one record, and
+/// always gets a record when one is there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PollBudget {
+    left: usize,
+}
+
+impl PollBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self { left: bytes }
+    }
+
+    /// Whether no further record may be taken.
+    pub(crate) fn spent(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Counts a record taken.
+    pub(crate) fn take(&mut self, record: &StoredRecord) {
+        let bytes = record.value.len() + record.key.as_ref().map_or(0, Vec::len);
+        self.left = self.left.saturating_sub(bytes.max(1));
+    }
+}
+
 /// Committed position and end of one partition, for lag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionLag {
@@ -107,7 +135,8 @@ pub struct Checkpoint(pub Vec<(u32, u64)>);
 #[async_trait]
 pub trait StreamConsumer: Send {
     /// Up to `max` records, waiting at most `wait` for the first one (an empty batch when
-    /// none arrived).
+    /// none arrived). A poll stops taking records once their bytes reach the backend's
+    /// `max_poll_bytes`, so it holds at most that plus one record.
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredRecord>, StreamError>;
 
     /// The position after every record returned by `poll` so far, to commit later with

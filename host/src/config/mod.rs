@@ -110,9 +110,18 @@ pub struct StreamingSection {
     /// Length of the leases under which `moose prod` runs each windowed aggregation on
     /// one replica: a dead holder's aggregation moves on after at most this long.
     pub lease_seconds: u64,
+    /// Most MiB of records each reader of a stream (a function, a table sync, a windowed
+    /// aggregation) takes in one batch, plus the record that crosses it; with Kafka also
+    /// the most it fetches ahead of its batches.
+    pub read_buffer_mb: usize,
 }
 
 impl StreamingSection {
+    /// [`Self::read_buffer_mb`] in bytes.
+    pub fn max_poll_bytes(&self) -> usize {
+        self.read_buffer_mb.saturating_mul(1 << 20)
+    }
+
     /// The Kafka clients' configuration (where [`BROKERS_ENV`] already replaced the
     /// bootstrap servers, see [`ENV_OVERRIDES`]).
     pub fn kafka(&self) -> Result<KafkaConfig, StreamError> {
@@ -129,6 +138,7 @@ impl StreamingSection {
             replication_factor: i32::from(self.replication_factor),
             compression: self.compression,
             properties: self.librdkafka.clone(),
+            max_poll_bytes: self.max_poll_bytes(),
             ..KafkaConfig::new(brokers)
         })
     }
@@ -146,6 +156,7 @@ impl Default for StreamingSection {
             window_idle_flush_seconds: None,
             window_partition_idle_seconds: 5,
             lease_seconds: 60,
+            read_buffer_mb: moose_streams::DEFAULT_MAX_POLL_BYTES >> 20,
         }
     }
 }
@@ -414,10 +425,14 @@ impl Project {
         if config.app.components.is_empty() {
             return Err(invalid("app.components lists no component"));
         }
-        if config.streaming.partitions == Some(0) || config.streaming.replication_factor == 0 {
-            return Err(invalid(
-                "streaming.partitions and streaming.replication_factor must be positive",
-            ));
+        let streaming = &config.streaming;
+        let zero = [
+            ("partitions", streaming.partitions == Some(0)),
+            ("replication_factor", streaming.replication_factor == 0),
+            ("read_buffer_mb", streaming.read_buffer_mb == 0),
+        ];
+        if let Some((name, _)) = zero.iter().find(|(_, zero)| *zero) {
+            return Err(invalid(&format!("streaming.{name} must be positive")));
         }
         let runtime = &config.runtime;
         let limits = [
@@ -537,6 +552,27 @@ mod tests {
         assert!(parse("[app]\nname = \"a\"\n[streaming]\nbackend = \"redis\"\n").is_err());
         assert!(parse("[app]\nname = \"a\"\n[streaming]\ncompression = \"snappy\"\n").is_err());
         assert!(parse("[app]\nname = \"a\"\n[streaming]\nbrokers = \"b:9092\"\n").is_err());
+    }
+
+    #[test]
+    fn reads_the_read_buffer_for_both_backends() {
+        let default = parse("[app]\nname = \"shop\"\n").expect("valid config");
+        assert_eq!(default.streaming.max_poll_bytes(), 16 << 20);
+        let config = parse(
+            "[app]\nname = \"shop\"\n[streaming]\nbootstrap_servers = \"b:9092\"\nread_buffer_mb = 2\n",
+        )
+        .expect("valid config");
+        assert_eq!(config.streaming.max_poll_bytes(), 2 << 20);
+        let kafka = config.streaming.kafka().expect("kafka config");
+        assert_eq!(kafka.max_poll_bytes, 2 << 20);
+        let error =
+            parse("[app]\nname = \"a\"\n[streaming]\nread_buffer_mb = 0\n").expect_err("zero");
+        assert!(
+            error
+                .to_string()
+                .contains("streaming.read_buffer_mb must be positive"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -19,6 +19,13 @@ fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> 
 fn streams(
     cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
 ) -> KafkaStreams {
+    KafkaStreams::connect(config(cluster)).expect("create the Kafka clients")
+}
+
+/// The clients' configuration for `cluster`: short timeouts, quick reconnects.
+fn config(
+    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+) -> KafkaConfig {
     let mut config = KafkaConfig::new(cluster.bootstrap_servers());
     config.replication_factor = 1;
     config.request_timeout = Duration::from_secs(5);
@@ -32,7 +39,7 @@ fn streams(
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    KafkaStreams::connect(config).expect("create the Kafka clients")
+    config
 }
 
 /// Creates the topic on the mock cluster (which has no CreateTopics API), then checks that
@@ -183,6 +190,57 @@ async fn keyed_records_round_trip_in_order_per_key() {
         streams.produce("missing", keyed(1, 1, 0)).await,
         Err(StreamError::UnknownStream(name)) if name == "missing"
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poll_stops_at_its_byte_budget() {
+    let cluster = cluster();
+    let budget = 300 << 10;
+    let streams = KafkaStreams::connect(KafkaConfig {
+        max_poll_bytes: budget,
+        ..config(&cluster)
+    })
+    .expect("create the Kafka clients");
+    topic(&cluster, &streams, "big", 2).await;
+    // 100 KiB records, and two above the budget (the mock brokers take up to 1 MB).
+    let mut records: Vec<Record> = (0..20)
+        .map(|i| {
+            record(
+                &format!("k{i}"),
+                format!("{i:06}{}", "x".repeat((100 << 10) - 6)),
+            )
+        })
+        .collect();
+    records.push(record("big-1", "y".repeat(600 << 10)));
+    records.push(record("big-2", "z".repeat(600 << 10)));
+    streams.produce("big", records).await.unwrap();
+
+    let mut consumer = streams.consumer("big", "g").await.unwrap();
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < 22 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 22 arrived",
+            seen.len()
+        );
+        let batch = consumer
+            .poll(1000, Duration::from_millis(200))
+            .await
+            .unwrap_or_default();
+        // No record is taken once the ones before it reached the budget.
+        let before_last: usize = batch
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|r| r.value.len() + r.key.as_ref().map_or(0, Vec::len))
+            .sum();
+        assert!(
+            before_last < budget,
+            "{before_last} bytes before the last record"
+        );
+        seen.extend(batch.iter().map(text));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -459,6 +459,66 @@ async fn polls_smaller_than_a_request_resume_inside_it() {
 }
 
 #[tokio::test]
+async fn a_poll_stops_at_its_byte_budget_and_the_next_one_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStreams::open(
+        dir.path(),
+        EmbeddedOptions {
+            max_poll_bytes: 300 << 10,
+            ..options()
+        },
+    )
+    .expect("open the embedded log");
+    s.ensure_stream(&spec("big", 2)).await.unwrap();
+    let value = |i: usize| format!("{i:06}{}", "x".repeat((100 << 10) - 6));
+    for request in 0..4 {
+        let records = (request * 5..request * 5 + 5)
+            .map(|i| rec(None, value(i)))
+            .collect();
+        s.produce("big", records).await.unwrap();
+    }
+    // 100 KiB records, a 300 KiB budget: three a poll, the third reaching it.
+    let mut c = s.consumer("big", "g").await.unwrap();
+    let mut sizes = Vec::new();
+    let mut got = Vec::new();
+    while got.len() < 20 {
+        let batch = c.poll(1000, Duration::from_millis(200)).await.unwrap();
+        assert!(!batch.is_empty(), "a poll with records left returns some");
+        sizes.push(batch.len());
+        got.extend(batch);
+    }
+    assert_eq!(sizes, [3, 3, 3, 3, 3, 3, 2], "records per poll");
+    let mut values: Vec<String> = got.iter().map(text).collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), 20, "every record once");
+
+    // A record above the budget still comes; no poll takes a record after the budget
+    // is reached.
+    s.produce(
+        "big",
+        vec![
+            rec(None, "x".repeat(1 << 20)),
+            rec(None, "small"),
+            rec(None, "y".repeat(1 << 20)),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut after = Vec::new();
+    while after.len() < 3 {
+        let batch = c.poll(1000, Duration::from_millis(200)).await.unwrap();
+        let before_last: usize = batch.iter().rev().skip(1).map(|r| r.value.len()).sum();
+        assert!(
+            before_last < 300 << 10,
+            "{before_last} bytes before the last record"
+        );
+        after.extend(batch);
+    }
+    assert_eq!(after.iter().filter(|r| r.value.len() == 1 << 20).count(), 2);
+}
+
+#[tokio::test]
 async fn read_from_an_offset() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());

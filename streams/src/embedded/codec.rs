@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Record, StoredRecord, StreamError};
+use crate::{PollBudget, Record, StoredRecord, StreamError};
 
 /// Version byte of an entry holding one record (written by earlier versions).
 const RECORD_FORMAT: u8 = 1;
@@ -166,23 +166,26 @@ pub(crate) fn entry_records(encoded: &[u8]) -> Result<u64, StreamError> {
 }
 
 /// Appends to `out` the records of the entry stored at offset `first` whose offsets lie in
-/// `from..to`.
+/// `from..to`, as many as `budget` admits.
 pub(crate) fn decode_entry(
     partition: u32,
     first: u64,
     encoded: &[u8],
     (from, to): (u64, u64),
+    budget: &mut PollBudget,
     out: &mut Vec<StoredRecord>,
 ) -> Result<(), StreamError> {
     if encoded.first() == Some(&RECORD_FORMAT) {
-        if (from..to).contains(&first) {
-            out.push(decode_record(partition, first, encoded)?);
+        if (from..to).contains(&first) && !budget.spent() {
+            let record = decode_record(partition, first, encoded)?;
+            budget.take(&record);
+            out.push(record);
         }
         return Ok(());
     }
     let mut at = RUN_HEADER;
     for offset in (first..).take(usize::try_from(entry_records(encoded)?).unwrap_or(usize::MAX)) {
-        if offset >= to {
+        if offset >= to || budget.spent() {
             break;
         }
         let timestamp_ms = i64_at(encoded, at).ok_or_else(|| corrupt("truncated record header"))?;
@@ -212,13 +215,15 @@ pub(crate) fn decode_entry(
             let value = encoded
                 .get(value_start..value_end)
                 .ok_or_else(|| corrupt("truncated value"))?;
-            out.push(StoredRecord {
+            let record = StoredRecord {
                 partition,
                 offset,
                 key,
                 value: value.to_vec(),
                 timestamp_ms,
-            });
+            };
+            budget.take(&record);
+            out.push(record);
         }
         at = value_end;
     }
@@ -354,9 +359,13 @@ mod tests {
         }
     }
 
+    fn unlimited() -> PollBudget {
+        PollBudget::new(usize::MAX)
+    }
+
     fn decode(first: u64, entry: &[u8], from: u64, to: u64) -> Vec<StoredRecord> {
         let mut out = Vec::new();
-        decode_entry(3, first, entry, (from, to), &mut out).unwrap();
+        decode_entry(3, first, entry, (from, to), &mut unlimited(), &mut out).unwrap();
         out
     }
 
@@ -401,10 +410,36 @@ mod tests {
 
         let mut out = Vec::new();
         let truncated = &entry[..entry.len() - 1];
-        assert!(decode_entry(0, 0, truncated, (0, 100), &mut out).is_err());
-        assert!(decode_entry(0, 0, &[2, 0, 0], (0, 100), &mut out).is_err());
-        assert!(decode_entry(0, 0, &[], (0, 100), &mut out).is_err());
+        assert!(decode_entry(0, 0, truncated, (0, 100), &mut unlimited(), &mut out).is_err());
+        assert!(decode_entry(0, 0, &[2, 0, 0], (0, 100), &mut unlimited(), &mut out).is_err());
+        assert!(decode_entry(0, 0, &[], (0, 100), &mut unlimited(), &mut out).is_err());
         assert!(append_ms(&[9; 20]).is_err());
+    }
+
+    #[test]
+    fn a_budget_stops_a_run_after_the_record_that_reaches_it() {
+        let mut run = Run::new();
+        for value in ["aaaa", "bbbb", "cccc", "dddd"] {
+            run.push(record(Some(b"k"), value, 1)).unwrap();
+        }
+        let entry = run.into_entry(0);
+        let read = |bytes: usize| {
+            let mut budget = PollBudget::new(bytes);
+            let mut out = Vec::new();
+            decode_entry(0, 0, &entry, (0, 100), &mut budget, &mut out).unwrap();
+            (out.len(), budget.spent())
+        };
+        // Five bytes a record (key and value): 10 takes two and is spent; 11 takes a third.
+        assert_eq!(read(10), (2, true));
+        assert_eq!(read(11), (3, true));
+        assert_eq!(read(1), (1, true));
+        assert_eq!(read(100), (4, false));
+        let one = encode_record(record(None, "hello", 1), 0);
+        let mut spent = PollBudget::new(1);
+        spent.take(&decode(0, &one, 0, 1)[0]);
+        let mut out = Vec::new();
+        decode_entry(0, 0, &one, (0, 1), &mut spent, &mut out).unwrap();
+        assert!(out.is_empty(), "a spent budget takes no record");
     }
 
     #[test]
@@ -422,7 +457,7 @@ mod tests {
             assert!(decode(9, &entry, 10, 20).is_empty());
         }
         let mut out = Vec::new();
-        assert!(decode_entry(0, 0, &[1, 2, 3], (0, 1), &mut out).is_err());
+        assert!(decode_entry(0, 0, &[1, 2, 3], (0, 1), &mut unlimited(), &mut out).is_err());
     }
 
     #[test]

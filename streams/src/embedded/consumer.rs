@@ -8,7 +8,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::writer::Op;
 use super::{blocking, Inner, StreamState};
-use crate::{Checkpoint, StoredRecord, StreamConsumer, StreamError};
+use crate::{Checkpoint, PollBudget, StoredRecord, StreamConsumer, StreamError};
 
 /// Reads one stream for one consumer group of an [`super::EmbeddedStreams`].
 pub(crate) struct EmbeddedConsumer {
@@ -98,11 +98,17 @@ impl StreamConsumer for EmbeddedConsumer {
                 let inner = self.inner.clone();
                 let stream = self.stream.clone();
                 let read_plan = plan.clone();
+                // Partitions after the one that spent the budget are not read this time;
+                // the partition served first rotates from poll to poll.
                 let batches = blocking(move || {
+                    let mut budget = PollBudget::new(inner.max_poll_bytes);
                     read_plan
                         .iter()
-                        .map(|&(p, from, count)| {
-                            inner.read_range(&stream, p, from, from.saturating_add(count))
+                        .map_while(|&(p, from, count)| {
+                            (!budget.spent()).then(|| {
+                                let range = (from, from.saturating_add(count));
+                                inner.read_range(&stream, p, range, &mut budget)
+                            })
                         })
                         .collect::<Result<Vec<_>, _>>()
                 })

@@ -134,7 +134,9 @@ mod tests {
             assert!(!inner.db.keyspace_exists(codec::LEGACY_RECORDS));
             let orders = inner.stream("orders").unwrap();
             assert_eq!((orders.end(0), orders.end(1)), (0, 3));
-            let read = inner.read_range(&orders, 1, 0, 3).unwrap();
+            let read = inner
+                .read_range(&orders, 1, (0, 3), &mut crate::PollBudget::new(usize::MAX))
+                .unwrap();
             let values: Vec<String> = read
                 .iter()
                 .map(|r| String::from_utf8(r.value.clone()).unwrap())

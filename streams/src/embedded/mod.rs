@@ -122,7 +122,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{PartitionLag, Record, StoredRecord, StreamConsumer, StreamError, StreamSpec, Streams};
+use super::{
+    PartitionLag, PollBudget, Record, StoredRecord, StreamConsumer, StreamError, StreamSpec,
+    Streams, DEFAULT_MAX_POLL_BYTES,
+};
 use codec::StoredSpec;
 use writer::Op;
 
@@ -141,6 +144,9 @@ pub struct EmbeddedOptions {
     /// restart after a crash replays at most about this much. Default: 64 MiB (fjall's
     /// smallest).
     pub max_journal_bytes: u64,
+    /// Most record bytes one consumer poll takes (plus the record that crosses it).
+    /// Default: [`DEFAULT_MAX_POLL_BYTES`] (16 MiB).
+    pub max_poll_bytes: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -150,6 +156,7 @@ impl Default for EmbeddedOptions {
             max_commit_bytes: 16 << 20,
             cache_bytes: 64 << 20,
             max_journal_bytes: 64 << 20,
+            max_poll_bytes: DEFAULT_MAX_POLL_BYTES,
         }
     }
 }
@@ -187,6 +194,8 @@ pub(crate) struct Inner {
     next_stream_id: Mutex<u32>,
     ops: mpsc::UnboundedSender<Op>,
     stats: Stats,
+    /// [`EmbeddedOptions::max_poll_bytes`].
+    max_poll_bytes: usize,
 }
 
 #[derive(Default)]
@@ -317,6 +326,7 @@ impl EmbeddedStreams {
             next_stream_id: Mutex::new(next_id),
             ops,
             stats: Stats::default(),
+            max_poll_bytes: options.max_poll_bytes.max(1),
         });
         let writer = {
             let inner = inner.clone();
@@ -419,12 +429,13 @@ impl Inner {
     }
 
     /// Records `from..to` of one partition that are still stored, in offset order.
+    /// The records of `partition` in `from..to`, as many as `budget` admits.
     fn read_range(
         &self,
         stream: &StreamState,
         partition: u32,
-        from: u64,
-        to: u64,
+        (from, to): (u64, u64),
+        budget: &mut PollBudget,
     ) -> Result<Vec<StoredRecord>, StreamError> {
         let count = usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX);
         let mut out = Vec::with_capacity(count.min(4096));
@@ -434,9 +445,12 @@ impl Inner {
         let log = stream.log(partition)?;
         let range = codec::offset_key(entry_start(log, from)?)..codec::offset_key(to);
         for kv in log.range(range) {
+            if budget.spent() {
+                break;
+            }
             let (k, v) = kv.into_inner().map_err(store_error)?;
             let first = codec::key_offset(&k).ok_or_else(corrupt_key)?;
-            codec::decode_entry(partition, first, &v, (from, to), &mut out)?;
+            codec::decode_entry(partition, first, &v, (from, to), budget, &mut out)?;
         }
         Ok(out)
     }
@@ -705,6 +719,15 @@ impl Streams for EmbeddedStreams {
             return Ok(Vec::new());
         }
         let inner = self.inner.clone();
-        blocking(move || inner.read_range(&state, partition, from, to)).await
+        // A read asks for `max` records: it is bounded by its caller, not by the poll budget.
+        blocking(move || {
+            inner.read_range(
+                &state,
+                partition,
+                (from, to),
+                &mut PollBudget::new(usize::MAX),
+            )
+        })
+        .await
     }
 }

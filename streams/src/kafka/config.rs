@@ -43,11 +43,14 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
     /// Longest a metadata, admin or offset request may take.
     pub request_timeout: Duration,
+    /// Most record bytes one consumer poll takes (plus the record that crosses it), and
+    /// most a consumer fetches ahead of its polls (`queued.max.messages.kbytes`).
+    pub max_poll_bytes: usize,
 }
 
 impl KafkaConfig {
     /// A configuration for `bootstrap_servers` with the defaults: replication factor 1,
-    /// lz4, no extra properties, 10 s requests.
+    /// lz4, no extra properties, 10 s requests, polls of 16 MiB.
     pub fn new(bootstrap_servers: impl Into<String>) -> Self {
         Self {
             bootstrap_servers: bootstrap_servers.into(),
@@ -55,6 +58,7 @@ impl KafkaConfig {
             compression: KafkaCompression::default(),
             properties: BTreeMap::new(),
             request_timeout: Duration::from_secs(10),
+            max_poll_bytes: crate::DEFAULT_MAX_POLL_BYTES,
         }
     }
 
@@ -93,11 +97,20 @@ impl KafkaConfig {
 
     /// A consumer in `group` that commits only when told to, from the earliest offset for
     /// a new group, with the eager rebalance protocol (every rebalance revokes everything
-    /// and assigns from committed offsets).
+    /// and assigns from committed offsets), fetching at most `max_poll_bytes` ahead
+    /// (librdkafka's default is 64 MiB per consumer).
     pub(super) fn group_consumer(&self, group: &str) -> ClientConfig {
         let mut config = self.base();
+        // librdkafka wants a fetch of at least `message.max.bytes` (1,000,000), at most
+        // `receive.message.max.bytes` (100 MB).
+        let fetch = self.max_poll_bytes.clamp(1_000_000, 50 << 20);
         config
             .set("group.id", group)
+            .set(
+                "queued.max.messages.kbytes",
+                (self.max_poll_bytes / 1024).clamp(1, 2_097_151).to_string(),
+            )
+            .set("fetch.max.bytes", fetch.to_string())
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")

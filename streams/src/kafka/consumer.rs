@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
 use super::{stream_error, KafkaConfig, LogContext};
-use crate::{Checkpoint, StoredRecord, StreamConsumer, StreamError};
+use crate::{Checkpoint, PollBudget, StoredRecord, StreamConsumer, StreamError};
 
 /// Next offset to commit per partition, for the records polled since the last commit.
 type Positions = Arc<Mutex<HashMap<i32, i64>>>;
@@ -72,6 +72,8 @@ pub(super) struct KafkaConsumer {
     positions: Positions,
     /// Longest a commit is waited for ([`KafkaConfig::request_timeout`]).
     commit_timeout: Duration,
+    /// [`KafkaConfig::max_poll_bytes`].
+    max_poll_bytes: usize,
     /// A commit that outlived `commit_timeout`: librdkafka may wait for the group
     /// coordinator without end. Until it returns, no other commit starts, so a stuck
     /// coordinator holds one blocking thread, not one per batch.
@@ -102,6 +104,7 @@ impl KafkaConsumer {
             group: group.to_string(),
             positions,
             commit_timeout: config.request_timeout,
+            max_poll_bytes: config.max_poll_bytes.max(1),
             stalled_commit: None,
         })
     }
@@ -121,8 +124,9 @@ fn stored(message: &BorrowedMessage<'_>) -> StoredRecord {
 impl StreamConsumer for KafkaConsumer {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredRecord>, StreamError> {
         let mut out = Vec::new();
+        let mut budget = PollBudget::new(self.max_poll_bytes);
         let deadline = tokio::time::Instant::now() + wait;
-        while out.len() < max {
+        while out.len() < max && !budget.spent() {
             // After the first record only what is already fetched is taken: the timeout
             // polls the receive once before it looks at its (passed) deadline.
             let until = if out.is_empty() {
@@ -134,7 +138,9 @@ impl StreamConsumer for KafkaConsumer {
                 Err(_) => break,
                 Ok(Ok(message)) => {
                     lock(&self.positions).insert(message.partition(), message.offset() + 1);
-                    out.push(stored(&message));
+                    let record = stored(&message);
+                    budget.take(&record);
+                    out.push(record);
                 }
                 Ok(Err(e)) if out.is_empty() => {
                     return Err(stream_error(

@@ -32,7 +32,10 @@
 //! gets the partition). A commit refused because the group rebalanced in between fails
 //! with [`StreamError::Unavailable`] and drops the positions too; the next `commit` has
 //! nothing left to store. Nothing is skipped; duplicates are bounded by what members had
-//! polled but not committed when the group changed.
+//! polled but not committed when the group changed. A member fetches at most
+//! [`KafkaConfig::max_poll_bytes`] ahead of its polls (librdkafka's
+//! `queued.max.messages.kbytes` and `fetch.max.bytes`), and a poll takes at most that
+//! much plus one record.
 //!
 //! # Lag and reads
 //!

@@ -632,3 +632,31 @@ fn configured_credentials_guard_ingest_apis_and_management() {
     );
     assert!(host.stop());
 }
+
+#[test]
+fn records_larger_than_the_read_buffer_flow_one_a_batch() {
+    quickstart();
+    let host = DevHost::start_with("examples/quickstart", "[streaming]\nread_buffer_mb = 1\n");
+    // Orders of about 1.2 MiB: each batch of the function and of the table syncs takes
+    // one, the budget spent by it.
+    let customer = |i: usize| format!("c{i}-{}", "x".repeat(1200 << 10));
+    let orders: Vec<Value> = (0..8)
+        .map(|i| json!({"id": format!("big-{i}"), "customer": customer(i), "amount": 5.0 + i as f64, "ts": ts(i)}))
+        .collect();
+    let (status, answer) = host.post_records("/ingest/Order", &orders);
+    assert_eq!(status, 200, "{answer}");
+    for table in ["Order", "OrderEnriched"] {
+        host.wait_for_count(
+            &format!("SELECT count() AS n FROM {table} WHERE startsWith(id, 'big-') AND length(customer) > 1200 * 1024"),
+            8,
+        );
+    }
+    let enrich = host.management_json("/ps")["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["name"] == "enrich_order")
+        .cloned()
+        .expect("enrich_order in /ps");
+    assert_eq!(enrich["in"], 8, "{enrich}");
+}
