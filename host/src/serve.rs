@@ -200,6 +200,7 @@ pub async fn start_with(
     let mut workers = Workers::new(streams.clone(), olap.clone(), metrics.clone(), stop.clone())
         .with_sync_options(moose_pipeline::sync::SyncOptions {
             min_insert_interval: Duration::from_millis(config.clickhouse.insert_interval_ms),
+            full_batch_bytes: config.streaming.max_poll_bytes(),
             ..Default::default()
         });
     // `moose dev` keeps window state in an embedded store of its own; replicas of

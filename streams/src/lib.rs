@@ -57,6 +57,13 @@ pub struct StoredRecord {
     pub timestamp_ms: i64,
 }
 
+impl StoredRecord {
+    /// Its key and value bytes: what it counts against a poll's budget.
+    pub fn bytes(&self) -> usize {
+        self.value.len() + self.key.as_ref().map_or(0, Vec::len)
+    }
+}
+
 /// Default of the most record bytes one poll takes (`[streaming] read_buffer_mb`).
 pub const DEFAULT_MAX_POLL_BYTES: usize = 16 << 20;
 
@@ -80,8 +87,7 @@ impl PollBudget {
 
     /// Counts a record taken.
     pub(crate) fn take(&mut self, record: &StoredRecord) {
-        let bytes = record.value.len() + record.key.as_ref().map_or(0, Vec::len);
-        self.left = self.left.saturating_sub(bytes.max(1));
+        self.left = self.left.saturating_sub(record.bytes().max(1));
     }
 }
 

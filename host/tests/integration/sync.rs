@@ -172,8 +172,12 @@ impl CountingWriter {
 
 /// An embedded log in `dir` with stream `items`.
 async fn items_log(dir: &std::path::Path) -> Arc<dyn Streams> {
-    let streams: Arc<dyn Streams> =
-        Arc::new(EmbeddedStreams::open(dir, EmbeddedOptions::default()).expect("open"));
+    items_log_with(dir, EmbeddedOptions::default()).await
+}
+
+/// [`items_log`] opened with `options`.
+async fn items_log_with(dir: &std::path::Path, options: EmbeddedOptions) -> Arc<dyn Streams> {
+    let streams: Arc<dyn Streams> = Arc::new(EmbeddedStreams::open(dir, options).expect("open"));
     streams.ensure_stream(&spec("items")).await.expect("stream");
     streams
 }
@@ -259,6 +263,41 @@ async fn a_backlog_is_inserted_without_pause() {
         [3, 3, 1],
         "paced until the interval passes"
     );
+    stop.cancel();
+    task.await.expect("sync task");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_of_records_that_fill_the_poll_budget_is_inserted_without_pause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let budget = 2048;
+    let streams = items_log_with(
+        dir.path(),
+        EmbeddedOptions {
+            max_poll_bytes: budget,
+            ..EmbeddedOptions::default()
+        },
+    )
+    .await;
+    let records = (0..5)
+        .map(|i| Record {
+            key: Some(format!("{i}").into_bytes()),
+            value: format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(1100)).into_bytes(),
+            timestamp_ms: 0,
+        })
+        .collect();
+    streams.produce("items", records).await.expect("produce");
+    // Two records of about 1.1 KiB spend the budget: such a batch is full, though far below
+    // `batch_size` rows.
+    let options = SyncOptions {
+        min_insert_interval: Duration::from_secs(600),
+        full_batch_bytes: budget,
+        ..SyncOptions::default()
+    };
+    let writer = Arc::new(CountingWriter::default());
+    let (stop, task) = start_sync(&streams, &writer, options).await;
+    writer.wait_for(5).await;
+    assert_eq!(writer.inserts(), [2, 2, 1]);
     stop.cancel();
     task.await.expect("sync task");
 }

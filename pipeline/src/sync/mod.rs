@@ -56,6 +56,10 @@ pub struct SyncOptions {
     /// the store writes and merges fewer parts. A quiet stream's first row is inserted at
     /// once, and a backlog (full batches) is inserted without pause.
     pub min_insert_interval: Duration,
+    /// Record bytes that make a batch full as well as `batch_size` rows do: the streams'
+    /// poll budget (`[streaming] read_buffer_mb`), which ends a poll of large records
+    /// before `batch_size`.
+    pub full_batch_bytes: usize,
     /// First and longest pause between retries while the store is unavailable.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
@@ -69,6 +73,7 @@ impl Default for SyncOptions {
             min_insert_interval: Duration::from_millis(
                 moose_olap::settings::DEFAULT_INSERT_INTERVAL_MS,
             ),
+            full_batch_bytes: moose_streams::DEFAULT_MAX_POLL_BYTES,
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
         }
@@ -129,7 +134,8 @@ impl TableSync {
                 }
             };
             let started = Instant::now();
-            if batch.len() < self.options.batch_size {
+            let bytes: usize = batch.iter().map(StoredRecord::bytes).sum();
+            if batch.len() < self.options.batch_size && bytes < self.options.full_batch_bytes {
                 next_insert = Some(started + self.options.min_insert_interval);
             }
             let Some((stored, refused)) = self.store(&batch, &stop).await else {
