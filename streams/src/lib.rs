@@ -76,8 +76,14 @@ pub(crate) struct PollBudget {
 }
 
 impl PollBudget {
+    /// A budget of `bytes` (at least one, so that a poll always takes a record).
     pub(crate) fn new(bytes: usize) -> Self {
-        Self { left: bytes }
+        Self { left: bytes.max(1) }
+    }
+
+    /// No budget: reads bounded by their record count alone.
+    pub(crate) fn unlimited() -> Self {
+        Self::new(usize::MAX)
     }
 
     /// Whether no further record may be taken.

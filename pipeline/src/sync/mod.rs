@@ -134,8 +134,10 @@ impl TableSync {
                 }
             };
             let started = Instant::now();
-            let bytes: usize = batch.iter().map(StoredRecord::bytes).sum();
-            if batch.len() < self.options.batch_size && bytes < self.options.full_batch_bytes {
+            let full = batch.len() >= self.options.batch_size
+                || batch.iter().map(StoredRecord::bytes).sum::<usize>()
+                    >= self.options.full_batch_bytes;
+            if !full {
                 next_insert = Some(started + self.options.min_insert_interval);
             }
             let Some((stored, refused)) = self.store(&batch, &stop).await else {

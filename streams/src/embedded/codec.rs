@@ -359,13 +359,17 @@ mod tests {
         }
     }
 
-    fn unlimited() -> PollBudget {
-        PollBudget::new(usize::MAX)
-    }
-
     fn decode(first: u64, entry: &[u8], from: u64, to: u64) -> Vec<StoredRecord> {
         let mut out = Vec::new();
-        decode_entry(3, first, entry, (from, to), &mut unlimited(), &mut out).unwrap();
+        decode_entry(
+            3,
+            first,
+            entry,
+            (from, to),
+            &mut PollBudget::unlimited(),
+            &mut out,
+        )
+        .unwrap();
         out
     }
 
@@ -410,9 +414,25 @@ mod tests {
 
         let mut out = Vec::new();
         let truncated = &entry[..entry.len() - 1];
-        assert!(decode_entry(0, 0, truncated, (0, 100), &mut unlimited(), &mut out).is_err());
-        assert!(decode_entry(0, 0, &[2, 0, 0], (0, 100), &mut unlimited(), &mut out).is_err());
-        assert!(decode_entry(0, 0, &[], (0, 100), &mut unlimited(), &mut out).is_err());
+        assert!(decode_entry(
+            0,
+            0,
+            truncated,
+            (0, 100),
+            &mut PollBudget::unlimited(),
+            &mut out
+        )
+        .is_err());
+        assert!(decode_entry(
+            0,
+            0,
+            &[2, 0, 0],
+            (0, 100),
+            &mut PollBudget::unlimited(),
+            &mut out
+        )
+        .is_err());
+        assert!(decode_entry(0, 0, &[], (0, 100), &mut PollBudget::unlimited(), &mut out).is_err());
         assert!(append_ms(&[9; 20]).is_err());
     }
 
@@ -457,7 +477,15 @@ mod tests {
             assert!(decode(9, &entry, 10, 20).is_empty());
         }
         let mut out = Vec::new();
-        assert!(decode_entry(0, 0, &[1, 2, 3], (0, 1), &mut unlimited(), &mut out).is_err());
+        assert!(decode_entry(
+            0,
+            0,
+            &[1, 2, 3],
+            (0, 1),
+            &mut PollBudget::unlimited(),
+            &mut out
+        )
+        .is_err());
     }
 
     #[test]

@@ -135,7 +135,7 @@ mod tests {
             let orders = inner.stream("orders").unwrap();
             assert_eq!((orders.end(0), orders.end(1)), (0, 3));
             let read = inner
-                .read_range(&orders, 1, (0, 3), &mut crate::PollBudget::new(usize::MAX))
+                .read_range(&orders, 1, (0, 3), &mut crate::PollBudget::unlimited())
                 .unwrap();
             let values: Vec<String> = read
                 .iter()

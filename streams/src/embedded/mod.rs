@@ -326,7 +326,7 @@ impl EmbeddedStreams {
             next_stream_id: Mutex::new(next_id),
             ops,
             stats: Stats::default(),
-            max_poll_bytes: options.max_poll_bytes.max(1),
+            max_poll_bytes: options.max_poll_bytes,
         });
         let writer = {
             let inner = inner.clone();
@@ -428,8 +428,8 @@ impl Inner {
         }
     }
 
-    /// Records `from..to` of one partition that are still stored, in offset order.
-    /// The records of `partition` in `from..to`, as many as `budget` admits.
+    /// Records `from..to` of one partition that are still stored, in offset order, as many
+    /// as `budget` admits.
     fn read_range(
         &self,
         stream: &StreamState,
@@ -721,12 +721,7 @@ impl Streams for EmbeddedStreams {
         let inner = self.inner.clone();
         // A read asks for `max` records: it is bounded by its caller, not by the poll budget.
         blocking(move || {
-            inner.read_range(
-                &state,
-                partition,
-                (from, to),
-                &mut PollBudget::new(usize::MAX),
-            )
+            inner.read_range(&state, partition, (from, to), &mut PollBudget::unlimited())
         })
         .await
     }

@@ -104,7 +104,7 @@ impl KafkaConsumer {
             group: group.to_string(),
             positions,
             commit_timeout: config.request_timeout,
-            max_poll_bytes: config.max_poll_bytes.max(1),
+            max_poll_bytes: config.max_poll_bytes,
             stalled_commit: None,
         })
     }
