@@ -3,6 +3,8 @@
 //! that loses nothing acknowledged.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moose_tests::{quickstart, DevHost};
@@ -73,6 +75,15 @@ fn post(
     api: &str,
     range: std::ops::Range<usize>,
 ) -> Vec<(std::ops::Range<usize>, Result<usize, String>)> {
+    post_counting(api, range, &AtomicUsize::new(0))
+}
+
+/// [`post`], counting in `answered` the bodies answered so far.
+fn post_counting(
+    api: &str,
+    range: std::ops::Range<usize>,
+    answered: &AtomicUsize,
+) -> Vec<(std::ops::Range<usize>, Result<usize, String>)> {
     let url = format!("{api}/ingest/Order");
     let mut results = Vec::new();
     let mut start = range.start;
@@ -98,6 +109,7 @@ fn post(
             Err(e) => Err(e.to_string()),
         };
         results.push((start..end, outcome));
+        answered.fetch_add(1, Ordering::SeqCst);
         start = end;
     }
     results
@@ -289,8 +301,15 @@ fn a_killed_host_loses_nothing_it_acknowledged() {
     quickstart();
     let mut host = DevHost::start("examples/quickstart");
     let api = host.api.clone();
-    let poster = std::thread::spawn(move || post(&api, 0..60_000));
-    std::thread::sleep(Duration::from_millis(1500));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = answered.clone();
+    let poster = std::thread::spawn(move || post_counting(&api, 0..60_000, &counter));
+    // Killed once five of the 60 bodies were answered, however fast ingest is.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answered.load(Ordering::SeqCst) < 5 {
+        assert!(Instant::now() < deadline, "no five bodies answered in 60 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     host.kill();
     let results = poster.join().expect("poster");
     let acknowledged: BTreeSet<String> = results
